@@ -1,0 +1,207 @@
+"""The Telegram adapter (aiogram 3): updates → `Inbound`, `Reply` → Bot API calls.
+
+The only module that imports aiogram. Albums arrive as one update per photo; they are gathered
+here for a moment and handed to the core as one event, so an album gets one acknowledgement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Iterable
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import (
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+from bot.core import Core
+from bot.events import Inbound, InboundKind, MediaRef, Reply
+from bot.settings import TELEGRAM_API_DEFAULT, Settings
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+TEXT_LIMIT = 4096
+COMMANDS = (
+    ("decu", "Đề cử người tốt, việc tốt"),
+    ("hoso", "Hồ sơ tôi đã gửi"),
+    ("trangthai", "Xem trạng thái một hồ sơ"),
+    ("quaylai", "Quay lại bước trước"),
+    ("huy", "Hủy hồ sơ đang làm"),
+    ("trogiup", "Hướng dẫn"),
+)
+_UNSUPPORTED_FIELDS = ("sticker", "voice", "video", "video_note", "audio", "location", "contact", "venue",
+                       "animation", "poll", "dice")
+
+
+def make_bot(settings: Settings) -> Bot:
+    session = None
+    if settings.telegram_api_url.rstrip("/") != TELEGRAM_API_DEFAULT:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(settings.telegram_bot_token, session=session, default=DefaultBotProperties(parse_mode=None))
+
+
+class TelegramChannel:
+    def __init__(self, bot: Bot, core: Core, album_wait: float) -> None:
+        self.bot = bot
+        self.core = core
+        self.album_wait = album_wait
+        self._albums: dict[str, list[Message]] = {}
+        self.router = Router(name="nguoitot")
+        self.router.message.register(self.on_message)
+        self.router.edited_message.register(self.on_edited, F.chat.type == "private")
+        self.router.callback_query.register(self.on_callback)
+
+    def dispatcher(self) -> Dispatcher:
+        dispatcher = Dispatcher()
+        dispatcher.include_router(self.router)
+        dispatcher.startup.register(self.on_startup)
+        return dispatcher
+
+    async def on_startup(self) -> None:
+        await self.bot.set_my_commands([BotCommand(command=c, description=d) for c, d in COMMANDS])
+
+    # ---- inbound
+    async def on_message(self, message: Message) -> None:
+        if message.chat.type != "private" or message.from_user is None:
+            return  # the bot works in private chats only; groups would expose personal data
+        if message.media_group_id:
+            await self._gather_album(message)
+            return
+        await self._deliver(message, to_inbound(message))
+
+    async def on_edited(self, message: Message) -> None:
+        if message.from_user is not None:
+            await self._deliver(message, _base(message, InboundKind.EDITED))
+
+    async def on_callback(self, query: CallbackQuery) -> None:
+        await query.answer()  # stop the button's spinner at once
+        message = query.message
+        if not isinstance(message, Message) or message.chat.type != "private":
+            return
+        event = Inbound(channel=CHANNEL, user_id=str(query.from_user.id), chat_id=str(message.chat.id),
+                        kind=InboundKind.CHOICE, choice=query.data or "",
+                        display_name=query.from_user.full_name)
+        await self._send(message.chat.id, await self.core.handle(event, self.fetch))
+
+    async def _gather_album(self, message: Message) -> None:
+        key = f"{message.chat.id}:{message.media_group_id}"
+        if key in self._albums:
+            self._albums[key].append(message)
+            return
+        self._albums[key] = [message]
+        await asyncio.sleep(self.album_wait)  # Telegram sends an album's photos within a moment
+        messages = sorted(self._albums.pop(key), key=lambda m: m.message_id)
+        media = tuple(ref for m in messages for ref in _media_refs(m))
+        first = messages[0]
+        event = _base(first, InboundKind.MEDIA)
+        caption = next((m.caption for m in messages if m.caption), "")
+        await self._deliver(first, Inbound(**{**event.__dict__, "media": media, "text": caption or ""}))
+
+    async def _deliver(self, message: Message, event: Inbound) -> None:
+        await self._send(message.chat.id, await self.core.handle(event, self.fetch))
+
+    async def fetch(self, ref: MediaRef) -> bytes:
+        file = await self.bot.get_file(ref.file_id)
+        if file.file_path is None:
+            raise TelegramAPIError(method=None, message="file has no path")  # type: ignore[arg-type]
+        buffer = io.BytesIO()
+        await self.bot.download_file(file.file_path, destination=buffer, timeout=60)
+        return buffer.getvalue()
+
+    # ---- outbound
+    async def _send(self, chat_id: int, replies: Iterable[Reply]) -> None:
+        for reply in replies:
+            chunks = split_text(reply.text, TEXT_LIMIT)
+            for i, chunk in enumerate(chunks):
+                last = i == len(chunks) - 1
+                try:
+                    await self.bot.send_message(chat_id, chunk, reply_markup=markup(reply) if last else None)
+                except TelegramAPIError:
+                    log.exception("could not send a reply to chat %s", chat_id)
+                    return
+
+
+def _base(message: Message, kind: InboundKind) -> Inbound:
+    user = message.from_user
+    return Inbound(channel=CHANNEL, user_id=str(user.id) if user else "", chat_id=str(message.chat.id), kind=kind,
+                   display_name=user.full_name if user else "")
+
+
+def to_inbound(message: Message) -> Inbound:
+    text = message.text or ""
+    if text.startswith("/"):
+        head, _, args = text.partition(" ")
+        command = head[1:].split("@", 1)[0].lower()
+        return Inbound(**{**_base(message, InboundKind.COMMAND).__dict__, "command": command, "args": args.strip(),
+                          "text": text})
+    refs = _media_refs(message)
+    if refs:
+        return Inbound(**{**_base(message, InboundKind.MEDIA).__dict__, "media": refs,
+                          "text": message.caption or ""})
+    if message.text is not None:
+        return Inbound(**{**_base(message, InboundKind.TEXT).__dict__, "text": text})
+    what = next((f for f in _UNSUPPORTED_FIELDS if getattr(message, f, None) is not None), "other")
+    if what == "video_note":
+        what = "video"
+    if what == "audio":
+        what = "voice"
+    return Inbound(**{**_base(message, InboundKind.UNSUPPORTED).__dict__, "unsupported": what})
+
+
+def _media_refs(message: Message) -> tuple[MediaRef, ...]:
+    if message.photo:
+        largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+        return (MediaRef(largest.file_id, "photo", largest.file_size, "image/jpeg", "ảnh"),)
+    if message.document:
+        doc = message.document
+        return (MediaRef(doc.file_id, "document", doc.file_size, doc.mime_type, doc.file_name),)
+    return ()
+
+
+def markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+    if reply.choices:
+        columns = max(1, reply.columns)
+        buttons = [InlineKeyboardButton(text=c.label, callback_data=c.value) for c in reply.choices]
+        rows = [buttons[i:i + columns] for i in range(0, len(buttons), columns)]
+        return InlineKeyboardMarkup(inline_keyboard=rows)
+    if reply.menu is None:
+        return None
+    if not reply.menu:
+        return ReplyKeyboardRemove()
+    rows = [[KeyboardButton(text=label) for label in reply.menu[i:i + 2]] for i in range(0, len(reply.menu), 2)]
+    return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split long text at line breaks (then spaces) so nothing is ever cut off."""
+    chunks: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = text.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        chunks.append(text[:cut])
+        text = text[cut:].lstrip("\n ")
+    chunks.append(text)
+    return chunks
+
+
+async def run_polling(bot: Bot, core: Core, album_wait: float, handle_signals: bool = False) -> None:
+    channel = TelegramChannel(bot, core, album_wait)
+    await channel.dispatcher().start_polling(bot, handle_signals=handle_signals, allowed_updates=[
+        "message", "edited_message", "callback_query"])

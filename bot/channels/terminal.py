@@ -1,0 +1,85 @@
+"""`nguoitot chat`: talk to the real core from a terminal as a demo cadre of a demo commune.
+
+Choices are drawn as a numbered list (as on Zalo, which has no buttons); type the number or the
+words. Attach a photo by typing its path (or `/anh <path>`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from bot.core import Core
+from bot.events import Inbound, InboundKind, MediaRef, Reply
+
+CHANNEL = "terminal"
+DEMO_USER = "demo-cadre"
+
+
+def render(reply: Reply) -> str:
+    """A reply as plain text: the choices become a numbered list."""
+    lines = [reply.text]
+    lines += [f"  {i}. {c.label}" for i, c in enumerate(reply.choices, start=1)]
+    if reply.menu:
+        lines.append("  [menu: " + " | ".join(reply.menu) + "]")
+    return "\n".join(lines)
+
+
+class TerminalChat:
+    def __init__(self, core: Core, user_id: str = DEMO_USER, name: str = "Cán bộ demo") -> None:
+        self.core = core
+        self.user_id = user_id
+        self.name = name
+        self.last_choices: tuple = ()
+
+    def to_inbound(self, line: str) -> Inbound:
+        base = dict(channel=CHANNEL, user_id=self.user_id, chat_id=self.user_id, display_name=self.name)
+        text = line.strip()
+        path = _photo_path(text)
+        if path is not None:
+            ref = MediaRef(str(path), "document", path.stat().st_size, None, path.name)
+            return Inbound(kind=InboundKind.MEDIA, media=(ref,), **base)
+        if text.startswith("/"):
+            head, _, args = text.partition(" ")
+            return Inbound(kind=InboundKind.COMMAND, command=head[1:].lower(), args=args.strip(), text=text, **base)
+        return Inbound(kind=InboundKind.TEXT, text=text, **base)
+
+    async def say(self, line: str) -> list[Reply]:
+        replies = await self.core.handle(self.to_inbound(line), fetch_file)
+        for reply in replies:
+            if reply.choices:
+                self.last_choices = reply.choices
+        return replies
+
+    async def run(self, stdin: TextIO = sys.stdin, write: Callable[[str], None] = print) -> None:
+        write("Gõ tin nhắn như trên điện thoại. Gửi ảnh: gõ đường dẫn tệp ảnh. Thoát: Ctrl+D hoặc /thoat")
+        for reply in await self.say("/start"):
+            write(render(reply))
+        while True:
+            line = await asyncio.to_thread(stdin.readline)
+            if not line or line.strip() in ("/thoat", "/exit"):
+                return
+            if not line.strip():
+                continue
+            for reply in await self.say(line):
+                write("\n" + render(reply))
+
+
+def _photo_path(text: str) -> Path | None:
+    if text.startswith("/anh "):
+        text = text[5:]
+    elif text.startswith("/"):
+        return None if not Path(text).is_file() else Path(text)
+    try:
+        candidate = Path(shlex.split(text)[0]).expanduser() if text else None
+    except ValueError:
+        return None
+    return candidate if candidate is not None and candidate.is_file() else None
+
+
+async def fetch_file(ref: MediaRef) -> bytes:
+    return await asyncio.to_thread(Path(ref.file_id).read_bytes)

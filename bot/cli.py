@@ -1,0 +1,191 @@
+"""The `nguoitot` command: run the bot, chat in a terminal, migrate, invite people."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import timedelta
+
+from bot.app import build_app, configure_logging
+from bot.settings import Settings
+from storage.communes import AmbiguousCommune, CommuneNotFound, find_commune, find_province
+from storage.models import Role, UnitKind
+
+log = logging.getLogger("nguoitot")
+
+NO_TOKEN = """\
+TELEGRAM_BOT_TOKEN chưa được đặt, nên bot chưa chạy trên Telegram.
+  • Để chạy trên Telegram: tạo bot với @BotFather, rồi đặt TELEGRAM_BOT_TOKEN=<token> trong tệp .env
+    (xem .env.example) và chạy lại lệnh này.
+  • Trong lúc đó, đây là cuộc trò chuyện thật với bot trên terminal (nguoitot chat), với vai một cán bộ
+    demo của một phường demo, trên cơ sở dữ liệu {database}.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    configure_logging("WARNING" if args.command == "chat" else settings.log_level)
+    try:
+        return asyncio.run(args.action(settings, args))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nguoitot", description="Bot đề cử người tốt, việc tốt")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the bot (Telegram long polling; the terminal chat without a token)")
+    run.set_defaults(action=_run)
+    chat = sub.add_parser("chat", help="chat with the bot in this terminal as a demo cadre")
+    chat.set_defaults(action=_chat)
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="create or migrate the schema").set_defaults(action=_db_upgrade)
+    revision = db.add_parser("revision", help="(developers) generate a migration from the models")
+    revision.add_argument("-m", "--message", required=True)
+    revision.set_defaults(action=_db_revision)
+    invite = sub.add_parser("invite", help="create a single-use invitation and print its link")
+    invite.add_argument("--role", required=True, choices=[r.value for r in Role])
+    invite.add_argument("--commune", help="official commune code or name (\"Tân Hòa, Tuyên Quang\")")
+    invite.add_argument("--province", help="for a province official: province code or name")
+    invite.add_argument("--village", help="the cadre's village (created if new)")
+    invite.add_argument("--organisation", help="the cadre's organisation, instead of a village (created if new)")
+    invite.add_argument("--days", type=int, help="days until the invitation expires (default INVITE_TTL_DAYS)")
+    invite.set_defaults(action=_invite)
+    return parser
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.telegram_bot_token:
+        print(NO_TOKEN.format(database=settings.database_url))
+        return await _chat(settings, args)
+    from bot.channels.telegram import make_bot, run_polling
+
+    app = await build_app(settings)
+    bot = make_bot(settings)
+    log.info("bot running on Telegram by long polling; database %s", app.db.engine.url.render_as_string())
+    try:
+        await run_polling(bot, app.core, settings.album_wait_seconds, handle_signals=True)
+    finally:
+        await bot.session.close()
+        await app.close()
+    return 0
+
+
+async def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.channels.terminal import TerminalChat
+    from bot.demo import ensure_demo_cadre
+
+    app = await build_app(settings)
+    try:
+        await ensure_demo_cadre(app.db, app.core.clock.now())
+        await TerminalChat(app.core).run()
+    finally:
+        await app.close()
+    return 0
+
+
+async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    app = await build_app(settings)
+    await app.close()
+    print("Cơ sở dữ liệu đã ở phiên bản mới nhất.")
+    return 0
+
+
+async def _db_revision(settings: Settings, args: argparse.Namespace) -> int:
+    from alembic import command
+
+    from storage.db import Database
+
+    db = Database(settings.database_url, schema=settings.database_schema)
+    await asyncio.to_thread(command.revision, db.alembic_config(), message=args.message, autogenerate=True)
+    await db.dispose()
+    return 0
+
+
+async def _invite(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.handlers.onboarding import create_invite
+    from storage import repo
+
+    role = Role(args.role)
+    try:
+        scope = _invite_scope(role, args)
+    except (ValueError, CommuneNotFound, AmbiguousCommune) as exc:
+        print(_scope_error(exc), file=sys.stderr)
+        return 2
+    app = await build_app(settings)
+    try:
+        now = app.core.clock.now()
+        async with app.db.session() as session:
+            unit_id = None
+            commune_code = None
+            if scope["commune"] is not None:
+                commune_code = (await repo.ensure_commune(session, scope["commune"])).code
+            if scope["unit"]:
+                kind, name = scope["unit"]
+                unit_id = (await repo.ensure_unit(session, commune_code, kind, name)).id
+            code = await create_invite(session, role=role, now=now,
+                                       ttl=timedelta(days=args.days or settings.invite_ttl_days),
+                                       commune_code=commune_code, province_code=scope["province"],
+                                       unit_id=unit_id)
+        username = settings.telegram_bot_username or await _bot_username(settings)
+        print(f"Mã mời ({role.value}, {scope['label']}), dùng một lần, hết hạn sau "
+              f"{args.days or settings.invite_ttl_days} ngày:")
+        print(f"  {code}")
+        print(f"  https://t.me/{username or '<tên_bot>'}?start={code}")
+        if not username:
+            print("  (đặt TELEGRAM_BOT_USERNAME hoặc TELEGRAM_BOT_TOKEN để in đúng tên bot)")
+        return 0
+    finally:
+        await app.close()
+
+
+def _invite_scope(role: Role, args: argparse.Namespace) -> dict:
+    scope: dict = {"commune": None, "province": None, "unit": None, "label": ""}
+    if role == Role.OFFICIAL and args.province and not args.commune:
+        scope["province"], scope["label"] = find_province(args.province)
+        return scope
+    if role == Role.ADMIN:
+        scope["label"] = "quản trị"
+        return scope
+    if not args.commune:
+        raise ValueError("--commune is required for this role")
+    commune = find_commune(args.commune)
+    scope["commune"], scope["label"] = commune, commune.label
+    if role == Role.CADRE:
+        if not (args.village or args.organisation):
+            raise ValueError("a cadre needs --village or --organisation")
+        kind, name = (UnitKind.VILLAGE, args.village) if args.village else (UnitKind.ORGANISATION, args.organisation)
+        scope["unit"] = (kind.value, name.strip())
+        scope["label"] = f"{name.strip()}, {commune.label}"
+    return scope
+
+
+def _scope_error(exc: Exception) -> str:
+    if isinstance(exc, AmbiguousCommune):
+        listed = "\n".join(f"  {c.code}  {c.name}, {c.province_name}" for c in exc.candidates[:20])
+        return f"Tên xã/phường này trùng ở nhiều nơi; hãy dùng mã hoặc thêm tên tỉnh (\"Tên, Tỉnh\"):\n{listed}"
+    if isinstance(exc, CommuneNotFound):
+        return f"Không tìm thấy xã/phường/tỉnh: {exc}"
+    return str(exc)
+
+
+async def _bot_username(settings: Settings) -> str:
+    if not settings.telegram_bot_token:
+        return ""
+    from bot.channels.telegram import make_bot
+
+    bot = make_bot(settings)
+    try:
+        return (await bot.get_me()).username or ""
+    except Exception as exc:  # offline: the code is still valid, only the link lacks the name
+        log.warning("could not ask Telegram for the bot's name: %r", exc)
+        return ""
+    finally:
+        await bot.session.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

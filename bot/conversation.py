@@ -1,0 +1,182 @@
+"""Runs a person's conversation: load the saved state, give the engine one input, act on its
+events (store photos, submit the case, look for duplicates), save the new state.
+
+Everything the engine needs from the world is gathered here, so the engine stays pure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from bot.events import Choice, Fetch, MediaRef, Reply
+from bot.flows.engine import Context, Engine, Input, PhotoInput, State
+from bot.flows.nomination import NOMINATION
+from bot.handlers.cases import status_label
+from bot.handlers.menu import main_menu
+from bot.messages import t
+from bot.parsing import Option
+from bot.request import Request
+from bot.text import fold
+from storage import repo
+from storage.media import MediaStore, NotAnImage
+from storage.models import Case, CaseStatus, Commune, Conversation, Unit
+
+log = logging.getLogger(__name__)
+
+FLOWS = {NOMINATION.name: Engine(NOMINATION)}
+FETCH_ATTEMPTS = 3
+DUPLICATE_WINDOW = timedelta(days=365)
+MOVEMENTS_TTL = 60.0  # seconds a commune's movement list is cached in this process
+
+
+class ConversationService:
+    def __init__(self, media: MediaStore, max_photo_bytes: int) -> None:
+        self.media = media
+        self.max_photo_bytes = max_photo_bytes
+        self._movements: dict[str, tuple[float, tuple[Option, ...]]] = {}
+
+    # ---- starting and resuming
+    async def start_nomination(self, request: Request, seen: Conversation | None) -> list[Reply]:
+        engine = FLOWS[NOMINATION.name]
+        outcome = engine.start(await self._context(request))
+        await repo.save_conversation(request.session, request.person.id, NOMINATION.name,
+                                     outcome.state.to_json(), seen, request.now)
+        replies = outcome.replies
+        replies[0] = Reply(replies[0].text, replies[0].choices, replies[0].columns, menu=())
+        return replies
+
+    async def offer_resume(self, request: Request, conversation: Conversation) -> list[Reply]:
+        state = State.from_json(conversation.state)
+        name = state.answers.get("name") or "—"
+        choices = (Choice(t("draft.continue"), "draft:continue"), Choice(t("draft.restart"), "draft:restart"))
+        return [Reply(t("draft.exists", name=name, answered=len(state.history)), choices)]
+
+    async def reprompt(self, request: Request, conversation: Conversation) -> list[Reply]:
+        engine = FLOWS[conversation.flow]
+        return [engine.prompt(State.from_json(conversation.state), await self._context(request))]
+
+    # ---- one input
+    async def handle(self, request: Request, conversation: Conversation, inp: Input) -> list[Reply]:
+        engine = FLOWS[conversation.flow]
+        ctx = await self._context(request)
+        outcome = engine.handle(State.from_json(conversation.state), inp, ctx)
+        if "cancelled" in outcome.events:
+            await repo.end_conversation(request.session, conversation)
+            return _with_menu(outcome.replies, request)
+        if "submit" in outcome.events:
+            return await self._submit(request, conversation, outcome.state)
+        replies = outcome.replies
+        if "summary" in outcome.events:
+            replies = await self._duplicate_warning(request, outcome.state) + replies
+        await repo.save_conversation(request.session, request.person.id, conversation.flow,
+                                     outcome.state.to_json(), conversation, request.now)
+        return replies
+
+    def wants_photos(self, conversation: Conversation) -> bool:
+        state = State.from_json(conversation.state)
+        return not state.confirming_cancel and state.step == "photos"
+
+    async def fetch_photos(self, request: Request, refs: tuple[MediaRef, ...], fetch: Fetch) -> PhotoInput:
+        """Download, check and keep each photo; a photo that fails is named, the rest still count."""
+        results = await asyncio.gather(*(self._fetch_one(ref, fetch) for ref in refs))
+        stored = [r for r in results if isinstance(r, dict)]
+        for info in stored:
+            await repo.record_media(request.session, info, request.now)
+        failures = tuple(r for r in results if isinstance(r, tuple))
+        return PhotoInput(tuple(stored), failures)
+
+    async def _fetch_one(self, ref: MediaRef, fetch: Fetch) -> dict[str, Any] | tuple[str, str]:
+        name = ref.file_name or "ảnh"
+        if ref.file_size and ref.file_size > self.max_photo_bytes:
+            return ("nom.photos.too_big", name)
+        if ref.kind == "document" and ref.mime_type and not ref.mime_type.startswith("image/"):
+            return ("nom.photos.not_image", name)
+        data = await self._download(ref, fetch)
+        if data is None:
+            return ("nom.photos.fetch_failed", name)
+        if len(data) > self.max_photo_bytes:
+            return ("nom.photos.too_big", name)
+        try:
+            info = await self.media.save(data)
+        except NotAnImage:
+            return ("nom.photos.not_image", name)
+        return {"sha256": info.sha256, "size": info.size, "width": info.width, "height": info.height,
+                "mime_type": info.mime_type}
+
+    async def _download(self, ref: MediaRef, fetch: Fetch) -> bytes | None:
+        for attempt in range(FETCH_ATTEMPTS):
+            try:
+                return await fetch(ref)
+            except Exception as exc:  # network, channel error: retry, then tell the user, keep the draft
+                log.warning("photo download failed (attempt %d): %r", attempt + 1, exc)
+                await asyncio.sleep(0.2 * 2**attempt)
+        return None
+
+    # ---- events
+    async def _submit(self, request: Request, conversation: Conversation, state: State) -> list[Reply]:
+        session, now = request.session, request.now
+        membership = request.cadre_membership()
+        answers = {s.id: state.answers.get(s.id) for s in NOMINATION.applicable(state.answers)
+                   if s.id in state.answers}
+        photos = [p["sha256"] for p in answers.pop("photos", [])]
+        answers["photo_count"] = len(photos)
+        number = await repo.next_case_number(session, now.year)
+        case = Case(
+            code=f"NT-{now.year}-{number:05d}", commune_code=membership.commune_code, unit_id=membership.unit_id,
+            nominator_id=request.person.id, status=CaseStatus.SUBMITTED, kind=answers["kind"],
+            name=answers["name"], name_key=fold(answers["name"]), field=answers.get("field") or "",
+            movement=answers.get("movement") or "", answers=answers, submitted_at=now, updated_at=now,
+        )
+        await repo.add_case(session, case, photos, request.person.id)
+        await repo.end_conversation(session, conversation)
+        log.info("case %s submitted by person %s", case.code, request.person.id)
+        text = t("nom.submitted", code=case.code, status=status_label(case.status))
+        return [Reply(text, menu=main_menu(request.memberships))]
+
+    async def _duplicate_warning(self, request: Request, state: State) -> list[Reply]:
+        membership = request.cadre_membership()
+        name = state.answers.get("name")
+        if membership is None or not name:
+            return []
+        cases = await repo.same_name_cases(request.session, membership.commune_code, name,
+                                           request.now - DUPLICATE_WINDOW)
+        if not cases:
+            return []
+        listed = "; ".join(f"{c.code} ({status_label(c.status)})" for c in cases)
+        return [Reply(t("nom.duplicate", cases=listed))]
+
+    # ---- context
+    async def _context(self, request: Request) -> Context:
+        membership = request.cadre_membership()
+        home, movements = "", ()
+        if membership is not None and membership.commune_code:
+            home = await self._home_address(request, membership.unit_id, membership.commune_code)
+            movements = await self._movement_options(request, membership.commune_code)
+        return Context(today=request.now.date(), home_address=home, movements=movements)
+
+    async def _home_address(self, request: Request, unit_id: int | None, commune_code: str) -> str:
+        commune = await request.session.get(Commune, commune_code)
+        unit = await request.session.get(Unit, unit_id) if unit_id else None
+        parts = [p for p in (unit.name if unit else "", commune.name if commune else "",
+                             commune.province_name if commune else "") if p]
+        return ", ".join(parts)
+
+    async def _movement_options(self, request: Request, commune_code: str) -> tuple[Option, ...]:
+        cached = self._movements.get(commune_code)
+        if cached and time.monotonic() - cached[0] < MOVEMENTS_TTL:
+            return cached[1]
+        rows = await repo.movements_for(request.session, commune_code)
+        options = tuple(Option(f"m{m.id}", m.name) for m in rows)
+        self._movements[commune_code] = (time.monotonic(), options)
+        return options
+
+
+def _with_menu(replies: list[Reply], request: Request) -> list[Reply]:
+    if not replies:
+        return replies
+    last = replies[-1]
+    return replies[:-1] + [Reply(last.text, last.choices, last.columns, menu=main_menu(request.memberships))]

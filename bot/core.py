@@ -1,0 +1,160 @@
+"""The channel-agnostic core: one inbound event in, the replies out.
+
+It identifies the person, opens one unit of work, and routes the event to a command handler
+or to the person's conversation. Messages from one person are handled one at a time in this
+process; between processes, the conversation's version number detects a concurrent writer,
+and the whole event is simply handled again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+
+from bot.clock import Clock
+from bot.conversation import ConversationService
+from bot.events import Fetch, Inbound, InboundKind, Reply
+from bot.flows.engine import Input
+from bot.handlers import cases, onboarding
+from bot.handlers.menu import command_for_words, main_menu
+from bot.messages import t
+from bot.request import Request
+from bot.settings import Settings
+from storage import repo
+from storage.db import Database
+from storage.media import MediaStore
+from storage.models import Conversation, Person, Role
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Request], Awaitable[list[Reply]]]
+CONFLICT_RETRIES = 5
+CONTROLS = {"huy": "cancel", "quaylai": "back", "trogiup": "help"}
+
+
+class Core:
+    def __init__(self, db: Database, media: MediaStore, settings: Settings, clock: Clock) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.conversations = ConversationService(media, settings.max_photo_bytes)
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+        self.commands: dict[str, Handler] = {
+            "start": onboarding.start,
+            "hoso": self._cadre_only(cases.my_cases),
+            "trangthai": cases.case_status,
+        }
+
+    async def handle(self, event: Inbound, fetch: Fetch) -> list[Reply]:
+        """Never raises: an unexpected error is logged and the user told to retry, the draft intact."""
+        lock = self._locks.setdefault((event.channel, event.user_id), asyncio.Lock())
+        async with lock:
+            try:
+                for _ in range(CONFLICT_RETRIES):
+                    try:
+                        async with self.db.session() as session:
+                            return await self._route(self._request(event, session), fetch)
+                    except repo.StaleConversation:
+                        log.info("conversation of %s:%s changed meanwhile; handling again",
+                                 event.channel, event.user_id)
+                return [Reply(t("error.busy"))]
+            except Exception:
+                log.exception("failed to handle %s event from %s:%s", event.kind, event.channel, event.user_id)
+                return [Reply(t("error.unexpected"))]
+
+    def _request(self, event: Inbound, session) -> Request:
+        return Request(event=event, session=session, now=self.clock.now(), settings=self.settings)
+
+    async def _route(self, request: Request, fetch: Fetch) -> list[Reply]:
+        event = request.event
+        await self._identify(request)
+        if event.kind is InboundKind.COMMAND and event.command == "start":
+            return await onboarding.start(request)
+        if request.person is None or not request.memberships:
+            return [Reply(t("access.unregistered"))]
+        if event.kind is InboundKind.EDITED:
+            return [Reply(t("input.edited"))]
+        conversation = await repo.conversation_of(request.session, request.person.id)
+        command = event.command if event.kind is InboundKind.COMMAND else ""
+        if not command and conversation is None and event.kind is InboundKind.TEXT:
+            command = command_for_words(event.text)
+        if command:
+            return await self._command(request, command, conversation)
+        if event.kind is InboundKind.CHOICE and event.choice.startswith("draft:"):
+            return await self._resume_choice(request, event.choice, conversation)
+        if conversation is None:
+            return self._idle_reply(request)
+        return await self._converse(request, conversation, fetch)
+
+    async def _identify(self, request: Request) -> None:
+        event = request.event
+        account = await repo.account_of(request.session, event.channel, event.user_id)
+        if account is None:
+            return
+        request.account = account
+        request.person = await request.session.get(Person, account.person_id)
+        request.memberships = await repo.active_memberships(request.session, account.person_id)
+
+    async def _command(self, request: Request, command: str, conversation: Conversation | None) -> list[Reply]:
+        if command in CONTROLS:
+            if conversation is None:
+                key = "cancel.nothing" if command == "huy" else "help.general"
+                return [Reply(t(key), menu=main_menu(request.memberships))]
+            return await self.conversations.handle(request, conversation, Input(control=CONTROLS[command]))
+        if command == "decu":
+            if not request.has_role(Role.CADRE):
+                return [Reply(t("role.not_cadre"))]
+            if conversation is not None:
+                return await self.conversations.offer_resume(request, conversation)
+            return await self.conversations.start_nomination(request, None)
+        handler = self.commands.get(command)
+        if handler is None:
+            return [Reply(t("unknown.command", command=command[:32]))]
+        replies = await handler(request)
+        if conversation is not None:
+            replies.append(Reply(t("draft.pending_hint")))
+        return replies
+
+    async def _resume_choice(self, request: Request, choice: str, conversation: Conversation | None) -> list[Reply]:
+        if conversation is None:  # an old button: the draft was finished or cancelled meanwhile
+            return await self._command(request, "decu", None)
+        if choice == "draft:restart":
+            await repo.end_conversation(request.session, conversation)
+            return await self.conversations.start_nomination(request, None)
+        return await self.conversations.reprompt(request, conversation)
+
+    async def _converse(self, request: Request, conversation: Conversation, fetch: Fetch) -> list[Reply]:
+        event = request.event
+        if event.kind is InboundKind.UNSUPPORTED:
+            what = t(f"input.unsupported.{event.unsupported}") if event.unsupported in _UNSUPPORTED else \
+                t("input.unsupported.other")
+            return [Reply(t("input.unsupported", what=what))] + await self.conversations.reprompt(
+                request, conversation)
+        if event.kind is InboundKind.MEDIA:
+            if not self.conversations.wants_photos(conversation):
+                return [Reply(t("input.need_text"))] + await self.conversations.reprompt(request, conversation)
+            photos = await self.conversations.fetch_photos(request, event.media, fetch)
+            return await self.conversations.handle(request, conversation, Input(photos=photos))
+        if event.kind is InboundKind.CHOICE:
+            return await self.conversations.handle(request, conversation, Input(choice=event.choice))
+        return await self.conversations.handle(request, conversation, Input(text=event.text))
+
+    def _idle_reply(self, request: Request) -> list[Reply]:
+        event = request.event
+        if event.kind is InboundKind.CHOICE:
+            return [Reply(t("input.stale_button") + " " + t("unknown.text"), menu=main_menu(request.memberships))]
+        return [Reply(t("unknown.text"), menu=main_menu(request.memberships))]
+
+    @staticmethod
+    def _cadre_only(handler: Handler) -> Handler:
+        async def guarded(request: Request) -> list[Reply]:
+            if not request.has_role(Role.CADRE):
+                return [Reply(t("role.not_cadre"))]
+            return await handler(request)
+
+        return guarded
+
+
+_UNSUPPORTED = {"sticker", "voice", "video", "location", "contact"}

@@ -1,0 +1,65 @@
+"""The one inbound event type and the one reply type every channel adapter speaks.
+
+Adapters (Telegram, terminal, later Zalo) turn their updates into `Inbound` and draw `Reply`.
+Nothing here knows about a channel: choices are data, drawn as buttons or as a numbered list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class InboundKind(StrEnum):
+    TEXT = "text"  # typed text (also a reply-keyboard button, which sends its label)
+    COMMAND = "command"  # "/decu args"
+    CHOICE = "choice"  # an inline button pressed: `choice` holds the Choice.value
+    MEDIA = "media"  # one photo/image file, or a whole album at once
+    EDITED = "edited"  # a message edited after it was sent: never changes an answer
+    UNSUPPORTED = "unsupported"  # sticker, voice, location, contact, video…
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """A photo or file the user sent, as the channel names it; fetched on demand."""
+
+    file_id: str
+    kind: str  # "photo" (compressed by the channel) or "document" (original file)
+    file_size: int | None = None
+    mime_type: str | None = None
+    file_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str  # "telegram", "terminal", "zalo"
+    user_id: str  # the channel's id of the person, as text (Zalo ids are strings)
+    chat_id: str
+    kind: InboundKind
+    text: str = ""  # text, or a media caption
+    command: str = ""  # without the slash, lower case: "decu"
+    args: str = ""  # what follows the command
+    choice: str = ""  # Choice.value of a pressed button
+    media: tuple[MediaRef, ...] = ()
+    unsupported: str = ""  # what it was: "sticker", "voice", "location", …
+    display_name: str = ""
+
+
+@dataclass(frozen=True)
+class Choice:
+    label: str
+    value: str  # comes back as Inbound.choice; short, so it fits Telegram's 64-byte callback data
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    choices: tuple[Choice, ...] = ()
+    columns: int = 1  # how many buttons per row where the channel draws buttons
+    # The persistent main menu: None leaves it as it is, () removes it, labels set it.
+    menu: tuple[str, ...] | None = None
+
+
+# Adapters hand the core a way to fetch the bytes behind a MediaRef.
+Fetch = Callable[[MediaRef], Awaitable[bytes]]

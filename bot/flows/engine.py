@@ -1,0 +1,416 @@
+"""A small engine for conversations declared as data (in the spirit of RapidPro's goflow).
+
+A `Flow` is a list of `Step`s. The engine is pure: given the saved state, one input and a context,
+it returns the new state, the replies and the events (such as "submit") that the caller acts on.
+It does no I/O; photos arrive already fetched and checked, as `PhotoInput`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from bot.events import Choice, Reply
+from bot.messages import t
+from bot.parsing import Invalid, Option, is_skip, match_option
+from bot.text import compact
+
+
+class StepKind(StrEnum):
+    CHOICE = "choice"  # one of the options (buttons, a number, or the label typed)
+    TEXT = "text"  # free text, parsed by the step's `parse`
+    PHOTOS = "photos"  # photos until "done"
+    SUMMARY = "summary"  # review: send, edit, cancel
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a flow may know about the world, gathered by the caller before the engine runs."""
+
+    today: date
+    home_address: str = ""  # the cadre's own village, a one-tap answer for the address
+    movements: tuple[Option, ...] = ()
+
+
+Answers = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str  # also the key of the answer
+    kind: StepKind
+    prompt: Callable[[Answers, Context], str] | str  # catalogue key, or a function giving the text
+    label: str = ""  # catalogue key naming the answer in the summary
+    help: str = ""
+    options: Callable[[Answers, Context], Sequence[Option]] | Sequence[Option] = ()
+    # Typed text → the value to store (raise Invalid); for CHOICE steps, typed text that no option
+    # matches falls back to `parse` when given (the ethnicity step takes any of the 54 by name).
+    parse: Callable[[str, Context], Any] | None = None
+    when: Callable[[Answers], bool] = lambda answers: True
+    skippable: bool = False
+    store_key: bool = False  # keep the option's key (it steers `when`), not its label
+    columns: int = 1
+    show: Callable[[Any], str] = str  # how the stored value reads in the summary
+
+    def prompt_text(self, answers: Answers, ctx: Context) -> str:
+        return self.prompt(answers, ctx) if callable(self.prompt) else t(self.prompt)
+
+    def option_list(self, answers: Answers, ctx: Context) -> Sequence[Option]:
+        return self.options(answers, ctx) if callable(self.options) else self.options
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    steps: tuple[Step, ...]
+    intro: str = ""  # catalogue key said once at the start
+
+    def step(self, step_id: str) -> Step:
+        return next(s for s in self.steps if s.id == step_id)
+
+    def applicable(self, answers: Answers) -> list[Step]:
+        return [s for s in self.steps if s.when(answers)]
+
+
+@dataclass
+class State:
+    """The saved position in a flow: JSON-friendly, so it lives in the database."""
+
+    step: str
+    answers: Answers = field(default_factory=dict)
+    history: list[str] = field(default_factory=list)
+    editing: bool = False  # came from the summary: go back to it once the answer is given
+    confirming_cancel: bool = False
+    picking_edit: bool = False  # the summary's "which answer to change?" list is open
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "answers": self.answers,
+            "history": self.history,
+            "editing": self.editing,
+            "confirming_cancel": self.confirming_cancel,
+            "picking_edit": self.picking_edit,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> State:
+        return cls(
+            step=data["step"],
+            answers=dict(data.get("answers", {})),
+            history=list(data.get("history", [])),
+            editing=bool(data.get("editing", False)),
+            confirming_cancel=bool(data.get("confirming_cancel", False)),
+            picking_edit=bool(data.get("picking_edit", False)),
+        )
+
+
+@dataclass(frozen=True)
+class PhotoInput:
+    """Photos the caller fetched and stored; failures say why, by catalogue key and file name."""
+
+    stored: tuple[dict[str, Any], ...] = ()  # {"sha256", "width", "height", "size", "mime_type"}
+    failures: tuple[tuple[str, str], ...] = ()  # (catalogue key, file name)
+
+
+@dataclass(frozen=True)
+class Input:
+    text: str = ""
+    choice: str = ""  # value of a pressed button: "<step id>:<option key>"
+    photos: PhotoInput | None = None
+    control: str = ""  # "back", "help", "cancel"
+
+
+@dataclass
+class Outcome:
+    state: State | None  # None: the conversation is over
+    replies: list[Reply] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)  # "submit", "cancelled", "summary"
+
+
+MAX_PHOTOS = 10
+# Option keys that start with "_" carry no value of their own.
+SKIP, KEEP, DONE, CLEAR, UNKNOWN = "_skip", "_keep", "_done", "_clear", "_unknown"
+
+
+class Engine:
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+
+    # ---- entry points
+    def start(self, ctx: Context) -> Outcome:
+        state = State(step=self.flow.steps[0].id)
+        replies = [Reply(t(self.flow.intro))] if self.flow.intro else []
+        return Outcome(state, replies + [self.prompt(state, ctx)])
+
+    def handle(self, state: State, inp: Input, ctx: Context) -> Outcome:
+        if state.confirming_cancel:
+            return self._answer_cancel(state, inp, ctx)
+        if inp.control:
+            return self._control(state, inp.control, ctx)
+        step = self.flow.step(state.step)
+        if inp.choice:
+            return self._choice(state, step, inp.choice, ctx)
+        if inp.photos is not None:
+            return self._photos(state, step, inp.photos, ctx)
+        return self._text(state, step, inp.text, ctx)
+
+    def prompt(self, state: State, ctx: Context) -> Reply:
+        step = self.flow.step(state.step)
+        if step.kind is StepKind.SUMMARY:
+            return self._edit_menu(state) if state.picking_edit else self._summary(state, ctx)
+        text = step.prompt_text(state.answers, ctx)
+        if step.id in state.answers and step.kind is not StepKind.PHOTOS:
+            text += "\n" + t("current.value", value=self._show(step, state.answers[step.id], ctx))
+        return Reply(text, self._buttons(state, step, ctx), columns=step.columns)
+
+    # ---- controls
+    def _control(self, state: State, control: str, ctx: Context) -> Outcome:
+        if control == "cancel":
+            state.confirming_cancel = True
+            choices = (Choice(t("cancel.yes"), "cancel:yes"), Choice(t("cancel.no"), "cancel:no"))
+            return Outcome(state, [Reply(t("cancel.confirm"), choices, columns=2)])
+        if control == "back":
+            return self._back(state, ctx)
+        step = self.flow.step(state.step)
+        return Outcome(state, [Reply(t(step.help)) if step.help else Reply(t("help.general")),
+                               self.prompt(state, ctx)])
+
+    def _answer_cancel(self, state: State, inp: Input, ctx: Context) -> Outcome:
+        options = (Option("yes", t("cancel.yes"), ("co", "huy", "yes")), Option("no", t("cancel.no"), ("khong", "no")))
+        key = inp.choice.removeprefix("cancel:") if inp.choice.startswith("cancel:") else ""
+        if not key and inp.text:
+            try:
+                key = match_option(inp.text, options).key
+            except Invalid:
+                key = ""
+        if key == "yes":
+            return Outcome(None, [Reply(t("cancel.done"))], ["cancelled"])
+        state.confirming_cancel = False
+        if inp.control == "cancel":  # /huy twice means yes
+            return Outcome(None, [Reply(t("cancel.done"))], ["cancelled"])
+        return Outcome(state, [Reply(t("cancel.kept")), self.prompt(state, ctx)])
+
+    def _back(self, state: State, ctx: Context) -> Outcome:
+        if not state.history:
+            return Outcome(state, [Reply(t("back.none")), self.prompt(state, ctx)])
+        state.step = state.history.pop()
+        state.editing = False
+        return self._advance_to(state, ctx, announce=False)
+
+    # ---- answers
+    def _choice(self, state: State, step: Step, value: str, ctx: Context) -> Outcome:
+        step_id, _, key = value.partition(":")
+        if step_id != step.id:
+            return Outcome(state, [Reply(t("input.stale_button")), self.prompt(state, ctx)])
+        if step.kind is StepKind.SUMMARY:
+            return self._summary_action(state, key, ctx)
+        if step.kind is StepKind.PHOTOS:
+            return self._photos_control(state, key, ctx)
+        if key == SKIP and step.skippable:
+            return self._store(state, step, None, ctx)
+        if key == KEEP and step.id in state.answers:
+            return self._store(state, step, state.answers[step.id], ctx)
+        option = next((o for o in step.option_list(state.answers, ctx) if o.key == key), None)
+        if option is None:
+            return Outcome(state, [Reply(t("input.stale_button")), self.prompt(state, ctx)])
+        if step.kind is StepKind.TEXT:  # a helper button on a text step: as if its label were typed
+            return self._text(state, step, option.label, ctx, typed=False)
+        if option.key.startswith("_"):  # "Không rõ" and the like: no value
+            return self._store(state, step, None, ctx)
+        return self._store(state, step, option.key if step.store_key else option.label, ctx)
+
+    def _text(self, state: State, step: Step, text: str, ctx: Context, typed: bool = True) -> Outcome:
+        if step.kind is StepKind.PHOTOS:
+            return self._photo_step_text(state, text, ctx)
+        try:
+            picked = self._typed_button(state, step, text, ctx) if typed else None
+            if picked is not None:
+                return self._choice(state, step, picked.value, ctx)
+            value = self._parse(step, text, ctx)
+        except Invalid as invalid:
+            return Outcome(state, [self._invalid_reply(invalid, text, step, state, ctx)])
+        return self._store(state, step, value, ctx)
+
+    def _typed_button(self, state: State, step: Step, text: str, ctx: Context) -> Choice | None:
+        """The button a typed answer names: its number, or its label (with or without diacritics).
+
+        On a choice step a typed answer must name an option (unless the step parses free text too);
+        on a text step only a number or the exact label picks a helper button (skip, keep, home).
+        """
+        buttons = self._buttons(state, step, ctx)
+        if step.skippable and is_skip(text):
+            return next(c for c in buttons if c.value == f"{step.id}:{SKIP}")
+        options = [Option(c.value, c.label) for c in buttons]
+        if step.kind in (StepKind.CHOICE, StepKind.SUMMARY):
+            try:
+                key = match_option(text, options).key
+            except Invalid:
+                if step.parse is None:
+                    raise
+                return None
+            return next(c for c in buttons if c.value == key)
+        wanted = compact(text)
+        if text.strip().isdigit() and 1 <= int(text) <= len(buttons) and len(text.strip()) <= 2:
+            return buttons[int(text) - 1]
+        return next((c for c in buttons if compact(c.label) == wanted), None)
+
+    def _parse(self, step: Step, text: str, ctx: Context) -> Any:
+        return step.parse(text, ctx) if step.parse else text.strip()
+
+    def _invalid_reply(self, invalid: Invalid, text: str, step: Step, state: State, ctx: Context) -> Reply:
+        details = dict(invalid.details)
+        if invalid.code == "choice.unknown":
+            details["count"] = len(self._buttons(state, step, ctx)) or 1
+        if invalid.code == "choice.ambiguous":
+            details["matches"] = ", ".join(details.get("matches", []))
+        if invalid.code == "ethnicity.unknown":
+            names = details.get("suggestions") or []
+            details["suggestions"] = t("invalid.ethnicity.suggestions", names=", ".join(names)) if names else ""
+            details["text"] = text.strip()[:40]
+        message = t(f"invalid.{invalid.code}", **details)
+        return Reply(message, self._buttons(state, step, ctx), columns=step.columns)
+
+    def _store(self, state: State, step: Step, value: Any, ctx: Context) -> Outcome:
+        state.answers[step.id] = value
+        if step.id not in state.history:
+            state.history.append(step.id)
+        elif not state.editing:  # answered again after going back: the path continues from here
+            state.history = state.history[: state.history.index(step.id) + 1]
+        return self._next(state, step, ctx)
+
+    def _next(self, state: State, step: Step, ctx: Context) -> Outcome:
+        applicable = self.flow.applicable(state.answers)
+        if state.editing:
+            following = [s for s in applicable if s.id not in state.answers]
+        else:
+            after = applicable[applicable.index(step) + 1:] if step in applicable else applicable
+            following = after
+        state.step = following[0].id if following else self._summary_step().id
+        return self._advance_to(state, ctx)
+
+    def _advance_to(self, state: State, ctx: Context, announce: bool = True) -> Outcome:
+        events = ["summary"] if state.step == self._summary_step().id else []
+        if events:
+            state.editing = False
+        return Outcome(state, [self.prompt(state, ctx)], events)
+
+    # ---- photos
+    def _photos(self, state: State, step: Step, photos: PhotoInput, ctx: Context) -> Outcome:
+        if step.kind is not StepKind.PHOTOS:
+            return Outcome(state, [Reply(t("input.need_text")), self.prompt(state, ctx)])
+        have: list[dict[str, Any]] = list(state.answers.get(step.id) or [])
+        known = {p["sha256"] for p in have}
+        added = duplicates = dropped = 0
+        for photo in photos.stored:
+            if photo["sha256"] in known:
+                duplicates += 1
+            elif len(have) >= MAX_PHOTOS:
+                dropped += 1
+            else:
+                have.append(photo)
+                known.add(photo["sha256"])
+                added += 1
+        state.answers[step.id] = have
+        replies = [Reply(t(key, name=name)) for key, name in photos.failures[:3]]
+        if len(photos.failures) > 3:
+            replies.append(Reply(t("nom.photos.more_failures", count=len(photos.failures) - 3)))
+        if dropped:
+            replies.append(Reply(t("nom.photos.full", dropped=dropped), self._buttons(state, step, ctx)))
+        elif added:
+            replies.append(Reply(t("nom.photos.received", added=added, total=len(have)),
+                                 self._buttons(state, step, ctx)))
+        elif duplicates:
+            replies.append(Reply(t("nom.photos.duplicate", total=len(have)), self._buttons(state, step, ctx)))
+        return Outcome(state, replies)
+
+    def _photo_step_text(self, state: State, text: str, ctx: Context) -> Outcome:
+        step = self.flow.step(state.step)
+        options = [Option(c.value, c.label) for c in self._buttons(state, step, ctx)]
+        try:
+            key = match_option(text, options).key.partition(":")[2]
+        except Invalid:
+            return Outcome(state, [Reply(t("nom.photos.need_photo"), self._buttons(state, step, ctx))])
+        return self._photos_control(state, key, ctx)
+
+    def _photos_control(self, state: State, key: str, ctx: Context) -> Outcome:
+        step = self.flow.step(state.step)
+        if key == CLEAR:
+            state.answers[step.id] = []
+            return Outcome(state, [Reply(t("nom.photos.cleared"), self._buttons(state, step, ctx))])
+        if not state.answers.get(step.id):
+            return Outcome(state, [Reply(t("nom.photos.need_one"))])
+        return self._store(state, step, state.answers[step.id], ctx)
+
+    # ---- summary
+    def _summary_step(self) -> Step:
+        return next(s for s in self.flow.steps if s.kind is StepKind.SUMMARY)
+
+    def _summary(self, state: State, ctx: Context) -> Reply:
+        lines = [t("nom.summary.title")]
+        for step in self.flow.applicable(state.answers):
+            if step.kind is StepKind.SUMMARY or not step.label:
+                continue
+            lines.append(f"• {t(step.label)}: {self._show(step, state.answers.get(step.id), ctx)}")
+        lines.append("")
+        lines.append(t("nom.summary.question"))
+        choices = (
+            Choice(t("nom.summary.send"), "summary:send"),
+            Choice(t("nom.summary.edit"), "summary:edit"),
+            Choice(t("nom.summary.cancel"), "summary:cancel"),
+        )
+        return Reply("\n".join(lines), choices, columns=3)
+
+    def _summary_action(self, state: State, key: str, ctx: Context) -> Outcome:
+        state.picking_edit = False
+        if key == "send":
+            return Outcome(state, [], ["submit"])
+        if key == "cancel":
+            return self._control(state, "cancel", ctx)
+        if key == "edit":
+            state.picking_edit = True
+            return Outcome(state, [self._edit_menu(state)])
+        if key == "back":
+            return Outcome(state, [self._summary(state, ctx)], ["summary"])
+        if key.startswith("edit."):
+            target = key.removeprefix("edit.")
+            if target in {s.id for s in self.flow.applicable(state.answers)}:
+                state.step, state.editing = target, True
+                return Outcome(state, [self.prompt(state, ctx)])
+        return Outcome(state, [Reply(t("input.stale_button")), self._summary(state, ctx)])
+
+    def _edit_menu(self, state: State) -> Reply:
+        choices = [
+            Choice(t(s.label), f"summary:edit.{s.id}")
+            for s in self.flow.applicable(state.answers)
+            if s.label and s.kind is not StepKind.SUMMARY
+        ]
+        choices.append(Choice(t("nom.edit.back"), "summary:back"))
+        return Reply(t("nom.edit.prompt"), tuple(choices), columns=2)
+
+    # ---- drawing
+    def _buttons(self, state: State, step: Step, ctx: Context) -> tuple[Choice, ...]:
+        if step.kind is StepKind.SUMMARY:
+            return self._edit_menu(state).choices if state.picking_edit else self._summary(state, ctx).choices
+        if step.kind is StepKind.PHOTOS:
+            buttons = [Choice(t("nom.photos.done"), f"{step.id}:{DONE}")]
+            if state.answers.get(step.id):
+                buttons.append(Choice(t("nom.photos.clear"), f"{step.id}:{CLEAR}"))
+            return tuple(buttons)
+        buttons = [Choice(o.label, f"{step.id}:{o.key}") for o in step.option_list(state.answers, ctx)]
+        if step.skippable:
+            buttons.append(Choice(t("choice.skip"), f"{step.id}:{SKIP}"))
+        if step.id in state.answers:
+            buttons.append(Choice(t("choice.keep"), f"{step.id}:{KEEP}"))
+        return tuple(buttons)
+
+    def _show(self, step: Step, value: Any, ctx: Context) -> str:
+        if value is None or value == "" or value == []:
+            unknown = next((o for o in step.option_list({}, ctx) if o.key == UNKNOWN), None)
+            return unknown.label if unknown and value is None else "—"
+        if step.store_key:
+            return next((o.label for o in step.option_list({}, ctx) if o.key == value), str(value))
+        return step.show(value)

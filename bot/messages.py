@@ -1,0 +1,226 @@
+"""Every sentence the bot says, in one catalogue (Vietnamese; another language is another dict).
+
+Keys are stable names; values are str.format templates. `t(key, **values)` renders one.
+"""
+
+from __future__ import annotations
+
+VI: dict[str, str] = {
+    # ---- access and onboarding
+    "access.unregistered": (
+        "Xin chào! Đây là công cụ đề cử \"Người tốt, việc tốt\" của xã/phường.\n"
+        "Bạn chưa được đăng ký sử dụng. Hãy xin đường link mời hoặc mã mời từ thường trực "
+        "Hội đồng Thi đua – Khen thưởng xã (công chức Văn phòng – Thống kê hoặc Nội vụ), "
+        "rồi bấm vào link hoặc gõ: /start <mã mời>"
+    ),
+    "invite.unknown": "Mã mời không đúng. Hãy kiểm tra lại, hoặc xin thường trực Hội đồng Thi đua xã mã mới.",
+    "invite.used": "Mã mời này đã được dùng. Mỗi mã chỉ dùng một lần; hãy xin mã mới nếu bạn cần.",
+    "invite.expired": "Mã mời này đã hết hạn. Hãy xin thường trực Hội đồng Thi đua xã một mã mới.",
+    "invite.already": "Bạn đã được đăng ký với vai trò này rồi.",
+    "welcome.cadre": (
+        "Chào mừng {name}! Bạn đã được đăng ký là cán bộ của {unit}, {commune}.\n"
+        "Bạn có thể:\n"
+        "• /decu – đề cử một gương người tốt, việc tốt (có ảnh), mất vài phút\n"
+        "• /hoso – xem các hồ sơ bạn đã gửi\n"
+        "• /trangthai <mã> – xem trạng thái một hồ sơ\n"
+        "• /trogiup – hướng dẫn"
+    ),
+    "welcome.secretary": (
+        "Chào mừng {name}! Bạn đã được đăng ký là thường trực Hội đồng Thi đua – Khen thưởng {commune}.\n"
+        "Bạn sẽ nhận thông báo khi có hồ sơ đề cử mới và nhắc hạn gửi danh sách hằng quý.\n"
+        "• /trangthai <mã> – xem một hồ sơ\n"
+        "• /trogiup – hướng dẫn"
+    ),
+    "welcome.official": (
+        "Chào mừng {name}! Bạn đã được đăng ký để theo dõi phong trào người tốt, việc tốt ({scope}).\n"
+        "• /trangthai <mã> – xem một hồ sơ\n"
+        "• /trogiup – hướng dẫn"
+    ),
+    "welcome.admin": "Chào mừng {name}! Bạn đã được đăng ký là quản trị hệ thống.",
+    "welcome.back": "Chào {name}! Gõ /decu để đề cử, /hoso để xem hồ sơ đã gửi, /trogiup để xem hướng dẫn.",
+    "role.not_cadre": "Chức năng này dành cho cán bộ thôn, tổ dân phố hoặc đoàn thể.",
+    "help.general": (
+        "Hướng dẫn:\n"
+        "• /decu – đề cử một gương người tốt, việc tốt. Bot hỏi từng bước; mỗi câu trả lời được lưu ngay, "
+        "mất sóng cũng không mất.\n"
+        "• /hoso – các hồ sơ bạn đã gửi và trạng thái\n"
+        "• /trangthai <mã> – xem một hồ sơ, ví dụ /trangthai NT-2026-00042\n"
+        "Khi đang làm hồ sơ: /quaylai – quay lại bước trước; /huy – hủy hồ sơ; /trogiup – giải thích bước đang làm.\n"
+        "Với câu hỏi có lựa chọn, bạn bấm nút hoặc gõ số thứ tự, hoặc gõ chữ (có dấu hay không dấu đều được)."
+    ),
+    "menu.nominate": "📝 Đề cử",
+    "menu.my_cases": "📂 Hồ sơ của tôi",
+    "menu.help": "❓ Trợ giúp",
+    # ---- generic conversation
+    "error.unexpected": "Xin lỗi, bot gặp lỗi khi xử lý tin nhắn này. Những gì bạn đã nhập vẫn được giữ; hãy thử lại.",
+    "error.busy": "Bot đang bận, bạn vui lòng gửi lại sau ít giây. Những gì đã nhập vẫn được giữ.",
+    "input.edited": "Bot không dùng tin nhắn đã sửa. Nếu muốn đổi câu trả lời, hãy gửi lại một tin nhắn mới.",
+    "input.unsupported": "Bot chưa đọc được {what}. Bạn hãy trả lời bằng chữ hoặc bấm nút.",
+    "input.unsupported.sticker": "nhãn dán",
+    "input.unsupported.voice": "tin nhắn thoại",
+    "input.unsupported.video": "video",
+    "input.unsupported.location": "vị trí",
+    "input.unsupported.contact": "danh bạ",
+    "input.unsupported.other": "loại tin nhắn này",
+    "input.need_text": "Bước này cần trả lời bằng chữ, chưa cần ảnh.",
+    "input.stale_button": "Nút này thuộc một câu hỏi trước. Câu hỏi hiện tại là:",
+    "unknown.command": "Bot không hiểu lệnh /{command}. Gõ /trogiup để xem các lệnh.",
+    "unknown.text": "Bot chưa hiểu ý bạn. Gõ /decu để đề cử, /hoso để xem hồ sơ, /trogiup để xem hướng dẫn.",
+    "choice.unknown": "Bot chưa nhận ra lựa chọn này. Hãy bấm nút, hoặc gõ số thứ tự (1–{count}).",
+    "choice.ambiguous": "Câu trả lời khớp với nhiều lựa chọn: {matches}. Hãy gõ rõ hơn hoặc gõ số thứ tự.",
+    "choice.skip": "Bỏ qua",
+    "choice.keep": "Giữ nguyên",
+    "current.value": "(Hiện tại: {value})",
+    "back.none": "Đây là bước đầu tiên, không quay lại được nữa.",
+    "cancel.confirm": "Bạn có chắc muốn hủy hồ sơ đang làm? Mọi câu trả lời và ảnh của hồ sơ này sẽ bị xóa.",
+    "cancel.yes": "Có, hủy hồ sơ",
+    "cancel.no": "Không, làm tiếp",
+    "cancel.done": "Đã hủy hồ sơ. Khi cần, gõ /decu để bắt đầu lại.",
+    "cancel.nothing": "Bạn không có hồ sơ nào đang làm dở.",
+    "cancel.kept": "Vẫn giữ hồ sơ. Làm tiếp nhé:",
+    "draft.exists": "Bạn đang có một hồ sơ làm dở ({name}, đã trả lời {answered} câu). Bạn muốn:",
+    "draft.continue": "Làm tiếp hồ sơ dở",
+    "draft.restart": "Bỏ hồ sơ dở, làm mới",
+    "draft.pending_hint": "Bạn còn một hồ sơ đang làm dở; gõ /decu để làm tiếp.",
+    # ---- nomination: steps
+    "nom.start": "Bắt đầu đề cử gương người tốt, việc tốt. Bot sẽ hỏi từng câu; gõ /huy để hủy, /quaylai để quay lại.",
+    "nom.kind.prompt": "Bạn đề cử ai?",
+    "nom.kind.label": "Đối tượng",
+    "nom.kind.help": "Chọn Cá nhân (một người), Tập thể (thôn, chi hội, tổ, nhóm, hợp tác xã…) hoặc Hộ gia đình.",
+    "nom.name.prompt.ca_nhan": "Họ và tên người được đề cử?",
+    "nom.name.prompt.tap_the": "Tên tập thể được đề cử? (ví dụ: Chi hội Phụ nữ thôn Đông)",
+    "nom.name.prompt.ho_gia_dinh": "Họ và tên chủ hộ?",
+    "nom.name.label": "Tên",
+    "nom.name.help": "Gõ tên đầy đủ, có dấu nếu được (từ 2 đến 200 ký tự).",
+    "nom.birth_year.prompt": "Năm sinh? (4 chữ số, ví dụ 1968; hoặc bấm \"Không rõ\")",
+    "nom.birth_year.label": "Năm sinh",
+    "nom.birth_year.help": "Gõ năm sinh gồm 4 chữ số, từ 1900 đến năm nay. Nếu không biết, gõ \"không rõ\".",
+    "nom.unknown": "Không rõ",
+    "nom.ethnicity.prompt": "Dân tộc? Bấm một nút, hoặc gõ tên dân tộc khác (ví dụ: Ê Đê, Gia Rai, Sán Dìu).",
+    "nom.ethnicity.label": "Dân tộc",
+    "nom.ethnicity.help": "Chọn một trong các dân tộc phổ biến, hoặc gõ tên bất kỳ dân tộc nào trong 54 dân tộc Việt Nam.",
+    "nom.position.prompt": "Chức vụ, nghề nghiệp? (ví dụ: Trưởng thôn, nông dân, giáo viên; hoặc bấm \"Không có\")",
+    "nom.position.label": "Chức vụ",
+    "nom.position.help": "Gõ chức vụ hoặc nghề nghiệp của người được đề cử, hoặc \"không có\".",
+    "nom.no_position": "Không có",
+    "nom.rep_name.prompt": "Họ tên người đại diện? (có thể bỏ qua)",
+    "nom.rep_name.label": "Người đại diện",
+    "nom.rep_name.help": "Người đứng đầu hoặc đại diện của tập thể / hộ gia đình. Có thể bấm \"Bỏ qua\".",
+    "nom.rep_role.prompt": "Chức vụ của người đại diện? (có thể bỏ qua)",
+    "nom.rep_role.label": "Chức vụ người đại diện",
+    "nom.rep_role.help": "Ví dụ: Chi hội trưởng, Chủ nhiệm hợp tác xã, chủ hộ. Có thể bấm \"Bỏ qua\".",
+    "nom.address.prompt": "Địa chỉ? Bấm nút nếu ở {home}, hoặc gõ địa chỉ khác.",
+    "nom.address.prompt_nohome": "Địa chỉ? (thôn/tổ dân phố, xã/phường)",
+    "nom.address.label": "Địa chỉ",
+    "nom.address.help": "Gõ địa chỉ nơi người/tập thể được đề cử sinh sống hoặc hoạt động (3 đến 300 ký tự).",
+    "nom.field.prompt": "Thuộc lĩnh vực nào?",
+    "nom.field.label": "Lĩnh vực",
+    "nom.field.help": "Chọn lĩnh vực gần nhất với việc tốt. Gõ số thứ tự cũng được.",
+    "nom.movement.prompt": "Thuộc phong trào thi đua nào? (nếu không rõ, bấm \"Không rõ\")",
+    "nom.movement.label": "Phong trào",
+    "nom.movement.help": "Chọn phong trào của xã mà việc tốt này hưởng ứng. Không rõ thì bấm \"Không rõ\".",
+    "nom.description.prompt": (
+        "Kể ngắn gọn việc tốt hoặc thành tích: việc gì, ở đâu, giúp được ai, kết quả thế nào? "
+        "(từ 20 đến 3.000 ký tự)"
+    ),
+    "nom.description.label": "Tóm tắt việc tốt",
+    "nom.description.help": "Viết trung thực, khách quan, không phóng đại. Ít nhất 20 ký tự, nhiều nhất 3.000 ký tự.",
+    "nom.when.prompt": "Việc tốt diễn ra khi nào? (ví dụ: 15/10/2026, 10/2026, hôm nay, tuần trước)",
+    "nom.when.label": "Thời gian",
+    "nom.when.help": "Gõ ngày (15/10/2026), tháng (10/2026), năm (2025), hoặc: hôm nay, hôm qua, tuần trước, tháng trước.",
+    "nom.photos.prompt": (
+        "Gửi 1 đến 10 ảnh minh chứng (gửi ảnh, album, hoặc gửi dạng tệp để giữ nguyên chất lượng). "
+        "Gửi xong bấm \"Xong\"."
+    ),
+    "nom.photos.label": "Ảnh",
+    "nom.photos.help": "Gửi ảnh chụp việc tốt, giấy khen, bài báo… Tối đa 10 ảnh, mỗi ảnh dưới 20 MB. Gửi xong bấm \"Xong\".",
+    "nom.photos.done": "Xong",
+    "nom.photos.clear": "Xóa hết ảnh, gửi lại",
+    "nom.photos.cleared": "Đã xóa các ảnh của hồ sơ. Hãy gửi lại ảnh.",
+    "nom.photos.received": "Đã nhận {added} ảnh (tổng {total}/10). Gửi thêm ảnh, hoặc bấm \"Xong\".",
+    "nom.photos.duplicate": "Ảnh này đã có trong hồ sơ rồi (tổng {total}/10).",
+    "nom.photos.full": "Hồ sơ đã đủ 10 ảnh; {dropped} ảnh sau không được nhận. Bấm \"Xong\" để đi tiếp.",
+    "nom.photos.need_one": "Cần ít nhất 1 ảnh minh chứng. Hãy gửi ảnh trước khi bấm \"Xong\".",
+    "nom.photos.need_photo": "Bước này cần ảnh. Hãy gửi ảnh (hoặc tệp ảnh), gửi xong bấm \"Xong\".",
+    "nom.photos.not_image": "Tệp \"{name}\" không phải là ảnh (bot nhận ảnh JPEG, PNG, WEBP). Hãy gửi ảnh khác.",
+    "nom.photos.too_big": "Tệp \"{name}\" lớn hơn 20 MB. Hãy gửi ảnh nhỏ hơn, hoặc gửi dạng ảnh thay vì tệp.",
+    "nom.photos.fetch_failed": "Bot chưa tải được \"{name}\" do mạng chập chờn. Hồ sơ vẫn được giữ; hãy gửi lại ảnh đó.",
+    "nom.photos.more_failures": "Còn {count} tệp nữa không nhận được (lý do như trên).",
+    "nom.phone.prompt": "Số điện thoại liên hệ? (ví dụ 0912 345 678; có thể bỏ qua)",
+    "nom.phone.label": "Điện thoại",
+    "nom.phone.help": "Số di động 10 chữ số bắt đầu bằng 0, hoặc dạng +84. Có thể bấm \"Bỏ qua\".",
+    "nom.consent.prompt": "Người được đề cử có đồng ý cho tuyên truyền, đăng tải gương của mình không?",
+    "nom.consent.label": "Đồng ý tuyên truyền",
+    "nom.consent.help": "Chỉ được đăng tải công khai khi người được đề cử đồng ý. Nếu chưa hỏi được, chọn \"Chưa hỏi\".",
+    "nom.consent.yes": "Có",
+    "nom.consent.no": "Không",
+    "nom.consent.not_asked": "Chưa hỏi",
+    "nom.summary.title": "Kiểm tra lại hồ sơ đề cử:",
+    "nom.summary.photos": "{count} ảnh",
+    "nom.summary.question": "Gửi hồ sơ này lên xã?",
+    "nom.summary.send": "✅ Gửi",
+    "nom.summary.edit": "✏️ Sửa",
+    "nom.summary.cancel": "❌ Hủy",
+    "nom.summary.help": "Bấm Gửi để gửi hồ sơ lên xã, Sửa để đổi một câu trả lời, Hủy để bỏ hồ sơ.",
+    "nom.edit.prompt": "Bạn muốn sửa câu nào?",
+    "nom.edit.back": "↩️ Về bản tóm tắt",
+    "nom.duplicate": (
+        "Lưu ý: trong 12 tháng qua, xã đã có hồ sơ trùng tên: {cases}. "
+        "Nếu đây là trường hợp khác, bạn vẫn có thể gửi."
+    ),
+    "nom.submitted": (
+        "Đã gửi hồ sơ {code} (trạng thái: {status}).\n"
+        "Thường trực Hội đồng Thi đua xã sẽ xem xét; bot sẽ báo bạn khi hồ sơ được duyệt, "
+        "hoặc khi cần bổ sung. Gõ /trangthai {code} để xem lại bất cứ lúc nào."
+    ),
+    # ---- answer errors (codes from bot.parsing.Invalid)
+    "invalid.year.format": "Năm sinh cần 4 chữ số, ví dụ 1968. Nếu không biết, gõ \"không rõ\".",
+    "invalid.year.range": "Năm sinh phải từ {min} đến {max}.",
+    "invalid.when.format": "Bot chưa hiểu thời gian này. Hãy gõ ví dụ: 15/10/2026, 10/2026, hôm nay, tuần trước.",
+    "invalid.when.invalid_date": "Ngày này không có trong lịch. Hãy kiểm tra lại ngày và tháng.",
+    "invalid.when.future": "Thời gian này còn ở tương lai. Hãy gõ ngày việc tốt đã diễn ra.",
+    "invalid.when.too_old": "Thời gian quá xa (trước năm {min_year}). Hãy kiểm tra lại.",
+    "invalid.phone.format": "Số điện thoại chưa đúng. Di động gồm 10 chữ số bắt đầu bằng 0 (ví dụ 0912 345 678) hoặc +84. Có thể bấm \"Bỏ qua\".",
+    "invalid.ethnicity.unknown": "Bot không tìm thấy dân tộc \"{text}\" trong 54 dân tộc Việt Nam.{suggestions}",
+    "invalid.ethnicity.suggestions": " Có phải: {names}?",
+    "invalid.text.too_short": "Câu trả lời quá ngắn ({length} ký tự); cần ít nhất {min} ký tự.",
+    "invalid.text.too_long": "Câu trả lời quá dài ({length} ký tự); tối đa {max} ký tự. Hãy rút gọn rồi gửi lại.",
+    "invalid.choice.unknown": "Bot chưa nhận ra lựa chọn này. Hãy bấm nút, hoặc gõ số thứ tự (1–{count}).",
+    "invalid.choice.ambiguous": "Câu trả lời khớp với nhiều lựa chọn: {matches}. Hãy gõ rõ hơn hoặc gõ số thứ tự.",
+    # ---- cases
+    "status.submitted": "đã gửi",
+    "status.returned": "cần bổ sung",
+    "status.resubmitted": "đã gửi lại",
+    "status.approved": "xã đã duyệt",
+    "status.rejected": "không được chọn",
+    "status.commended": "đã được khen thưởng",
+    "status.withdrawn": "đã rút",
+    "kind.ca_nhan": "cá nhân",
+    "kind.tap_the": "tập thể",
+    "kind.ho_gia_dinh": "hộ gia đình",
+    "cases.none": "Bạn chưa gửi hồ sơ nào. Gõ /decu để đề cử gương người tốt, việc tốt đầu tiên.",
+    "cases.title": "Hồ sơ bạn đã gửi ({count}):",
+    "cases.line": "• {code} – {name} – {status} ({date})",
+    "cases.more": "… và {more} hồ sơ cũ hơn.",
+    "case.usage": "Gõ mã hồ sơ sau lệnh, ví dụ: /trangthai NT-2026-00042",
+    "case.not_found": "Không tìm thấy hồ sơ {code} trong phạm vi bạn được xem.",
+    "case.detail": (
+        "Hồ sơ {code}\n"
+        "• Tên: {name} ({kind})\n"
+        "• Trạng thái: {status}\n"
+        "• Gửi lúc: {submitted}\n"
+        "• Thôn/đơn vị: {unit}\n"
+        "• Lĩnh vực: {field}\n"
+        "• Ảnh: {photos}"
+    ),
+}
+
+
+def t(key: str, **values: object) -> str:
+    """The catalogue text for `key`, filled in; a missing key is a bug and fails loudly in tests."""
+    template = VI[key]
+    return template.format(**values) if values else template
+
+
+def has(key: str) -> bool:
+    return key in VI

@@ -1,0 +1,29 @@
+"""What a handler gets: the event, the open unit of work, who is asking, and the time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.events import Inbound
+from bot.settings import Settings
+from storage.models import Account, Membership, Person, Role
+
+
+@dataclass
+class Request:
+    event: Inbound
+    session: AsyncSession
+    now: datetime  # aware, in the configured zone
+    settings: Settings
+    account: Account | None = None
+    person: Person | None = None
+    memberships: list[Membership] = field(default_factory=list)
+
+    def has_role(self, role: Role) -> bool:
+        return any(m.role == role for m in self.memberships)
+
+    def cadre_membership(self) -> Membership | None:
+        return next((m for m in self.memberships if m.role == Role.CADRE), None)

@@ -1,0 +1,49 @@
+"""Settings from the environment or `.env` (every one is documented in `.env.example`)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TELEGRAM_API_DEFAULT = "https://api.telegram.org"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: str = ""
+    telegram_api_url: str = TELEGRAM_API_DEFAULT
+    telegram_bot_username: str = ""  # for invite links when the bot cannot be asked (no token)
+    database_url: str = "sqlite:///./data/nguoitot.db"
+    database_schema: str = ""  # PostgreSQL schema to use instead of public (tests, shared servers)
+    media_dir: Path = Path("./data/media")
+    tz: str = Field(default="Asia/Ho_Chi_Minh", validation_alias="TZ")
+    log_level: str = "INFO"
+    invite_ttl_days: int = 14
+    album_wait_seconds: float = 0.6  # how long to gather the photos of one Telegram album
+    max_photo_bytes: int = 20 * 1024 * 1024  # the Bot API's getFile limit
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    @property
+    def async_database_url(self) -> str:
+        return to_async_url(self.database_url)
+
+
+def to_async_url(url: str) -> str:
+    """Accept the plain URLs people write and pick the async driver we ship."""
+    for prefix, driver in (
+        ("sqlite:", "sqlite+aiosqlite:"),
+        ("postgresql:", "postgresql+asyncpg:"),
+        ("postgres:", "postgresql+asyncpg:"),
+        ("postgresql+psycopg:", "postgresql+asyncpg:"),
+    ):
+        if url.startswith(prefix):
+            return driver + url[len(prefix):]
+    return url

@@ -1,0 +1,35 @@
+"""Text folding for matching what users type.
+
+Cadres often type Vietnamese without diacritics ("ca nhan" for "cá nhân"), in any case and with
+stray punctuation, and Zalo offers no buttons, so every comparison of typed text against a
+label goes through these functions.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_NON_ALNUM = re.compile(r"[\W_]+")
+
+
+def strip_diacritics(s: str) -> str:
+    """Remove Vietnamese tone and vowel marks; đ/Đ become d/D (they do not decompose in Unicode)."""
+    s = unicodedata.normalize("NFC", s).replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", s)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def fold(s: str) -> str:
+    """Canonical form for comparing typed text: no diacritics, lower case, single spaces.
+
+    Every run of characters that is not a letter or digit becomes one space, so punctuation and
+    spacing differences ("H'Mông", "h mong", "H-Mong") compare equal.
+    """
+    s = strip_diacritics(s).lower()
+    return _NON_ALNUM.sub(" ", s).strip()
+
+
+def compact(s: str) -> str:
+    """`fold` without spaces, so that "ca nhan" and "canhan" (and "Ê Đê", "Ede") compare equal."""
+    return fold(s).replace(" ", "")

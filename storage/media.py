@@ -1,0 +1,104 @@
+"""The media store: photos addressed by their SHA-256, so the same image is kept once.
+
+`MediaBackend` is where bytes live (a folder today; S3-compatible storage can be another backend);
+`inspect_image` decides what is an image by decoding it, never by its name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from PIL import Image, UnidentifiedImageError
+
+ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+Image.MAX_IMAGE_PIXELS = 80_000_000  # refuse decompression bombs well above any phone camera
+
+
+class NotAnImage(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    sha256: str
+    size: int
+    width: int
+    height: int
+    mime_type: str
+
+
+def inspect_image(data: bytes) -> ImageInfo:
+    """Decode enough of the file to know it is a whole image we accept, and describe it."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            fmt = image.format or ""
+            width, height = image.size
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise NotAnImage(str(exc)) from exc
+    if fmt not in ACCEPTED_FORMATS:
+        raise NotAnImage(f"format {fmt or 'unknown'} not accepted")
+    return ImageInfo(hashlib.sha256(data).hexdigest(), len(data), width, height, ACCEPTED_FORMATS[fmt])
+
+
+class MediaBackend(Protocol):
+    async def put(self, sha256: str, data: bytes) -> None: ...
+    async def get(self, sha256: str) -> bytes: ...
+    async def exists(self, sha256: str) -> bool: ...
+
+
+class FolderBackend:
+    """Files under MEDIA_DIR as ab/cd/<sha256>; written to a temporary name, then renamed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    async def put(self, sha256: str, data: bytes) -> None:
+        await asyncio.to_thread(self._write, sha256, data)
+
+    async def get(self, sha256: str) -> bytes:
+        return await asyncio.to_thread(self.path(sha256).read_bytes)
+
+    async def exists(self, sha256: str) -> bool:
+        return await asyncio.to_thread(self.path(sha256).exists)
+
+    def _write(self, sha256: str, data: bytes) -> None:
+        target = self.path(sha256)
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)  # atomic: a crash leaves no half-written photo under its hash
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+class MediaStore:
+    def __init__(self, backend: MediaBackend) -> None:
+        self.backend = backend
+
+    async def save(self, data: bytes) -> ImageInfo:
+        """Check that `data` is an image and keep it; the same bytes are stored once."""
+        info = await asyncio.to_thread(inspect_image, data)
+        if not await self.backend.exists(info.sha256):
+            await self.backend.put(info.sha256, data)
+        return info
+
+    async def load(self, sha256: str) -> bytes:
+        return await self.backend.get(sha256)

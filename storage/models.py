@@ -1,0 +1,206 @@
+"""Tables. Communes come from the official list (vietnam-provinces); villages and organisations
+below them are ours. Two levels only (province → commune), as since 1/7/2025: no districts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which keeps no zone) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware one")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_column(**kw: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+def json_column() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Role(StrEnum):
+    CADRE = "cadre"
+    SECRETARY = "secretary"
+    OFFICIAL = "official"
+    ADMIN = "admin"
+
+
+class UnitKind(StrEnum):
+    VILLAGE = "village"  # thôn, ấp, bản, buôn, làng, tổ dân phố
+    ORGANISATION = "organisation"  # Hội Phụ nữ, Đoàn Thanh niên, …
+
+
+class CaseStatus(StrEnum):
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    RESUBMITTED = "resubmitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    COMMENDED = "commended"
+    WITHDRAWN = "withdrawn"
+
+
+class Commune(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=5)  # official 5-digit code, "00070"
+    name: str
+    province_code: str = Field(max_length=2, index=True)
+    province_name: str
+
+
+class Unit(SQLModel, table=True):
+    """A village or an organisation of a commune; retired units keep their cases."""
+
+    __table_args__ = (UniqueConstraint("commune_code", "kind", "name_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    commune_code: str = Field(foreign_key="commune.code", max_length=5)
+    kind: str = Field(max_length=16)
+    name: str
+    name_key: str  # folded name, for matching without diacritics
+    retired_at: datetime | None = utc_column(nullable=True)
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = ""
+    created_at: datetime = utc_column(nullable=False)
+
+
+class Account(SQLModel, table=True):
+    """A person's identity on one channel; the conversation belongs to the person, not the account."""
+
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    chat_id: str = Field(max_length=64)
+
+
+class Membership(SQLModel, table=True):
+    """A role a person holds in a commune (and for a cadre, in a village or organisation)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    role: str = Field(max_length=16)
+    commune_code: str | None = Field(default=None, foreign_key="commune.code", max_length=5)
+    province_code: str | None = Field(default=None, max_length=2)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    created_at: datetime = utc_column(nullable=False)
+    revoked_at: datetime | None = utc_column(nullable=True)
+
+
+class Invite(SQLModel, table=True):
+    """A single-use invitation; only the SHA-256 of the code is kept, so a leaked table invites no one."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    role: str = Field(max_length=16)
+    commune_code: str | None = Field(default=None, foreign_key="commune.code", max_length=5)
+    province_code: str | None = Field(default=None, max_length=2)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    created_at: datetime = utc_column(nullable=False)
+    expires_at: datetime = utc_column(nullable=False)
+    used_at: datetime | None = utc_column(nullable=True)
+    used_by: int | None = Field(default=None, foreign_key="person.id")
+
+
+class Movement(SQLModel, table=True):
+    """A movement (phong trào) a commune runs; commune_code NULL = the default list for everyone."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    commune_code: str | None = Field(default=None, foreign_key="commune.code", max_length=5, index=True)
+    name: str
+    position: int = 0
+    active: bool = True
+
+
+class Conversation(SQLModel, table=True):
+    """Where a person is in a flow, with every answer so far; saved after each message.
+
+    `version` makes concurrent writers (a second worker, an album's photos) detect each other.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", unique=True)
+    flow: str = Field(max_length=32)
+    state: dict = json_column()
+    version: int = 0
+    updated_at: datetime = utc_column(nullable=False)
+
+
+class Media(SQLModel, table=True):
+    """A stored file, addressed by its content; the bytes live in the media store."""
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int
+    width: int
+    height: int
+    mime_type: str = Field(max_length=64)
+    created_at: datetime = utc_column(nullable=False)
+
+
+class Case(SQLModel, table=True):
+    __table_args__ = (Index("ix_case_commune_name", "commune_code", "name_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)  # NT-2026-00042
+    commune_code: str = Field(foreign_key="commune.code", max_length=5, index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    nominator_id: int = Field(foreign_key="person.id", index=True)
+    status: str = Field(max_length=16, index=True)
+    kind: str = Field(max_length=16)
+    name: str
+    name_key: str
+    field: str = ""
+    movement: str = ""
+    answers: dict = json_column()
+    submitted_at: datetime = utc_column(nullable=False)
+    updated_at: datetime = utc_column(nullable=False)
+
+
+class CasePhoto(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("case_id", "sha256"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    sha256: str = Field(foreign_key="media.sha256", max_length=64)
+    position: int
+
+
+class CaseEvent(SQLModel, table=True):
+    """The audit trail of a case: written once, never edited."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    at: datetime = utc_column(nullable=False)
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str = Field(max_length=16)
+    reason: str = ""
+
+
+class CaseCounter(SQLModel, table=True):
+    """The last case number given out in a year (codes are NT-<year>-<number>)."""
+
+    year: int = Field(primary_key=True)
+    last: int = 0

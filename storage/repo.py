@@ -1,0 +1,206 @@
+"""Queries: the only place that knows how things are found and written in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.text import fold
+from bot.vocab import DEFAULT_MOVEMENTS
+from storage.communes import OfficialCommune
+from storage.models import (
+    Account,
+    Case,
+    CaseCounter,
+    CaseEvent,
+    CasePhoto,
+    Commune,
+    Conversation,
+    Media,
+    Membership,
+    Movement,
+    Person,
+    Unit,
+)
+
+
+class StaleConversation(Exception):
+    """Someone else (another worker, another photo of the album) saved the conversation first."""
+
+
+def _insert(session: AsyncSession, table: type):
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+# ---- people
+async def account_of(session: AsyncSession, channel: str, external_id: str) -> Account | None:
+    result = await session.exec(
+        select(Account).where(Account.channel == channel, Account.external_id == external_id)
+    )
+    return result.first()
+
+
+async def active_memberships(session: AsyncSession, person_id: int) -> list[Membership]:
+    result = await session.exec(
+        select(Membership).where(Membership.person_id == person_id, Membership.revoked_at.is_(None))
+    )
+    return list(result.all())
+
+
+async def create_person(session: AsyncSession, name: str, now: datetime, channel: str, external_id: str,
+                        chat_id: str) -> Person:
+    person = Person(name=name, created_at=now)
+    session.add(person)
+    await session.flush()
+    session.add(Account(person_id=person.id, channel=channel, external_id=external_id, chat_id=chat_id))
+    await session.flush()
+    return person
+
+
+# ---- communes and units
+async def ensure_commune(session: AsyncSession, official: OfficialCommune) -> Commune:
+    commune = await session.get(Commune, official.code)
+    if commune is None:
+        await session.execute(
+            _insert(session, Commune)
+            .values(code=official.code, name=official.name, province_code=official.province_code,
+                    province_name=official.province_name)
+            .on_conflict_do_nothing()
+        )
+        commune = await session.get(Commune, official.code)
+    assert commune is not None
+    return commune
+
+
+async def ensure_unit(session: AsyncSession, commune_code: str, kind: str, name: str) -> Unit:
+    key = fold(name)
+    found = await session.exec(
+        select(Unit).where(Unit.commune_code == commune_code, Unit.kind == kind, Unit.name_key == key)
+    )
+    unit = found.first()
+    if unit is None:
+        unit = Unit(commune_code=commune_code, kind=kind, name=" ".join(name.split()), name_key=key)
+        session.add(unit)
+        await session.flush()
+    return unit
+
+
+async def movements_for(session: AsyncSession, commune_code: str) -> list[Movement]:
+    """The commune's own list when it has one, else the default list."""
+    result = await session.exec(
+        select(Movement)
+        .where(Movement.active, or_(Movement.commune_code == commune_code, Movement.commune_code.is_(None)))
+        .order_by(Movement.position, Movement.id)
+    )
+    rows = list(result.all())
+    own = [m for m in rows if m.commune_code == commune_code]
+    return own or [m for m in rows if m.commune_code is None]
+
+
+async def ensure_default_movements(session: AsyncSession) -> None:
+    count = await session.scalar(select(func.count()).select_from(Movement).where(Movement.commune_code.is_(None)))
+    if not count:
+        session.add_all(Movement(name=name, position=i) for i, name in enumerate(DEFAULT_MOVEMENTS))
+
+
+# ---- conversations
+async def conversation_of(session: AsyncSession, person_id: int) -> Conversation | None:
+    result = await session.exec(select(Conversation).where(Conversation.person_id == person_id))
+    return result.first()
+
+
+async def save_conversation(session: AsyncSession, person_id: int, flow: str, state: dict,
+                            seen: Conversation | None, now: datetime) -> None:
+    """Write the new state only if nobody changed it since we read it (optimistic locking)."""
+    if seen is None:
+        try:
+            async with session.begin_nested():
+                session.add(Conversation(person_id=person_id, flow=flow, state=state, version=1, updated_at=now))
+        except IntegrityError as exc:
+            raise StaleConversation from exc
+        return
+    result = await session.execute(
+        update(Conversation)
+        .where(Conversation.id == seen.id, Conversation.version == seen.version)
+        .values(state=state, flow=flow, version=seen.version + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise StaleConversation
+
+
+async def end_conversation(session: AsyncSession, seen: Conversation) -> None:
+    result = await session.execute(
+        delete(Conversation)
+        .where(Conversation.id == seen.id, Conversation.version == seen.version)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise StaleConversation
+
+
+# ---- media
+async def record_media(session: AsyncSession, info: dict, now: datetime) -> None:
+    await session.execute(
+        _insert(session, Media)
+        .values(sha256=info["sha256"], size=info["size"], width=info["width"], height=info["height"],
+                mime_type=info["mime_type"], created_at=now)
+        .on_conflict_do_nothing()
+    )
+
+
+# ---- cases
+async def next_case_number(session: AsyncSession, year: int) -> int:
+    statement = (
+        _insert(session, CaseCounter)
+        .values(year=year, last=1)
+        .on_conflict_do_update(index_elements=["year"], set_={"last": CaseCounter.last + 1})
+        .returning(CaseCounter.last)
+    )
+    return (await session.execute(statement)).scalar_one()
+
+
+async def add_case(session: AsyncSession, case: Case, photos: Sequence[str], actor_id: int) -> Case:
+    session.add(case)
+    await session.flush()
+    session.add_all(CasePhoto(case_id=case.id, sha256=sha, position=i) for i, sha in enumerate(photos))
+    session.add(CaseEvent(case_id=case.id, actor_id=actor_id, at=case.submitted_at, from_status=None,
+                          to_status=case.status))
+    await session.flush()
+    return case
+
+
+async def cases_by_nominator(session: AsyncSession, person_id: int, limit: int) -> tuple[list[Case], int]:
+    total = await session.scalar(select(func.count()).select_from(Case).where(Case.nominator_id == person_id))
+    result = await session.exec(
+        select(Case).where(Case.nominator_id == person_id).order_by(Case.submitted_at.desc(), Case.id.desc())
+        .limit(limit)
+    )
+    return list(result.all()), int(total or 0)
+
+
+async def case_by_code(session: AsyncSession, code: str) -> Case | None:
+    result = await session.exec(select(Case).where(Case.code == code.upper()))
+    return result.first()
+
+
+async def same_name_cases(session: AsyncSession, commune_code: str, name: str, since: datetime) -> list[Case]:
+    result = await session.exec(
+        select(Case)
+        .where(Case.commune_code == commune_code, Case.name_key == fold(name), Case.submitted_at >= since)
+        .order_by(Case.submitted_at.desc())
+        .limit(5)
+    )
+    return list(result.all())
+
+
+async def photo_count(session: AsyncSession, case_id: int) -> int:
+    return int(await session.scalar(select(func.count()).select_from(CasePhoto).where(CasePhoto.case_id == case_id))
+               or 0)

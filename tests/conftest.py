@@ -1,0 +1,136 @@
+"""Fixtures: a fresh database per test on SQLite or PostgreSQL (NGUOITOT_TEST_DATABASE_URL), a frozen
+clock, the application, and helpers to register people.
+
+SQLite: the schema is migrated once into a template file, copied for each test.
+PostgreSQL: each test run migrates its own schema once and empties the tables between tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from bot.app import build_app
+from bot.clock import FrozenClock
+from bot.handlers.onboarding import create_invite
+from bot.settings import Settings
+from storage import repo
+from storage.communes import find_commune
+from storage.db import Database
+from storage.models import Membership, Role
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+TEST_DATABASE_URL = os.environ.get("NGUOITOT_TEST_DATABASE_URL", "sqlite")
+IS_POSTGRES = TEST_DATABASE_URL.startswith("postgres")
+# Communes in two provinces, for scope tests: Hoàn Kiếm (Hà Nội) and Bến Thành (Hồ Chí Minh).
+COMMUNE_A = "00070"
+COMMUNE_B = "26743"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"nguoitot test database: {'PostgreSQL ' + TEST_DATABASE_URL if IS_POSTGRES else 'SQLite'}"
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory):
+    """What each test's database is made from: a migrated SQLite file, or a migrated PostgreSQL schema."""
+    if IS_POSTGRES:
+        schema = f"nt_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        asyncio.run(_create_schema(schema))
+        yield {"url": TEST_DATABASE_URL, "schema": schema}
+        asyncio.run(_drop_schema(schema))
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        db = Database(f"sqlite:///{path}")
+        asyncio.run(_migrate(db))
+        yield {"path": path}
+
+
+async def _migrate(db: Database) -> None:
+    await db.upgrade()
+    await db.dispose()
+
+
+async def _create_schema(schema: str) -> None:
+    admin = Database(TEST_DATABASE_URL)
+    async with admin.engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    await admin.dispose()
+    await _migrate(Database(TEST_DATABASE_URL, schema=schema))
+
+
+async def _drop_schema(schema: str) -> None:
+    admin = Database(TEST_DATABASE_URL)
+    async with admin.engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    await admin.dispose()
+
+
+@pytest.fixture
+async def settings(tmp_path: Path, database_template) -> Settings:
+    if IS_POSTGRES:
+        await _empty_tables(database_template["url"], database_template["schema"])
+        url, schema = database_template["url"], database_template["schema"]
+    else:
+        path = tmp_path / "nguoitot.db"
+        shutil.copy(database_template["path"], path)
+        url, schema = f"sqlite:///{path}", ""
+    return Settings(_env_file=None, database_url=url, database_schema=schema, media_dir=tmp_path / "media",
+                    telegram_bot_token="", album_wait_seconds=0.3)
+
+
+async def _empty_tables(url: str, schema: str) -> None:
+    db = Database(url, schema=schema)
+    names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    async with db.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    await db.dispose()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 11, 22, 9, 30, tzinfo=ZONE))
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: FrozenClock):
+    application = await build_app(settings, clock=clock, migrate=False)
+    async with application.db.session() as session:
+        await repo.ensure_default_movements(session)
+    yield application
+    await application.close()
+
+
+async def add_member(app, user_id: str, role: Role = Role.CADRE, *, commune: str = COMMUNE_A,
+                     village: str | None = "Thôn Đông", name: str = "Cán bộ", channel: str = "telegram",
+                     province: str | None = None) -> int:
+    """Register a person directly (the invite path has its own tests); returns the person id."""
+    now = app.core.clock.now()
+    async with app.db.session() as session:
+        official = find_commune(commune)
+        await repo.ensure_commune(session, official)
+        unit = await repo.ensure_unit(session, official.code, "village", village) if village else None
+        account = await repo.account_of(session, channel, user_id)
+        person_id = account.person_id if account else (
+            await repo.create_person(session, name, now, channel, user_id, user_id)).id
+        session.add(Membership(person_id=person_id, role=role, commune_code=None if province else official.code,
+                               province_code=province, unit_id=unit.id if unit else None, created_at=now))
+    return person_id
+
+
+async def new_invite(app, role: Role = Role.CADRE, *, commune: str = COMMUNE_A, village: str | None = "Thôn Đông",
+                     ttl: timedelta = timedelta(days=14)) -> str:
+    async with app.db.session() as session:
+        official = await repo.ensure_commune(session, find_commune(commune))
+        unit = await repo.ensure_unit(session, official.code, "village", village) if village else None
+        return await create_invite(session, role=role, now=app.core.clock.now(), ttl=ttl,
+                                   commune_code=official.code, unit_id=unit.id if unit else None)
