@@ -30,7 +30,11 @@ log = logging.getLogger(__name__)
 FLOWS = {NOMINATION.name: Engine(NOMINATION)}
 FETCH_ATTEMPTS = 3
 DUPLICATE_WINDOW = timedelta(days=365)
-MOVEMENTS_TTL = 60.0  # seconds a commune's movement list is cached in this process
+MOVEMENTS_TTL = 60.0
+# The channel's ids of the last updates handled, saved beside the flow state: a redelivered update
+# (after a crash, before the channel heard we had it) is recognised and not answered twice.
+HANDLED = "handled_updates"
+REMEMBERED_UPDATES = 50  # seconds a commune's movement list is cached in this process
 
 
 class ConversationService:
@@ -44,7 +48,7 @@ class ConversationService:
         engine = FLOWS[NOMINATION.name]
         outcome = engine.start(await self._context(request))
         await repo.save_conversation(request.session, request.person.id, NOMINATION.name,
-                                     outcome.state.to_json(), seen, request.now)
+                                     self._saved(request, outcome.state, seen), seen, request.now)
         replies = outcome.replies
         replies[0] = Reply(replies[0].text, replies[0].choices, replies[0].columns, menu=())
         return replies
@@ -60,6 +64,10 @@ class ConversationService:
         return [engine.prompt(State.from_json(conversation.state), await self._context(request))]
 
     # ---- one input
+    def already_handled(self, request: Request, conversation: Conversation) -> bool:
+        sequence = request.event.sequence
+        return sequence is not None and sequence in conversation.state.get(HANDLED, [])
+
     async def handle(self, request: Request, conversation: Conversation, inp: Input) -> list[Reply]:
         engine = FLOWS[conversation.flow]
         ctx = await self._context(request)
@@ -73,8 +81,17 @@ class ConversationService:
         if "summary" in outcome.events:
             replies = await self._duplicate_warning(request, outcome.state) + replies
         await repo.save_conversation(request.session, request.person.id, conversation.flow,
-                                     outcome.state.to_json(), conversation, request.now)
+                                     self._saved(request, outcome.state, conversation), conversation, request.now)
         return replies
+
+    @staticmethod
+    def _saved(request: Request, state: State, previous: Conversation | None) -> dict[str, Any]:
+        saved = state.to_json()
+        handled = list(previous.state.get(HANDLED, [])) if previous else []
+        if request.event.sequence is not None:
+            handled = (handled + [request.event.sequence])[-REMEMBERED_UPDATES:]
+        saved[HANDLED] = handled
+        return saved
 
     def wants_photos(self, conversation: Conversation) -> bool:
         state = State.from_json(conversation.state)

@@ -127,6 +127,9 @@ class Core:
 
     async def _converse(self, request: Request, conversation: Conversation, fetch: Fetch) -> list[Reply]:
         event = request.event
+        if self.conversations.already_handled(request, conversation):
+            log.info("update %s of %s:%s delivered again; ignored", event.sequence, event.channel, event.user_id)
+            return []
         if event.kind is InboundKind.UNSUPPORTED:
             what = t(f"input.unsupported.{event.unsupported}") if event.unsupported in _UNSUPPORTED else \
                 t("input.unsupported.other")

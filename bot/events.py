@@ -44,6 +44,9 @@ class Inbound:
     media: tuple[MediaRef, ...] = ()
     unsupported: str = ""  # what it was: "sticker", "voice", "location", …
     display_name: str = ""
+    # The channel's increasing number for this update (Telegram's update_id), when it has one.
+    # Channels deliver at least once; a conversation ignores a number it has already handled.
+    sequence: int | None = None
 
 
 @dataclass(frozen=True)

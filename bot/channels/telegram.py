@@ -10,6 +10,7 @@ import asyncio
 import io
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.default import DefaultBotProperties
@@ -25,6 +26,7 @@ from aiogram.types import (
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    Update,
 )
 
 from bot.core import Core
@@ -59,7 +61,7 @@ class TelegramChannel:
         self.bot = bot
         self.core = core
         self.album_wait = album_wait
-        self._albums: dict[str, list[Message]] = {}
+        self._albums: dict[str, list[tuple[int, Message]]] = {}
         self.router = Router(name="nguoitot")
         self.router.message.register(self.on_message)
         self.router.edited_message.register(self.on_edited, F.chat.type == "private")
@@ -75,41 +77,41 @@ class TelegramChannel:
         await self.bot.set_my_commands([BotCommand(command=c, description=d) for c, d in COMMANDS])
 
     # ---- inbound
-    async def on_message(self, message: Message) -> None:
+    async def on_message(self, message: Message, event_update: Update) -> None:
         if message.chat.type != "private" or message.from_user is None:
             return  # the bot works in private chats only; groups would expose personal data
         if message.media_group_id:
-            await self._gather_album(message)
+            await self._gather_album(message, event_update.update_id)
             return
-        await self._deliver(message, to_inbound(message))
+        await self._deliver(message, replace(to_inbound(message), sequence=event_update.update_id))
 
     async def on_edited(self, message: Message) -> None:
         if message.from_user is not None:
             await self._deliver(message, _base(message, InboundKind.EDITED))
 
-    async def on_callback(self, query: CallbackQuery) -> None:
+    async def on_callback(self, query: CallbackQuery, event_update: Update) -> None:
         await query.answer()  # stop the button's spinner at once
         message = query.message
         if not isinstance(message, Message) or message.chat.type != "private":
             return
         event = Inbound(channel=CHANNEL, user_id=str(query.from_user.id), chat_id=str(message.chat.id),
                         kind=InboundKind.CHOICE, choice=query.data or "",
-                        display_name=query.from_user.full_name)
+                        display_name=query.from_user.full_name, sequence=event_update.update_id)
         await self._send(message.chat.id, await self.core.handle(event, self.fetch))
 
-    async def _gather_album(self, message: Message) -> None:
+    async def _gather_album(self, message: Message, sequence: int) -> None:
         key = f"{message.chat.id}:{message.media_group_id}"
         if key in self._albums:
-            self._albums[key].append(message)
+            self._albums[key].append((sequence, message))
             return
-        self._albums[key] = [message]
+        self._albums[key] = [(sequence, message)]
         await asyncio.sleep(self.album_wait)  # Telegram sends an album's photos within a moment
-        messages = sorted(self._albums.pop(key), key=lambda m: m.message_id)
-        media = tuple(ref for m in messages for ref in _media_refs(m))
-        first = messages[0]
-        event = _base(first, InboundKind.MEDIA)
+        parts = sorted(self._albums.pop(key), key=lambda part: part[0])
+        messages = [m for _, m in parts]
         caption = next((m.caption for m in messages if m.caption), "")
-        await self._deliver(first, Inbound(**{**event.__dict__, "media": media, "text": caption or ""}))
+        event = replace(_base(messages[0], InboundKind.MEDIA), text=caption or "", sequence=parts[0][0],
+                        media=tuple(ref for m in messages for ref in _media_refs(m)))
+        await self._deliver(messages[0], event)
 
     async def _deliver(self, message: Message, event: Inbound) -> None:
         await self._send(message.chat.id, await self.core.handle(event, self.fetch))
@@ -146,20 +148,18 @@ def to_inbound(message: Message) -> Inbound:
     if text.startswith("/"):
         head, _, args = text.partition(" ")
         command = head[1:].split("@", 1)[0].lower()
-        return Inbound(**{**_base(message, InboundKind.COMMAND).__dict__, "command": command, "args": args.strip(),
-                          "text": text})
+        return replace(_base(message, InboundKind.COMMAND), command=command, args=args.strip(), text=text)
     refs = _media_refs(message)
     if refs:
-        return Inbound(**{**_base(message, InboundKind.MEDIA).__dict__, "media": refs,
-                          "text": message.caption or ""})
+        return replace(_base(message, InboundKind.MEDIA), media=refs, text=message.caption or "")
     if message.text is not None:
-        return Inbound(**{**_base(message, InboundKind.TEXT).__dict__, "text": text})
+        return replace(_base(message, InboundKind.TEXT), text=text)
     what = next((f for f in _UNSUPPORTED_FIELDS if getattr(message, f, None) is not None), "other")
     if what == "video_note":
         what = "video"
     if what == "audio":
         what = "voice"
-    return Inbound(**{**_base(message, InboundKind.UNSUPPORTED).__dict__, "unsupported": what})
+    return replace(_base(message, InboundKind.UNSUPPORTED), unsupported=what)
 
 
 def _media_refs(message: Message) -> tuple[MediaRef, ...]:
@@ -201,7 +201,9 @@ def split_text(text: str, limit: int) -> list[str]:
     return chunks
 
 
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+
 async def run_polling(bot: Bot, core: Core, album_wait: float, handle_signals: bool = False) -> None:
     channel = TelegramChannel(bot, core, album_wait)
-    await channel.dispatcher().start_polling(bot, handle_signals=handle_signals, allowed_updates=[
-        "message", "edited_message", "callback_query"])
+    await channel.dispatcher().start_polling(bot, handle_signals=handle_signals, allowed_updates=ALLOWED_UPDATES)

@@ -11,7 +11,6 @@ from bot.flows.engine import UNKNOWN, Answers, Context, Flow, Step, StepKind
 from bot.messages import t
 from bot.parsing import (
     Option,
-    When,
     format_phone_local,
     is_skip,
     match_ethnicity,
@@ -21,7 +20,6 @@ from bot.parsing import (
     parse_year,
 )
 from bot.vocab import CASE_KINDS, COMMON_ETHNIC_GROUPS, FIELDS
-
 
 KIND_OPTIONS = tuple(Option(key, label) for key, label in CASE_KINDS)
 FIELD_OPTIONS = tuple(Option(str(n), label) for n, label in enumerate(FIELDS, start=1))
@@ -123,5 +121,3 @@ NOMINATION = Flow(
         Step("summary", StepKind.SUMMARY, "nom.summary.question", help="nom.summary.help"),
     ),
 )
-
-__all__ = ["NOMINATION", "When"]

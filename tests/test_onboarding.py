@@ -1,0 +1,112 @@
+"""Registration by invitation, and the administrator's command line."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from sqlmodel import select
+
+from bot import cli
+from bot.handlers.onboarding import hash_code
+from bot.messages import t
+from storage import repo
+from storage.models import Invite, Membership, Role, Unit
+from tests.chat import Chat
+from tests.conftest import COMMUNE_A, new_invite
+
+
+async def test_each_role_is_greeted_with_what_it_can_do(app):
+    cadre, secretary = Chat(app.core, "11"), Chat(app.core, "12")
+    replies = await cadre.say(f"/start {await new_invite(app)}")
+    assert replies[0].text.startswith("Chào mừng Chị Lan! Bạn đã được đăng ký là cán bộ của Thôn Đông, Phường Hoàn Kiếm")
+    assert replies[0].menu == (t("menu.nominate"), t("menu.my_cases"), t("menu.help"))
+    replies = await secretary.say(f"/start {await new_invite(app, Role.SECRETARY, village=None)}")
+    assert "thường trực Hội đồng Thi đua – Khen thưởng Phường Hoàn Kiếm" in replies[0].text
+    assert (await secretary.say("/decu"))[0].text == t("role.not_cadre")
+    assert (await cadre.say("/start"))[0].text == t("welcome.back", name="Chị Lan")
+
+
+async def test_a_person_can_hold_two_roles(app):
+    person = Chat(app.core, "13")
+    await person.say(f"/start {await new_invite(app, Role.SECRETARY, village=None)}")
+    await person.say(f"/start {await new_invite(app)}")
+    async with app.db.session() as session:
+        account = await repo.account_of(session, "telegram", "13")
+        roles = sorted(m.role for m in await repo.active_memberships(session, account.person_id))
+    assert roles == ["cadre", "secretary"]
+    assert (await person.say("/decu"))[1].text == t("nom.kind.prompt")
+
+
+async def test_codes_are_random_single_use_and_stored_only_as_a_hash(app):
+    codes = {await new_invite(app) for _ in range(20)}
+    assert len(codes) == 20
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", c) for c in codes)  # 128 bits, deep-link alphabet
+    code = codes.pop()
+    async with app.db.session() as session:
+        stored = (await session.exec(select(Invite).where(Invite.code_hash == hash_code(code)))).one()
+        assert code not in {stored.code_hash}
+    # Two people race for one code: exactly one is registered.
+    replies = await asyncio.gather(*(Chat(app.core, f"2{i}").say(f"/start {code}") for i in range(5)))
+    welcomed = [r for r in replies if r[0].text.startswith("Chào mừng")]
+    assert len(welcomed) == 1
+    assert all(r[0].text == t("invite.used") for r in replies if r not in welcomed)
+
+
+async def test_expired_and_wrong_codes(app, clock):
+    code = await new_invite(app)
+    clock.advance(days=14, seconds=1)
+    chat = Chat(app.core, "31")
+    assert (await chat.say(f"/start {code}"))[0].text == t("invite.expired")
+    assert (await chat.say("/start abc"))[0].text == t("invite.unknown")
+    assert (await chat.say("de cu"))[0].text == t("access.unregistered")
+
+
+def run_cli(args: list[str], settings, monkeypatch, capsys) -> tuple[int, str, str]:
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("DATABASE_SCHEMA", settings.database_schema)
+    monkeypatch.setenv("MEDIA_DIR", str(settings.media_dir))
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "")
+    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "xa_hoankiem_bot")
+    code = cli.main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def in_empty_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no developer .env is read
+
+
+async def run_cli_async(*args):
+    return await asyncio.to_thread(run_cli, *args)
+
+
+async def test_cli_invites_a_cadre_and_creates_the_village(app, settings, monkeypatch, capsys, in_empty_folder):
+    status, out, _ = await run_cli_async(
+        ["invite", "--role", "cadre", "--commune", "phuong hoan kiem", "--village", "Tổ dân phố số 7"],
+        settings, monkeypatch, capsys)
+    assert status == 0
+    link = re.search(r"https://t\.me/xa_hoankiem_bot\?start=([A-Za-z0-9_-]{22})", out)
+    assert link, out
+    async with app.db.session() as session:
+        unit = (await session.exec(select(Unit).where(Unit.name == "Tổ dân phố số 7"))).one()
+        assert unit.commune_code == COMMUNE_A
+    chat = Chat(app.core, "41")
+    assert "Tổ dân phố số 7" in (await chat.say(f"/start {link.group(1)}"))[0].text
+    async with app.db.session() as session:
+        membership = (await session.exec(select(Membership))).one()
+        assert (membership.role, membership.unit_id) == ("cadre", unit.id)
+
+
+async def test_cli_says_when_a_commune_name_is_ambiguous(app, settings, monkeypatch, capsys, in_empty_folder):
+    status, _, err = await run_cli_async(["invite", "--role", "secretary", "--commune", "Tân Hòa"],
+                                         settings, monkeypatch, capsys)
+    assert status == 2 and "trùng ở nhiều nơi" in err and "Tân Hòa" in err
+    status, out, _ = await run_cli_async(["invite", "--role", "secretary", "--commune", "26743"],
+                                         settings, monkeypatch, capsys)
+    assert status == 0 and "Phường Bến Thành, Thành phố Hồ Chí Minh" in out
+    status, _, err = await run_cli_async(["invite", "--role", "cadre", "--commune", "26743"],
+                                         settings, monkeypatch, capsys)
+    assert status == 2 and "--village" in err

@@ -1,0 +1,26 @@
+"""The Telegram adapter's own rules: drawing replies and splitting long text."""
+
+from __future__ import annotations
+
+from bot.channels.telegram import markup, split_text
+from bot.events import Choice, Reply
+
+
+def test_split_text_keeps_every_character_and_respects_the_limit():
+    text = "\n".join(f"Dòng số {i}: " + "chữ " * (i % 40) for i in range(400))
+    parts = split_text(text, 4096)
+    assert len(parts) > 1 and all(len(p) <= 4096 for p in parts)
+    assert "".join(parts).replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(" ", "")
+    unbroken = "x" * 9000
+    assert split_text(unbroken, 4096) == ["x" * 4096, "x" * 4096, "x" * 808]
+
+
+def test_choices_become_inline_buttons_in_rows_and_the_menu_a_keyboard():
+    reply = Reply("?", (Choice("Cá nhân", "kind:ca_nhan"), Choice("Tập thể", "kind:tap_the"),
+                        Choice("Hộ gia đình", "kind:ho_gia_dinh")), columns=2)
+    keyboard = markup(reply).inline_keyboard
+    assert [[b.text for b in row] for row in keyboard] == [["Cá nhân", "Tập thể"], ["Hộ gia đình"]]
+    assert keyboard[1][0].callback_data == "kind:ho_gia_dinh"
+    assert markup(Reply("x")) is None
+    assert markup(Reply("x", menu=())).remove_keyboard is True
+    assert [b.text for b in markup(Reply("x", menu=("A", "B", "C"))).keyboard[1]] == ["C"]

@@ -1,0 +1,281 @@
+"""End to end: the real bot (aiogram adapter, core, database, media store) against a fake Telegram
+Bot API server that checks every call against the official API (../shared/telegram-bot-api/api.json).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from bot.messages import t
+from storage import repo
+from storage.models import Case, CasePhoto, Media
+from tests.chat import image_bytes
+from tests.conftest import COMMUNE_A, add_member, new_invite
+from tests.fakes.telegram_server import FakeTelegramServer, require_api_json
+from tests.telegram_user import RunningBot, TelegramUser
+
+DESCRIPTION = "Chị Lan nhặt được ví có 5 triệu đồng và đã trả lại cho người đánh rơi."
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+async def server():
+    require_api_json()
+    fake = FakeTelegramServer()
+    await fake.start()
+    yield fake
+    await fake.stop()
+    assert fake.violations == [], "the bot made calls the Bot API would refuse"
+    assert fake.unanswered_callbacks() == []
+
+
+@pytest.fixture
+async def bot(server, app):
+    running = RunningBot(server, app, album_wait=0.3)
+    await running.start(server)
+    yield running
+    await running.stop()
+
+
+async def stored_cases(app) -> list[Case]:
+    async with app.db.session() as session:
+        return list((await session.exec(select(Case).order_by(Case.code))).all())
+
+
+async def test_invited_cadre_nominates_an_individual_with_an_album_and_a_file(server, bot, app):
+    code = await new_invite(app)
+    cadre = TelegramUser(server, 1001)
+    welcome = (await cadre.say(f"/start {code}"))[0]
+    assert welcome["text"].startswith("Chào mừng Test! Bạn đã được đăng ký là cán bộ của Thôn Đông")
+    assert welcome["params"]["reply_markup"]["keyboard"][0][0]["text"] == t("menu.nominate")
+    assert [c.params["commands"] for c in server.calls_named("setMyCommands")]
+
+    intro, kind = await cadre.say(t("menu.nominate"), count=2)  # the main-menu button
+    assert intro["text"] == t("nom.start") and "remove_keyboard" in intro["params"]["reply_markup"]
+    assert kind["text"] == t("nom.kind.prompt")
+    assert cadre.last_buttons() == ["Cá nhân", "Tập thể", "Hộ gia đình"]
+    assert (await cadre.tap("Cá nhân"))[0]["text"] == t("nom.name.prompt.ca_nhan")
+    await cadre.say("Nguyễn Thị Lan")
+    await cadre.say("1985")
+    assert (await cadre.tap("Tày"))[0]["text"].startswith(t("nom.position.prompt"))
+    await cadre.say("Nông dân")
+    assert cadre.last_buttons()[0].startswith("Thôn Đông, Phường Hoàn Kiếm")
+    await cadre.tap(cadre.last_buttons()[0])
+    await cadre.tap("Đời sống xã hội")
+    await cadre.tap("Người tốt, việc tốt")
+    await cadre.say(DESCRIPTION)
+    assert (await cadre.say("hôm nay"))[0]["text"] == t("nom.photos.prompt")
+
+    album = [image_bytes(c) for c in ("red", "green", "blue")]
+    for data in album:
+        server.send_photo(cadre.id, data, media_group_id="album-1")
+    ack = (await cadre.replies())[0]
+    assert ack["text"] == t("nom.photos.received", added=3, total=3)  # one acknowledgement for the album
+    original = image_bytes("white", size=(400, 300), fmt="PNG")
+    server.send_document(cadre.id, original, file_name="giay-khen.png", mime_type="image/png")
+    assert (await cadre.replies())[0]["text"] == t("nom.photos.received", added=1, total=4)
+    assert (await cadre.tap("Xong"))[0]["text"].startswith(t("nom.phone.prompt"))
+    await cadre.say("+84 912 345 678")
+    summary = (await cadre.tap("Có"))[0]["text"]
+    assert "• Ảnh: 4 ảnh" in summary and "• Dân tộc: Tày" in summary
+    done = (await cadre.tap(t("nom.summary.send")))[0]
+    assert done["text"].startswith("Đã gửi hồ sơ NT-2026-00001")
+    await cadre.no_more_replies()
+
+    [case] = await stored_cases(app)
+    assert case.answers["ethnicity"] == "Tày" and case.answers["position"] == "Nông dân"
+    assert case.movement == "Người tốt, việc tốt" and case.field == "Đời sống xã hội"
+    assert case.answers["when"]["start"] == "2026-11-22" and case.answers["phone"] == "+84912345678"
+    async with app.db.session() as session:
+        photos = (await session.exec(select(CasePhoto).where(CasePhoto.case_id == case.id)
+                                     .order_by(CasePhoto.position))).all()
+        media = {m.sha256: m for m in (await session.exec(select(Media))).all()}
+    expected = [hashlib.sha256(d).hexdigest() for d in album + [original]]
+    assert [p.sha256 for p in photos] == expected
+    assert (media[expected[3]].width, media[expected[3]].height, media[expected[3]].mime_type) == (400, 300,
+                                                                                                   "image/png")
+    for sha in expected:
+        assert hashlib.sha256(app.media.backend.path(sha).read_bytes()).hexdigest() == sha
+
+
+async def test_collective_and_household_by_typed_text_and_numbers(server, bot, app):
+    await add_member(app, "1002")
+    cadre = TelegramUser(server, 1002)
+    for kind, name in (("tap the", "Đoàn Thanh niên thôn Đông"), ("3", "Hộ ông Trần Văn Bình")):
+        await cadre.say("de cu", count=2)
+        await cadre.say(kind)
+        assert (await cadre.text(name)).startswith(t("nom.rep_name.prompt"))
+        await cadre.say("bo qua")
+        for text in ("1", "tai chinh", "khong ro", DESCRIPTION, "thang truoc"):
+            await cadre.say(text)
+        server.send_photo(cadre.id, image_bytes("yellow"))
+        await cadre.replies()
+        for text in ("xong", "bo qua"):
+            await cadre.say(text)
+        assert (await cadre.text("chua hoi")).startswith(t("nom.summary.title"))
+        assert (await cadre.text("1")).startswith("Đã gửi hồ sơ")
+    collective, household = await stored_cases(app)
+    assert (collective.kind, household.kind) == ("tap_the", "ho_gia_dinh")
+    assert collective.answers["rep_name"] is None and collective.field == "Tài chính, ngân hàng"
+    assert household.answers["when"] == {"start": "2026-10-01", "precision": "month", "label": "tháng 10/2026"}
+
+
+async def test_bad_input_over_telegram_keeps_the_draft(server, bot, app):
+    await add_member(app, "1003")
+    cadre = TelegramUser(server, 1003)
+    await cadre.say("/decu", count=2)
+    await cadre.say("ca nhan")
+    sent = server.send_text(cadre.id, "Lê Văn Cường")
+    await cadre.replies()
+    for push, what in ((server.send_sticker, "sticker"), (server.send_voice, "voice"),
+                       (server.send_location, "location"), (server.send_contact, "contact")):
+        push(cadre.id)
+        unsupported, prompt = await cadre.replies(2)
+        assert unsupported["text"] == t("input.unsupported", what=t(f"input.unsupported.{what}"))
+        assert prompt["text"].startswith(t("nom.birth_year.prompt"))
+    server.edit_text(cadre.id, sent["message"]["message_id"], "Lê Văn Dũng")
+    assert (await cadre.replies())[0]["text"] == t("input.edited")
+    assert (await cadre.text("3000")) == t("invalid.year.range", min=1900, max=2026)
+    server.send_photo(cadre.id, image_bytes())
+    assert [m["text"] for m in await cadre.replies(2)][0] == t("input.need_text")
+    await cadre.say("không rõ")
+    await cadre.tap("Kinh")
+    for text in ("khong co", "1", "3", "1", DESCRIPTION, "10/2026"):
+        await cadre.say(text)
+    assert (await cadre.text("xong")) == t("nom.photos.need_one")
+    assert (await cadre.text("anh day")) == t("nom.photos.need_photo")
+    server.send_document(cadre.id, b"%PDF-1.7 not a photo", file_name="quyet-dinh.pdf", mime_type="application/pdf")
+    assert (await cadre.replies())[0]["text"] == t("nom.photos.not_image", name="quyet-dinh.pdf")
+    server.send_document(cadre.id, b"\xff\xd8\xff\xe0 broken", file_name="anh.jpg", mime_type="image/jpeg")
+    assert (await cadre.replies())[0]["text"] == t("nom.photos.not_image", name="anh.jpg")
+    server.send_document(cadre.id, image_bytes(), file_name="rat-to.jpg", mime_type="image/jpeg",
+                         file_size=25 * 1024 * 1024)
+    assert (await cadre.replies())[0]["text"] == t("nom.photos.too_big", name="rat-to.jpg")
+    colours = ["red", "green", "blue", "white", "black", "yellow", "purple", "orange", "pink", "gray", "brown"]
+    for i, colour in enumerate(colours[:10]):
+        server.send_photo(cadre.id, image_bytes(colour), media_group_id="big" if i < 9 else None)
+    await cadre.replies(2)  # an album of nine, then one more photo
+    server.send_photo(cadre.id, image_bytes(colours[10]))
+    assert (await cadre.replies())[0]["text"] == t("nom.photos.full", dropped=1)
+
+    async with app.db.session() as session:
+        account = await repo.account_of(session, "telegram", "1003")
+        state = (await repo.conversation_of(session, account.person_id)).state
+    assert state["answers"]["name"] == "Lê Văn Cường" and state["answers"]["birth_year"] is None
+    assert len(state["answers"]["photos"]) == 10 and state["step"] == "photos"
+
+
+async def test_access_without_a_valid_invitation(server, bot, app, clock):
+    stranger = TelegramUser(server, 2001)
+    assert await stranger.text("/decu") == t("access.unregistered")
+    assert await stranger.text("xin chào") == t("access.unregistered")
+    assert await stranger.text("/start") == t("access.unregistered")
+    assert await stranger.text("/start khong-phai-ma-moi") == t("invite.unknown")
+
+    code = await new_invite(app)
+    assert (await TelegramUser(server, 2002).text(f"/start {code}")).startswith("Chào mừng")
+    assert await stranger.text(f"/start {code}") == t("invite.used")
+
+    old = await new_invite(app)
+    clock.advance(days=15)
+    assert await stranger.text(f"/start {old}") == t("invite.expired")
+    assert await stranger.text("/hoso") == t("access.unregistered")
+
+
+async def test_a_cadre_cannot_see_another_villages_case(server, bot, app):
+    await add_member(app, "3001", village="Thôn Đông")
+    await add_member(app, "3002", village="Thôn Tây")
+    await add_member(app, "3003", village="Thôn Đông")
+    author = TelegramUser(server, 3001)
+    await author.say("/decu", count=2)
+    for text in ("1", "Phạm Văn Em", "1990", "kinh", "bo qua", "1", "1", "1", DESCRIPTION, "hom nay"):
+        await author.say(text)
+    server.send_photo(author.id, image_bytes())
+    await author.replies()
+    for text in ("xong", "bo qua", "co", "gui"):
+        await author.say(text)
+    [case] = await stored_cases(app)
+    other_village = TelegramUser(server, 3002)
+    refused = await other_village.text(f"/trangthai {case.code}")
+    missing = await other_village.text("/trangthai NT-2026-09999")
+    assert refused == t("case.not_found", code=case.code)
+    assert missing == t("case.not_found", code="NT-2026-09999")  # the same answer: existence not revealed
+    same_village = TelegramUser(server, 3003)
+    assert (await same_village.text(f"/trangthai {case.code}")).startswith(f"Hồ sơ {case.code}")
+
+
+async def test_longest_answers_reach_the_summary_whole(server, bot, app):
+    await add_member(app, "4001")
+    cadre = TelegramUser(server, 4001)
+    await cadre.say("/decu", count=2)
+    story = ("Anh Hùng đã dành dụm tiền làm cầu tre cho trẻ em đi học qua suối. " * 60)[:3000].strip()
+    answers = ("1", ("Vũ Văn Hùng " * 20)[:200].strip(), "1990", "kinh", ("Trưởng ban công tác mặt trận " * 8)[:200],
+               ("Xóm Suối, thôn Đông " * 20)[:300].strip(), "1", "1", story, "hom nay")
+    for text in answers:
+        await cadre.say(text)
+    server.send_photo(cadre.id, image_bytes())
+    await cadre.replies()
+    for text in ("xong", "bo qua"):
+        await cadre.say(text)
+    server.send_text(cadre.id, "co")
+    await server.wait_for(lambda: bool(cadre.last_buttons() == [t("nom.summary.send"), t("nom.summary.edit"),
+                                                                t("nom.summary.cancel")]), what="the summary")
+    parts = [m["text"] for m in server.sent_messages(cadre.id)[cadre.seen:]]
+    summary = "\n".join(parts)
+    assert all(len(p) <= 4096 for p in parts)  # the fake server also refuses longer texts
+    assert story in summary and answers[1] in summary and summary.endswith(t("nom.summary.question"))
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
+async def test_a_new_bot_process_continues_the_conversation_after_a_crash(server, app, settings, tmp_path):
+    await add_member(app, "5001")
+    cadre = TelegramUser(server, 5001)
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": server.token, "TELEGRAM_API_URL": server.url,
+           "DATABASE_URL": settings.database_url, "DATABASE_SCHEMA": settings.database_schema,
+           "MEDIA_DIR": str(settings.media_dir), "LOG_LEVEL": "WARNING", "ALBUM_WAIT_SECONDS": "0.3",
+           "PYTHONPATH": str(ROOT)}
+
+    async def start_process() -> subprocess.Popen:
+        calls = len(server.calls_named("getUpdates"))
+        # Popen returns at once; the wait below is on the fake server, not on the process.
+        process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=tmp_path)  # noqa: ASYNC220
+        await server.wait_for(lambda: len(server.calls_named("getUpdates")) > calls, timeout=30,
+                              what="the bot process to start polling")
+        return process
+
+    first = await start_process()
+    try:
+        await cadre.say("/decu", count=2)
+        for text in ("ca nhan", "Đỗ Thị Hoa", "1972", "kinh", "giao vien", "1", "7", "khong ro", DESCRIPTION,
+                     "15/11/2026"):
+            await cadre.say(text)
+        server.send_photo(cadre.id, image_bytes("red"), media_group_id="a1")
+        server.send_photo(cadre.id, image_bytes("blue"), media_group_id="a1")
+        assert (await cadre.replies())[0]["text"] == t("nom.photos.received", added=2, total=2)
+    finally:
+        first.send_signal(signal.SIGKILL)  # a crash: nothing is flushed, nothing said goodbye
+        await asyncio.to_thread(first.wait, 10)
+
+    second = await start_process()
+    try:
+        server.send_photo(cadre.id, image_bytes("green"))
+        assert (await cadre.replies())[0]["text"] == t("nom.photos.received", added=1, total=3)
+        for text in ("xong", "0987654321"):
+            await cadre.say(text)
+        summary = await cadre.text("khong")
+        assert "• Tên: Đỗ Thị Hoa" in summary and "• Ảnh: 3 ảnh" in summary and "• Năm sinh: 1972" in summary
+        assert (await cadre.text("gui")).startswith("Đã gửi hồ sơ NT-2026-00001")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(second.wait, 15)
+    [case] = await stored_cases(app)
+    assert case.answers["photo_count"] == 3 and case.answers["position"] == "giao vien"
+    assert case.commune_code == COMMUNE_A

@@ -1,0 +1,38 @@
+"""`nguoitot run` with no token: it says what to set and opens the terminal chat on SQLite."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.channels.terminal import render
+from bot.events import Choice, Reply
+from tests.chat import image_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_choices_are_drawn_as_a_numbered_list():
+    reply = Reply("Bạn đề cử ai?", (Choice("Cá nhân", "kind:ca_nhan"), Choice("Tập thể", "kind:tap_the")))
+    assert render(reply) == "Bạn đề cử ai?\n  1. Cá nhân\n  2. Tập thể"
+
+
+def test_run_without_a_token_starts_the_demo_chat(tmp_path):
+    photo = tmp_path / "viec-tot.jpg"
+    photo.write_bytes(image_bytes())
+    typed = ["/decu", "2", "Hoi Phu nu to 1", "bo qua", "1", "13", "khong ro",
+             "Hội đã quyên góp được 20 triệu đồng giúp hai hộ nghèo sửa nhà.", "tuan truoc", str(photo), "xong",
+             "bo qua", "3", "gui", "/thoat"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "MEDIA_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "run"], input="\n".join(typed) + "\n", text=True,
+                            capture_output=True, cwd=tmp_path, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "TELEGRAM_BOT_TOKEN chưa được đặt" in result.stdout
+    assert "Bạn đề cử ai?\n  1. Cá nhân\n  2. Tập thể\n  3. Hộ gia đình" in result.stdout
+    assert "Đã nhận 1 ảnh (tổng 1/10)" in result.stdout
+    assert "Đã gửi hồ sơ NT-" in result.stdout
+    assert (tmp_path / "data" / "nguoitot.db").exists()  # the embedded default, under ./data/
+    assert list((tmp_path / "data" / "media").rglob("*"))  # the photo, content-addressed
