@@ -109,18 +109,18 @@ class ConversationService:
     async def _fetch_one(self, ref: MediaRef, fetch: Fetch) -> dict[str, Any] | tuple[str, str]:
         name = ref.file_name or "ảnh"
         if ref.file_size and ref.file_size > self.max_photo_bytes:
-            return ("nom.photos.too_big", name)
+            return ("photos.too_big", name)
         if ref.kind == "document" and ref.mime_type and not ref.mime_type.startswith("image/"):
-            return ("nom.photos.not_image", name)
+            return ("photos.not_image", name)
         data = await self._download(ref, fetch)
         if data is None:
-            return ("nom.photos.fetch_failed", name)
+            return ("photos.fetch_failed", name)
         if len(data) > self.max_photo_bytes:
-            return ("nom.photos.too_big", name)
+            return ("photos.too_big", name)
         try:
             info = await self.media.save(data)
         except NotAnImage:
-            return ("nom.photos.not_image", name)
+            return ("photos.not_image", name)
         return {"sha256": info.sha256, "size": info.size, "width": info.width, "height": info.height,
                 "mime_type": info.mime_type}
 

@@ -46,11 +46,11 @@ async def test_individual_nomination_typed_without_diacritics(app, settings):
     await answer_until_photos(chat)
     red, blue = image_bytes("red"), image_bytes("blue", fmt="PNG")
     replies = await chat.photos(red, blue)
-    assert chat.texts(replies) == t("nom.photos.received", added=2, total=2)
+    assert chat.texts(replies) == t("photos.received", added=2, total=2)
     await chat.say("xong")
     await chat.say("0912.345.678")
     await chat.say("CÓ")
-    assert chat.last.startswith(t("nom.summary.title"))
+    assert chat.last.startswith(t("summary.title"))
     assert "• Dân tộc: Kinh" in chat.last and "• Lĩnh vực: Nông nghiệp" in chat.last
     assert "• Thời gian: 15/10/2026" in chat.last and "2 ảnh" in chat.last
     replies = await chat.say("gui")
@@ -168,26 +168,26 @@ async def test_photo_step_rules(app, settings):
     chat = await cadre_chat(app)
     await answer_until_photos(chat)
     replies = await chat.say("xong")
-    assert replies[0].text == t("nom.photos.need_one")
+    assert replies[0].text == t("photos.need_one")
     replies = await chat.say("day la anh")
-    assert replies[0].text == t("nom.photos.need_photo")
+    assert replies[0].text == t("photos.need_photo")
     replies = await chat.photos(b"hello, not an image", kind="document", names=("baocao.jpg",),
                                 mime="image/jpeg")
-    assert replies[0].text == t("nom.photos.not_image", name="baocao.jpg")
+    assert replies[0].text == t("photos.not_image", name="baocao.jpg")
     replies = await chat.photos(b"%PDF-1.4", kind="document", names=("giaykhen.pdf",), mime="application/pdf")
-    assert replies[0].text == t("nom.photos.not_image", name="giaykhen.pdf")
+    assert replies[0].text == t("photos.not_image", name="giaykhen.pdf")
     replies = await chat.photos(image_bytes(), kind="document", names=("to.jpg",), sizes=(25 * 1024 * 1024,))
-    assert replies[0].text == t("nom.photos.too_big", name="to.jpg")
+    assert replies[0].text == t("photos.too_big", name="to.jpg")
     assert (await state_of(app, chat.user_id))["answers"].get("photos", []) == []
 
     colours = ["red", "green", "blue", "white", "black", "yellow", "purple", "orange", "pink", "gray", "brown"]
     images = [image_bytes(c) for c in colours]
     await chat.photos(*images[:3])
     replies = await chat.photos(images[0])
-    assert replies[0].text == t("nom.photos.duplicate", total=3)
+    assert replies[0].text == t("photos.duplicate", total=3)
     await chat.photos(*images[3:10])
     replies = await chat.photos(images[10])
-    assert replies[0].text == t("nom.photos.full", dropped=1)
+    assert replies[0].text == t("photos.full", dropped=1)
     photos = (await state_of(app, chat.user_id))["answers"]["photos"]
     assert len(photos) == 10 and photos[0]["sha256"] == hashlib.sha256(images[0]).hexdigest()
     assert not app.media.backend.path(hashlib.sha256(b"hello, not an image").hexdigest()).exists()
@@ -198,10 +198,10 @@ async def test_failed_download_is_retried_and_never_loses_the_draft(app):
     await answer_until_photos(chat)
     chat.fetch_failures = 2  # fails twice, then works: retried within the same message
     replies = await chat.photos(image_bytes())
-    assert replies[0].text == t("nom.photos.received", added=1, total=1)
+    assert replies[0].text == t("photos.received", added=1, total=1)
     chat.fetch_failures = 10
     replies = await chat.photos(image_bytes("blue"))
-    assert [r.text for r in replies] == [t("nom.photos.fetch_failed", name="anh.jpg")]
+    assert [r.text for r in replies] == [t("photos.fetch_failed", name="anh.jpg")]
     state = await state_of(app, chat.user_id)
     assert len(state["answers"]["photos"]) == 1 and state["answers"]["description"] == DESCRIPTION
 
@@ -245,17 +245,17 @@ async def test_edit_from_the_summary_returns_to_it(app):
     for text in ("xong", "bo qua", "chua hoi"):
         await chat.say(text)
     await chat.say("sua")
-    assert chat.replies[-1].text == t("nom.edit.prompt")
+    assert chat.replies[-1].text == t("summary.edit_prompt")
     await chat.say("2")  # "Tên", typed as its number in the list
     await chat.say("Nguyen Van Cuong")
-    assert chat.last.startswith(t("nom.summary.title")) and "• Tên: Nguyen Van Cuong" in chat.last
+    assert chat.last.startswith(t("summary.title")) and "• Tên: Nguyen Van Cuong" in chat.last
     # Changing the kind asks only what the new kind needs, then returns to the summary.
     await chat.press("summary:edit")
     await chat.press("summary:edit.kind")
     await chat.say("ho gia dinh")
     assert chat.last.startswith(t("nom.rep_name.prompt"))
     await chat.say("bo qua")
-    assert chat.last.startswith(t("nom.summary.title")) and "Năm sinh" not in chat.last
+    assert chat.last.startswith(t("summary.title")) and "Năm sinh" not in chat.last
     replies = await chat.press("kind:ca_nhan")  # a button from an older question
     assert replies[0].text == t("input.stale_button")
     await chat.say("gui")
@@ -275,7 +275,7 @@ async def test_same_name_in_the_commune_is_flagged_before_submit(app):
         if chat is second:
             assert replies[0].text == t("nom.duplicate", cases="NT-2026-00001 (đã gửi)")
         else:
-            assert replies[0].text.startswith(t("nom.summary.title"))
+            assert replies[0].text.startswith(t("summary.title"))
         await chat.say("gui")
     assert [c.code for c in await cases(app)] == ["NT-2026-00001", "NT-2026-00002"]
 

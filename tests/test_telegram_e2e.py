@@ -79,15 +79,15 @@ async def test_invited_cadre_nominates_an_individual_with_an_album_and_a_file(se
     for data in album:
         server.send_photo(cadre.id, data, media_group_id="album-1")
     ack = (await cadre.replies())[0]
-    assert ack["text"] == t("nom.photos.received", added=3, total=3)  # one acknowledgement for the album
+    assert ack["text"] == t("photos.received", added=3, total=3)  # one acknowledgement for the album
     original = image_bytes("white", size=(400, 300), fmt="PNG")
     server.send_document(cadre.id, original, file_name="giay-khen.png", mime_type="image/png")
-    assert (await cadre.replies())[0]["text"] == t("nom.photos.received", added=1, total=4)
+    assert (await cadre.replies())[0]["text"] == t("photos.received", added=1, total=4)
     assert (await cadre.tap("Xong"))[0]["text"].startswith(t("nom.phone.prompt"))
     await cadre.say("+84 912 345 678")
     summary = (await cadre.tap("Có"))[0]["text"]
     assert "• Ảnh: 4 ảnh" in summary and "• Dân tộc: Tày" in summary
-    done = (await cadre.tap(t("nom.summary.send")))[0]
+    done = (await cadre.tap(t("summary.send")))[0]
     assert done["text"].startswith("Đã gửi hồ sơ NT-2026-00001")
     await cadre.no_more_replies()
 
@@ -121,7 +121,7 @@ async def test_collective_and_household_by_typed_text_and_numbers(server, bot, a
         await cadre.replies()
         for text in ("xong", "bo qua"):
             await cadre.say(text)
-        assert (await cadre.text("chua hoi")).startswith(t("nom.summary.title"))
+        assert (await cadre.text("chua hoi")).startswith(t("summary.title"))
         assert (await cadre.text("1")).startswith("Đã gửi hồ sơ")
     collective, household = await stored_cases(app)
     assert (collective.kind, household.kind) == ("tap_the", "ho_gia_dinh")
@@ -151,21 +151,21 @@ async def test_bad_input_over_telegram_keeps_the_draft(server, bot, app):
     await cadre.tap("Kinh")
     for text in ("khong co", "1", "3", "1", DESCRIPTION, "10/2026"):
         await cadre.say(text)
-    assert (await cadre.text("xong")) == t("nom.photos.need_one")
-    assert (await cadre.text("anh day")) == t("nom.photos.need_photo")
+    assert (await cadre.text("xong")) == t("photos.need_one")
+    assert (await cadre.text("anh day")) == t("photos.need_photo")
     server.send_document(cadre.id, b"%PDF-1.7 not a photo", file_name="quyet-dinh.pdf", mime_type="application/pdf")
-    assert (await cadre.replies())[0]["text"] == t("nom.photos.not_image", name="quyet-dinh.pdf")
+    assert (await cadre.replies())[0]["text"] == t("photos.not_image", name="quyet-dinh.pdf")
     server.send_document(cadre.id, b"\xff\xd8\xff\xe0 broken", file_name="anh.jpg", mime_type="image/jpeg")
-    assert (await cadre.replies())[0]["text"] == t("nom.photos.not_image", name="anh.jpg")
+    assert (await cadre.replies())[0]["text"] == t("photos.not_image", name="anh.jpg")
     server.send_document(cadre.id, image_bytes(), file_name="rat-to.jpg", mime_type="image/jpeg",
                          file_size=25 * 1024 * 1024)
-    assert (await cadre.replies())[0]["text"] == t("nom.photos.too_big", name="rat-to.jpg")
+    assert (await cadre.replies())[0]["text"] == t("photos.too_big", name="rat-to.jpg")
     colours = ["red", "green", "blue", "white", "black", "yellow", "purple", "orange", "pink", "gray", "brown"]
     for i, colour in enumerate(colours[:10]):
         server.send_photo(cadre.id, image_bytes(colour), media_group_id="big" if i < 9 else None)
     await cadre.replies(2)  # an album of nine, then one more photo
     server.send_photo(cadre.id, image_bytes(colours[10]))
-    assert (await cadre.replies())[0]["text"] == t("nom.photos.full", dropped=1)
+    assert (await cadre.replies())[0]["text"] == t("photos.full", dropped=1)
 
     async with app.db.session() as session:
         account = await repo.account_of(session, "telegram", "1003")
@@ -227,12 +227,12 @@ async def test_longest_answers_reach_the_summary_whole(server, bot, app):
     for text in ("xong", "bo qua"):
         await cadre.say(text)
     server.send_text(cadre.id, "co")
-    await server.wait_for(lambda: bool(cadre.last_buttons() == [t("nom.summary.send"), t("nom.summary.edit"),
-                                                                t("nom.summary.cancel")]), what="the summary")
+    await server.wait_for(lambda: bool(cadre.last_buttons() == [t("summary.send"), t("summary.edit"),
+                                                                t("summary.cancel")]), what="the summary")
     parts = [m["text"] for m in server.sent_messages(cadre.id)[cadre.seen:]]
     summary = "\n".join(parts)
     assert all(len(p) <= 4096 for p in parts)  # the fake server also refuses longer texts
-    assert story in summary and answers[1] in summary and summary.endswith(t("nom.summary.question"))
+    assert story in summary and answers[1] in summary and summary.endswith(t("summary.question"))
 
 @pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
 async def test_a_new_bot_process_continues_the_conversation_after_a_crash(server, app, settings, tmp_path):
@@ -259,7 +259,7 @@ async def test_a_new_bot_process_continues_the_conversation_after_a_crash(server
             await cadre.say(text)
         server.send_photo(cadre.id, image_bytes("red"), media_group_id="a1")
         server.send_photo(cadre.id, image_bytes("blue"), media_group_id="a1")
-        assert (await cadre.replies())[0]["text"] == t("nom.photos.received", added=2, total=2)
+        assert (await cadre.replies())[0]["text"] == t("photos.received", added=2, total=2)
     finally:
         first.send_signal(signal.SIGKILL)  # a crash: nothing is flushed, nothing said goodbye
         await asyncio.to_thread(first.wait, 10)
@@ -267,7 +267,7 @@ async def test_a_new_bot_process_continues_the_conversation_after_a_crash(server
     second = await start_process()
     try:
         server.send_photo(cadre.id, image_bytes("green"))
-        assert (await cadre.replies())[0]["text"] == t("nom.photos.received", added=1, total=3)
+        assert (await cadre.replies())[0]["text"] == t("photos.received", added=1, total=3)
         for text in ("xong", "0987654321"):
             await cadre.say(text)
         summary = await cadre.text("khong")

@@ -199,7 +199,7 @@ class Engine:
             return Outcome(state, [Reply(t("back.none")), self.prompt(state, ctx)])
         state.step = state.history.pop()
         state.editing = False
-        return self._advance_to(state, ctx, announce=False)
+        return self._advance_to(state, ctx)
 
     # ---- answers
     def _choice(self, state: State, step: Step, value: str, ctx: Context) -> Outcome:
@@ -269,7 +269,7 @@ class Engine:
             details["matches"] = ", ".join(details.get("matches", []))
         if invalid.code == "ethnicity.unknown":
             names = details.get("suggestions") or []
-            details["suggestions"] = t("invalid.ethnicity.suggestions", names=", ".join(names)) if names else ""
+            details["suggestions"] = " " + t("invalid.ethnicity.suggestions", names=", ".join(names)) if names else ""
             details["text"] = text.strip()[:40]
         message = t(f"invalid.{invalid.code}", **details)
         return Reply(message, self._buttons(state, step, ctx), columns=step.columns)
@@ -292,7 +292,7 @@ class Engine:
         state.step = following[0].id if following else self._summary_step().id
         return self._advance_to(state, ctx)
 
-    def _advance_to(self, state: State, ctx: Context, announce: bool = True) -> Outcome:
+    def _advance_to(self, state: State, ctx: Context) -> Outcome:
         events = ["summary"] if state.step == self._summary_step().id else []
         if events:
             state.editing = False
@@ -317,14 +317,14 @@ class Engine:
         state.answers[step.id] = have
         replies = [Reply(t(key, name=name)) for key, name in photos.failures[:3]]
         if len(photos.failures) > 3:
-            replies.append(Reply(t("nom.photos.more_failures", count=len(photos.failures) - 3)))
+            replies.append(Reply(t("photos.more_failures", count=len(photos.failures) - 3)))
         if dropped:
-            replies.append(Reply(t("nom.photos.full", dropped=dropped), self._buttons(state, step, ctx)))
+            replies.append(Reply(t("photos.full", dropped=dropped), self._buttons(state, step, ctx)))
         elif added:
-            replies.append(Reply(t("nom.photos.received", added=added, total=len(have)),
+            replies.append(Reply(t("photos.received", added=added, total=len(have)),
                                  self._buttons(state, step, ctx)))
         elif duplicates:
-            replies.append(Reply(t("nom.photos.duplicate", total=len(have)), self._buttons(state, step, ctx)))
+            replies.append(Reply(t("photos.duplicate", total=len(have)), self._buttons(state, step, ctx)))
         return Outcome(state, replies)
 
     def _photo_step_text(self, state: State, text: str, ctx: Context) -> Outcome:
@@ -333,16 +333,16 @@ class Engine:
         try:
             key = match_option(text, options).key.partition(":")[2]
         except Invalid:
-            return Outcome(state, [Reply(t("nom.photos.need_photo"), self._buttons(state, step, ctx))])
+            return Outcome(state, [Reply(t("photos.need_photo"), self._buttons(state, step, ctx))])
         return self._photos_control(state, key, ctx)
 
     def _photos_control(self, state: State, key: str, ctx: Context) -> Outcome:
         step = self.flow.step(state.step)
         if key == CLEAR:
             state.answers[step.id] = []
-            return Outcome(state, [Reply(t("nom.photos.cleared"), self._buttons(state, step, ctx))])
+            return Outcome(state, [Reply(t("photos.cleared"), self._buttons(state, step, ctx))])
         if not state.answers.get(step.id):
-            return Outcome(state, [Reply(t("nom.photos.need_one"))])
+            return Outcome(state, [Reply(t("photos.need_one"))])
         return self._store(state, step, state.answers[step.id], ctx)
 
     # ---- summary
@@ -350,17 +350,17 @@ class Engine:
         return next(s for s in self.flow.steps if s.kind is StepKind.SUMMARY)
 
     def _summary(self, state: State, ctx: Context) -> Reply:
-        lines = [t("nom.summary.title")]
+        lines = [t("summary.title")]
         for step in self.flow.applicable(state.answers):
             if step.kind is StepKind.SUMMARY or not step.label:
                 continue
             lines.append(f"• {t(step.label)}: {self._show(step, state.answers.get(step.id), ctx)}")
         lines.append("")
-        lines.append(t("nom.summary.question"))
+        lines.append(t("summary.question"))
         choices = (
-            Choice(t("nom.summary.send"), "summary:send"),
-            Choice(t("nom.summary.edit"), "summary:edit"),
-            Choice(t("nom.summary.cancel"), "summary:cancel"),
+            Choice(t("summary.send"), "summary:send"),
+            Choice(t("summary.edit"), "summary:edit"),
+            Choice(t("summary.cancel"), "summary:cancel"),
         )
         return Reply("\n".join(lines), choices, columns=3)
 
@@ -388,17 +388,17 @@ class Engine:
             for s in self.flow.applicable(state.answers)
             if s.label and s.kind is not StepKind.SUMMARY
         ]
-        choices.append(Choice(t("nom.edit.back"), "summary:back"))
-        return Reply(t("nom.edit.prompt"), tuple(choices), columns=2)
+        choices.append(Choice(t("summary.edit_back"), "summary:back"))
+        return Reply(t("summary.edit_prompt"), tuple(choices), columns=2)
 
     # ---- drawing
     def _buttons(self, state: State, step: Step, ctx: Context) -> tuple[Choice, ...]:
         if step.kind is StepKind.SUMMARY:
             return self._edit_menu(state).choices if state.picking_edit else self._summary(state, ctx).choices
         if step.kind is StepKind.PHOTOS:
-            buttons = [Choice(t("nom.photos.done"), f"{step.id}:{DONE}")]
+            buttons = [Choice(t("photos.done"), f"{step.id}:{DONE}")]
             if state.answers.get(step.id):
-                buttons.append(Choice(t("nom.photos.clear"), f"{step.id}:{CLEAR}"))
+                buttons.append(Choice(t("photos.clear"), f"{step.id}:{CLEAR}"))
             return tuple(buttons)
         buttons = [Choice(o.label, f"{step.id}:{o.key}") for o in step.option_list(state.answers, ctx)]
         if step.skippable:

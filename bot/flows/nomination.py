@@ -80,7 +80,7 @@ def _show_when(value: dict[str, Any]) -> str:
 
 
 def _show_photos(value: list[Any]) -> str:
-    return t("nom.summary.photos", count=len(value or []))
+    return t("summary.photos", count=len(value or []))
 
 
 NOMINATION = Flow(
@@ -118,6 +118,6 @@ NOMINATION = Flow(
              parse=_phone, skippable=True, show=format_phone_local),
         Step("consent", StepKind.CHOICE, "nom.consent.prompt", "nom.consent.label", "nom.consent.help",
              options=CONSENT_OPTIONS, columns=3, store_key=True),
-        Step("summary", StepKind.SUMMARY, "nom.summary.question", help="nom.summary.help"),
+        Step("summary", StepKind.SUMMARY, "summary.question", help="nom.summary.help"),
     ),
 )

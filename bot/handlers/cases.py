@@ -8,6 +8,7 @@ from bot.events import Reply
 from bot.messages import t
 from bot.request import Request
 from storage import repo
+from storage.communes import all_communes
 from storage.models import Case, Role, Unit
 
 MY_CASES_SHOWN = 20
@@ -52,8 +53,6 @@ def may_see(request: Request, case: Case) -> bool:
 
 
 def _province_communes(province_code: str) -> set[str]:
-    from storage.communes import all_communes
-
     return {c.code for c in all_communes() if c.province_code == province_code}
 
 
