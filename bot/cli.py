@@ -6,12 +6,23 @@ import argparse
 import asyncio
 import logging
 import sys
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+
+from alembic import command
 
 from bot.app import build_app, configure_logging
+from bot.channels.telegram import TelegramDelivery, make_bot, run_polling
+from bot.channels.terminal import TerminalChat
+from bot.demo import ensure_demo_cadre
+from bot.handlers.onboarding import create_invite
 from bot.settings import Settings
+from scheduler.calendar import Calendar
+from scheduler.reminders import ReminderPlanner, summarize
+from scheduler.service import ReminderService
+from storage import repo
 from storage.communes import AmbiguousCommune, CommuneNotFound, find_commune, find_province
-from storage.models import Role, UnitKind
+from storage.db import Database
+from storage.models import Deadline, Role, UnitKind
 
 log = logging.getLogger("nguoitot")
 
@@ -54,30 +65,115 @@ def _parser() -> argparse.ArgumentParser:
     invite.add_argument("--organisation", help="the cadre's organisation, instead of a village (created if new)")
     invite.add_argument("--days", type=int, help="days until the invitation expires (default INVITE_TTL_DAYS)")
     invite.set_defaults(action=_invite)
+    remind = sub.add_parser("remind", help="reminders").add_subparsers(dest="remind_command", required=True)
+    preview = remind.add_parser("preview", help="who would get what at a moment, without sending")
+    preview.add_argument("--at", required=True, type=_local_time, help="local time, e.g. 2026-12-13T08:00")
+    preview.set_defaults(action=_remind_preview)
+    remind.add_parser("run", help="plan and send what is due now").set_defaults(action=_remind_run)
+    deadline = sub.add_parser("deadline", help="deadlines").add_subparsers(dest="deadline_command", required=True)
+    add = deadline.add_parser("add", help="a one-off deadline with a title")
+    move = deadline.add_parser("move", help="move a quarterly deadline of a commune or a province")
+    for subcommand in (add, move):
+        subcommand.add_argument("--commune", help="official commune code or name")
+        subcommand.add_argument("--province", help="province code or name (all its communes)")
+        subcommand.add_argument("--date", required=True, type=_date, help="the day, YYYY-MM-DD (until 23:59)")
+    add.add_argument("--title", required=True)
+    move.add_argument("--quarter", required=True, type=int, choices=[1, 2, 3, 4])
+    add.set_defaults(action=_deadline_add)
+    move.set_defaults(action=_deadline_move)
     return parser
 
 
-async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    if not settings.telegram_bot_token:
-        print(NO_TOKEN.format(database=settings.database_url))
-        return await _chat(settings, args)
-    from bot.channels.telegram import make_bot, run_polling
+def _local_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
+
+def _date(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+async def _remind_preview(settings: Settings, args: argparse.Namespace) -> int:
+    at = args.at if args.at.tzinfo else args.at.replace(tzinfo=settings.zone)
+    app = await build_app(settings)
+    try:
+        async with app.db.session() as session:
+            messages = await ReminderPlanner(settings).plan(session, at)
+        print(f"Lúc {at:%d/%m/%Y %H:%M}: {len(messages)} nhắc nhở (chưa gửi).")
+        for line in summarize(messages):
+            print("  " + line)
+    finally:
+        await app.close()
+    return 0
+
+
+async def _remind_run(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.telegram_bot_token:
+        print("TELEGRAM_BOT_TOKEN chưa được đặt: không có kênh nào để gửi nhắc nhở.", file=sys.stderr)
+        return 2
     app = await build_app(settings)
     bot = make_bot(settings)
-    log.info("bot running on Telegram by long polling; database %s", app.db.engine.url.render_as_string())
     try:
-        await run_polling(bot, app.core, settings.album_wait_seconds, handle_signals=True)
+        service = ReminderService(app.db, settings, app.core.clock, {"telegram": TelegramDelivery(bot)})
+        planned, handled = await service.run_once()
+        print(f"Đã lên lịch {planned} nhắc nhở mới; đã xử lý {handled} tin trong hàng đợi.")
     finally:
         await bot.session.close()
         await app.close()
     return 0
 
 
-async def _chat(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.channels.terminal import TerminalChat
-    from bot.demo import ensure_demo_cadre
+async def _deadline_add(settings: Settings, args: argparse.Namespace) -> int:
+    return await _save_deadline(settings, args, quarter=0, title=args.title)
 
+
+async def _deadline_move(settings: Settings, args: argparse.Namespace) -> int:
+    return await _save_deadline(settings, args, quarter=args.quarter, title="")
+
+
+async def _save_deadline(settings: Settings, args: argparse.Namespace, *, quarter: int, title: str) -> int:
+    try:
+        commune = find_commune(args.commune) if args.commune else None
+        province = find_province(args.province)[0] if args.province and not commune else None
+    except (CommuneNotFound, AmbiguousCommune) as exc:
+        print(_scope_error(exc), file=sys.stderr)
+        return 2
+    if commune is None and province is None:
+        print("Cần --commune hoặc --province.", file=sys.stderr)
+        return 2
+    calendar = Calendar(settings.zone, settings.deadline_dates, settings.deadline_time)
+    app = await build_app(settings)
+    try:
+        async with app.db.session() as session:
+            if commune is not None:
+                await repo.ensure_commune(session, commune)
+            session.add(Deadline(commune_code=commune.code if commune else None, province_code=province,
+                                 year=args.date.year, quarter=quarter, title=title,
+                                 due_at=calendar.end_of(args.date), created_at=app.core.clock.now()))
+        print(f"Đã lưu hạn {title or f'quý {quarter}/{args.date.year}'}: {args.date:%d/%m/%Y} 23:59.")
+    finally:
+        await app.close()
+    return 0
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.telegram_bot_token:
+        print(NO_TOKEN.format(database=settings.database_url))
+        return await _chat(settings, args)
+    app = await build_app(settings)
+    bot = make_bot(settings)
+    reminders = ReminderService(app.db, settings, app.core.clock, {"telegram": TelegramDelivery(bot)})
+    log.info("bot running on Telegram by long polling; database %s", app.db.engine.url.render_as_string())
+    reminders.start()
+    try:
+        await run_polling(bot, app.core, settings.album_wait_seconds, handle_signals=True)
+    finally:
+        await reminders.stop()
+        await bot.session.close()
+        await app.close()
+    return 0
+
+
+async def _chat(settings: Settings, args: argparse.Namespace) -> int:
     app = await build_app(settings)
     try:
         await ensure_demo_cadre(app.db, app.core.clock.now())
@@ -95,10 +191,6 @@ async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _db_revision(settings: Settings, args: argparse.Namespace) -> int:
-    from alembic import command
-
-    from storage.db import Database
-
     db = Database(settings.database_url, schema=settings.database_schema)
     await asyncio.to_thread(command.revision, db.alembic_config(), message=args.message, autogenerate=True)
     await db.dispose()
@@ -106,9 +198,6 @@ async def _db_revision(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _invite(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.handlers.onboarding import create_invite
-    from storage import repo
-
     role = Role(args.role)
     try:
         scope = _invite_scope(role, args)
@@ -175,8 +264,6 @@ def _scope_error(exc: Exception) -> str:
 async def _bot_username(settings: Settings) -> str:
     if not settings.telegram_bot_token:
         return ""
-    from bot.channels.telegram import make_bot
-
     bot = make_bot(settings)
     try:
         return (await bot.get_me()).username or ""

@@ -97,14 +97,15 @@ class ConversationService:
         state = State.from_json(conversation.state)
         return not state.confirming_cancel and state.step == "photos"
 
-    async def fetch_photos(self, request: Request, refs: tuple[MediaRef, ...], fetch: Fetch) -> PhotoInput:
-        """Download, check and keep each photo; a photo that fails is named, the rest still count."""
+    async def download(self, refs: tuple[MediaRef, ...], fetch: Fetch) -> PhotoInput:
+        """Download, check and keep each photo, outside any transaction; failures are named."""
         results = await asyncio.gather(*(self._fetch_one(ref, fetch) for ref in refs))
-        stored = [r for r in results if isinstance(r, dict)]
-        for info in stored:
+        stored = tuple(r for r in results if isinstance(r, dict))
+        return PhotoInput(stored, tuple(r for r in results if isinstance(r, tuple)))
+
+    async def record(self, request: Request, photos: PhotoInput) -> None:
+        for info in photos.stored:
             await repo.record_media(request.session, info, request.now)
-        failures = tuple(r for r in results if isinstance(r, tuple))
-        return PhotoInput(tuple(stored), failures)
 
     async def _fetch_one(self, ref: MediaRef, fetch: Fetch) -> dict[str, Any] | tuple[str, str]:
         name = ref.file_name or "ảnh"

@@ -16,14 +16,14 @@ from collections.abc import Awaitable, Callable
 from bot.clock import Clock
 from bot.conversation import ConversationService
 from bot.events import Fetch, Inbound, InboundKind, Reply
-from bot.flows.engine import Input
-from bot.handlers import cases, onboarding
+from bot.flows.engine import Input, PhotoInput
+from bot.handlers import cases, deadlines, onboarding
 from bot.handlers.menu import command_for_words, main_menu
 from bot.messages import t
 from bot.request import Request
 from bot.settings import Settings
 from storage import repo
-from storage.db import Database
+from storage.db import Database, is_write_conflict
 from storage.media import MediaStore
 from storage.models import Conversation, Person, Role
 
@@ -45,6 +45,9 @@ class Core:
             "start": onboarding.start,
             "hoso": self._cadre_only(cases.my_cases),
             "trangthai": cases.case_status,
+            "han": deadlines.deadlines,
+            "themhan": deadlines.add_deadline,
+            "nhacnho": deadlines.reminders,
         }
 
     async def handle(self, event: Inbound, fetch: Fetch) -> list[Reply]:
@@ -52,11 +55,14 @@ class Core:
         lock = self._locks.setdefault((event.channel, event.user_id), asyncio.Lock())
         async with lock:
             try:
+                photos = await self._download_if_wanted(event, fetch)
                 for _ in range(CONFLICT_RETRIES):
                     try:
                         async with self.db.session() as session:
-                            return await self._route(self._request(event, session), fetch)
-                    except repo.StaleConversation:
+                            return await self._route(self._request(event, session), photos)
+                    except Exception as conflict:
+                        if not isinstance(conflict, repo.StaleConversation) and not is_write_conflict(conflict):
+                            raise
                         log.info("conversation of %s:%s changed meanwhile; handling again",
                                  event.channel, event.user_id)
                 return [Reply(t("error.busy"))]
@@ -64,10 +70,21 @@ class Core:
                 log.exception("failed to handle %s event from %s:%s", event.kind, event.channel, event.user_id)
                 return [Reply(t("error.unexpected"))]
 
+    async def _download_if_wanted(self, event: Inbound, fetch: Fetch) -> PhotoInput | None:
+        """Photos are fetched before the unit of work opens, so no transaction waits on the network."""
+        if event.kind is not InboundKind.MEDIA:
+            return None
+        async with self.db.session() as session:
+            account = await repo.account_of(session, event.channel, event.user_id)
+            conversation = await repo.conversation_of(session, account.person_id) if account else None
+        if conversation is None or not self.conversations.wants_photos(conversation):
+            return None
+        return await self.conversations.download(event.media, fetch)
+
     def _request(self, event: Inbound, session) -> Request:
         return Request(event=event, session=session, now=self.clock.now(), settings=self.settings)
 
-    async def _route(self, request: Request, fetch: Fetch) -> list[Reply]:
+    async def _route(self, request: Request, photos: PhotoInput | None) -> list[Reply]:
         event = request.event
         await self._identify(request)
         if event.kind is InboundKind.COMMAND and event.command == "start":
@@ -82,11 +99,17 @@ class Core:
             command = command_for_words(event.text)
         if command:
             return await self._command(request, command, conversation)
-        if event.kind is InboundKind.CHOICE and event.choice.startswith("draft:"):
-            return await self._resume_choice(request, event.choice, conversation)
+        if event.kind is InboundKind.CHOICE:
+            prefix, _, rest = event.choice.partition(":")
+            if prefix == "cmd":  # a button that runs a command (from a reminder, a menu)
+                return await self._command(request, rest, conversation)
+            if prefix == "pref":
+                return await deadlines.choose(request, event.choice)
+            if prefix == "draft":
+                return await self._resume_choice(request, event.choice, conversation)
         if conversation is None:
             return self._idle_reply(request)
-        return await self._converse(request, conversation, fetch)
+        return await self._converse(request, conversation, photos)
 
     async def _identify(self, request: Request) -> None:
         event = request.event
@@ -94,6 +117,8 @@ class Core:
         if account is None:
             return
         request.account = account
+        if account.unreachable_at is not None:  # they wrote again: reminders may reach them again
+            account.unreachable_at = None
         request.person = await request.session.get(Person, account.person_id)
         request.memberships = await repo.active_memberships(request.session, account.person_id)
 
@@ -125,7 +150,8 @@ class Core:
             return await self.conversations.start_nomination(request, None)
         return await self.conversations.reprompt(request, conversation)
 
-    async def _converse(self, request: Request, conversation: Conversation, fetch: Fetch) -> list[Reply]:
+    async def _converse(self, request: Request, conversation: Conversation,
+                        photos: PhotoInput | None) -> list[Reply]:
         event = request.event
         if self.conversations.already_handled(request, conversation):
             log.info("update %s of %s:%s delivered again; ignored", event.sequence, event.channel, event.user_id)
@@ -136,9 +162,9 @@ class Core:
             return [Reply(t("input.unsupported", what=what))] + await self.conversations.reprompt(
                 request, conversation)
         if event.kind is InboundKind.MEDIA:
-            if not self.conversations.wants_photos(conversation):
+            if photos is None or not self.conversations.wants_photos(conversation):
                 return [Reply(t("input.need_text"))] + await self.conversations.reprompt(request, conversation)
-            photos = await self.conversations.fetch_photos(request, event.media, fetch)
+            await self.conversations.record(request, photos)
             return await self.conversations.handle(request, conversation, Input(photos=photos))
         if event.kind is InboundKind.CHOICE:
             return await self.conversations.handle(request, conversation, Input(choice=event.choice))

@@ -213,6 +213,63 @@ VI: dict[str, str] = {
         "• Lĩnh vực: {field}\n"
         "• Ảnh: {photos}"
     ),
+    # ---- reminders and deadlines (scheduler/)
+    "remind.days_left": "⏰ Còn {days} ngày đến {title} ({date}).",
+    "remind.today": "⏰ Hôm nay là hạn cuối: {title} ({date}, đến 23:59).",
+    "remind.period": "Kỳ này: {submitted} hồ sơ đã gửi, {pending} chờ duyệt, {returned} đang chờ bổ sung.",
+    "remind.silent": "Chưa gửi hồ sơ nào: {units}.",
+    "remind.none_silent": "không còn thôn/đơn vị nào",
+    "remind.quota": "Chỉ tiêu năm {year}: {forwarded}/{quota} gương đã được xã duyệt chuyển lên.",
+    "remind.open_pending": "📋 Hồ sơ chờ duyệt",
+    "remind.nudge": (
+        "⏰ Còn {days} ngày đến {title} ({date}). {unit} chưa có hồ sơ đề cử nào trong kỳ này. "
+        "Nếu có gương người tốt, việc tốt, bấm nút dưới để đề cử ngay (vài phút)."
+    ),
+    "remind.draft": (
+        "📝 Bạn còn một hồ sơ đề cử làm dở ({name}). Còn {days} ngày đến {title} ({date}). "
+        "Bấm nút dưới để làm tiếp đúng chỗ đang dừng."
+    ),
+    "remind.overdue": (
+        "⚠️ Đã quá {title} ({date}) mà {commune} chưa có hồ sơ nào được duyệt chuyển lên trong kỳ. "
+        "Hãy xem các hồ sơ chờ duyệt hoặc đôn đốc các thôn, đơn vị."
+    ),
+    "remind.digest_title": "📊 Tóm tắt tuần {week}:",
+    "remind.digest_line": "• {commune}: kỳ này {submitted} hồ sơ ({pending} chờ duyệt); năm nay {forwarded}/{quota} gương",
+    "remind.unreachable": (
+        "Bot không gửi được tin cho {name}: người này đã chặn bot hoặc xóa cuộc trò chuyện. "
+        "Hãy nhắc họ mở lại bot để nhận thông báo."
+    ),
+    # ---- /han, /themhan
+    "han.no_scope": "Bạn chưa thuộc xã/phường nào nên không có hạn nào để xem.",
+    "han.commune": "📅 {commune}:",
+    "han.line": "• {title}: {date} (còn {days} ngày)",
+    "han.unit_done": "✅ {unit} đã có hồ sơ đề cử trong kỳ này.",
+    "han.unit_missing": "❗ {unit} chưa có hồ sơ đề cử nào trong kỳ này. Gõ /decu để đề cử.",
+    "han.add_not_allowed": "Chỉ thường trực Hội đồng Thi đua hoặc lãnh đạo xã, tỉnh mới thêm được hạn.",
+    "han.add_usage": "Gõ ngày và tên hạn, ví dụ: /themhan 15/04/2027 Gửi kế hoạch thi đua năm",
+    "han.add_bad_date": "Ngày hạn chưa đúng hoặc đã qua. Ví dụ: /themhan 15/04/2027 Gửi kế hoạch thi đua năm",
+    "han.added": "Đã thêm hạn \"{title}\" vào ngày {date}. Mọi người liên quan sẽ được nhắc trước hạn.",
+    # ---- /nhacnho
+    "nhacnho.nothing": "Bạn không có loại nhắc nhở nào để cài đặt.",
+    "nhacnho.title": "Cài đặt nhắc nhở của bạn:",
+    "nhacnho.line": "• {kind}: {state}, lúc {hour} giờ",
+    "nhacnho.on": "đang bật",
+    "nhacnho.off": "đang tắt",
+    "nhacnho.snoozed": "tạm dừng đến {until}",
+    "nhacnho.kind.deadline": "Nhắc hạn gửi danh sách (không tắt được, chỉ đổi giờ)",
+    "nhacnho.kind.nudge": "Nhắc đề cử khi thôn chưa có hồ sơ",
+    "nhacnho.kind.draft": "Nhắc hồ sơ làm dở",
+    "nhacnho.kind.overdue": "Báo khi xã quá hạn",
+    "nhacnho.kind.digest": "Tóm tắt hằng tuần",
+    "nhacnho.turn_off": "Tắt: {kind}",
+    "nhacnho.turn_on": "Bật: {kind}",
+    "nhacnho.snooze": "Tạm dừng 7 ngày: {kind}",
+    "nhacnho.hour": "Nhận lúc {hour} giờ",
+    "nhacnho.hint": "Bấm nút, hoặc gõ: /nhacnho tat, /nhacnho bat, /nhacnho tam dung, /nhacnho gio 9",
+    "nhacnho.usage": "Bot chưa hiểu. Gõ: /nhacnho tat, /nhacnho bat, /nhacnho tam dung, hoặc /nhacnho gio 9",
+    "nhacnho.saved": "Đã lưu.",
+    "nhacnho.hour_set": "Từ nay bạn nhận nhắc nhở lúc {hour} giờ.",
+    "nhacnho.not_allowed": "Loại nhắc nhở này không tắt được với vai trò của bạn.",
 }
 
 

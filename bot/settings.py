@@ -26,6 +26,18 @@ class Settings(BaseSettings):
     invite_ttl_days: int = 14
     album_wait_seconds: float = 0.6  # how long to gather the photos of one Telegram album
     max_photo_bytes: int = 20 * 1024 * 1024  # the Bot API's getFile limit
+    # Deadlines and reminders (scheduler/)
+    deadline_dates: str = "20/03,20/06,20/09,20/12"  # quarterly, day/month, at DEADLINE_TIME local
+    deadline_time: str = "23:59"
+    reminder_hour: int = 8  # local hour reminders go out
+    reminder_offsets: str = "14,7,3,1,0"  # days before a deadline; 0 = the morning of the day
+    quiet_hours: str = "21-7"  # no reminder between these local hours
+    yearly_quota: int = 2  # exemplars per commune per year (seeds 000, 003)
+    telegram_rate_per_second: float = 30.0  # overall sending limit
+    telegram_rate_per_chat: float = 1.0  # per chat
+    # Outbox messages sent at once. A crash can resend only those in flight (their outcome is unknown):
+    # 1 gives exactly-once through crashes, more gives speed when the channel answers slowly.
+    outbox_in_flight: int = 8
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -96,6 +96,7 @@ class Account(SQLModel, table=True):
     channel: str = Field(max_length=16)
     external_id: str = Field(max_length=64)
     chat_id: str = Field(max_length=64)
+    unreachable_at: datetime | None = utc_column(nullable=True)  # blocked the bot; cleared when they write
 
 
 class Membership(SQLModel, table=True):
@@ -204,3 +205,63 @@ class CaseCounter(SQLModel, table=True):
 
     year: int = Field(primary_key=True)
     last: int = 0
+
+
+# ---- deadlines and reminders (scheduler/)
+class Deadline(SQLModel, table=True):
+    """A deadline of a commune or a province: a quarterly one moved from its default date, or a one-off.
+
+    `quarter` 1–4 marks a move of that quarter's deadline in `year`; 0 is a one-off with a title.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    province_code: str | None = Field(default=None, max_length=2, index=True)
+    commune_code: str | None = Field(default=None, foreign_key="commune.code", max_length=5, index=True)
+    year: int
+    quarter: int = 0
+    title: str = ""
+    due_at: datetime = utc_column(nullable=False)
+    created_by: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = utc_column(nullable=False)
+
+
+class ReminderSetting(SQLModel, table=True):
+    """A person's choices for one kind of reminder: muted, snoozed until, or moved to another hour."""
+
+    __table_args__ = (UniqueConstraint("person_id", "kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    kind: str = Field(max_length=16)
+    enabled: bool = True
+    snoozed_until: datetime | None = utc_column(nullable=True)
+    hour: int | None = None  # local hour to receive it, within working hours
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a sender until `lease_until`; reclaimed after a crash
+    SENT = "sent"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"  # the person blocked the bot
+    STALE = "stale"  # its deadline passed before it could go out
+
+
+class Outbox(SQLModel, table=True):
+    """Every message the bot sends on its own initiative; `key` makes planning it twice harmless."""
+
+    __table_args__ = (Index("ix_outbox_due", "status", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=160, unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    payload: dict = json_column()  # {"text": …, "choices": [[label, value], …]}
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
+    due_at: datetime = utc_column(nullable=False)
+    stale_at: datetime | None = utc_column(nullable=True)
+    attempts: int = 0
+    lease_until: datetime | None = utc_column(nullable=True)
+    last_error: str = ""
+    created_at: datetime = utc_column(nullable=False)
+    sent_at: datetime | None = utc_column(nullable=True)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 
 from bot.app import build_app
+from bot.conversation import ConversationService
 from bot.events import Inbound, InboundKind
 from bot.flows import nomination
 from bot.flows.engine import StepKind
@@ -33,7 +34,7 @@ async def test_a_redelivered_update_is_not_answered_twice(app):
     assert state["answers"] == {"kind": "ca_nhan", "name": "Nguyen Van An"} and state["step"] == "birth_year"
 
 
-async def test_two_workers_on_one_database_share_the_conversation(app, settings, clock, caplog):
+async def test_two_workers_on_one_database_share_the_conversation(app, settings, clock, caplog, monkeypatch):
     other = await build_app(settings, clock=clock, migrate=False)  # a second process, as far as state goes
     try:
         await add_member(app, "802")
@@ -46,17 +47,18 @@ async def test_two_workers_on_one_database_share_the_conversation(app, settings,
         for text in ("1968", "kinh", "khong co", "1", "4", "khong ro",
                      "Ông An đã cứu hai em nhỏ bị đuối nước ở sông Hồng.", "hom nay"):
             await second.say(text)
-        arrived, both_have_read = [], asyncio.Event()  # each worker has read the draft before either writes
+        # Each worker has read the draft before either writes anything.
+        arrived, both_have_read = [], asyncio.Event()
+        record = ConversationService.record
 
-        async def fetch_together(chat: Chat, ref):
-            arrived.append(chat)
+        async def record_together(self, *args, **kwargs):
+            arrived.append(1)
             if len(arrived) >= 2:
                 both_have_read.set()
             await asyncio.wait_for(both_have_read.wait(), 5)
-            return chat.files[ref.file_id]
+            return await record(self, *args, **kwargs)
 
-        first.fetch = lambda ref: fetch_together(first, ref)
-        second.fetch = lambda ref: fetch_together(second, ref)
+        monkeypatch.setattr(ConversationService, "record", record_together)
         with caplog.at_level(logging.INFO, logger="bot.core"):
             await asyncio.gather(first.photos(image_bytes("red")), second.photos(image_bytes("blue")))
         assert "changed meanwhile; handling again" in caplog.text  # the conflict happened and was retried

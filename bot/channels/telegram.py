@@ -16,7 +16,14 @@ from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import (
     BotCommand,
     CallbackQuery,
@@ -30,6 +37,7 @@ from aiogram.types import (
 )
 
 from bot.core import Core
+from bot.delivery import RetryLater, TransientFailure, Unreachable
 from bot.events import Inbound, InboundKind, MediaRef, Reply
 from bot.settings import TELEGRAM_API_DEFAULT, Settings
 
@@ -135,6 +143,31 @@ class TelegramChannel:
                 except TelegramAPIError:
                     log.exception("could not send a reply to chat %s", chat_id)
                     return
+
+
+class TelegramDelivery:
+    """Sends outbox messages; Bot API errors become the channel-neutral outcomes of bot.delivery."""
+
+    def __init__(self, bot: Bot, timeout: float = 15.0) -> None:
+        self.bot = bot
+        self.timeout = timeout
+
+    async def deliver(self, chat_id: str, reply: Reply) -> None:
+        chunks = split_text(reply.text, TEXT_LIMIT)
+        try:
+            for i, chunk in enumerate(chunks):
+                await self.bot.send_message(int(chat_id), chunk, request_timeout=int(self.timeout),
+                                            reply_markup=markup(reply) if i == len(chunks) - 1 else None)
+        except TelegramRetryAfter as error:
+            raise RetryLater(error.retry_after) from error
+        except TelegramForbiddenError as error:
+            raise Unreachable(error.message) from error
+        except TelegramBadRequest as error:
+            if "chat not found" in error.message.lower():
+                raise Unreachable(error.message) from error
+            raise
+        except (TelegramServerError, TelegramNetworkError, TimeoutError) as error:
+            raise TransientFailure(repr(error)) from error
 
 
 def _base(message: Message, kind: InboundKind) -> Inbound:

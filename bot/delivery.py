@@ -1,0 +1,30 @@
+"""Sending a message on the bot's own initiative (reminders, notifications), channel-agnostic.
+
+A channel's `Delivery` sends one reply to one chat and says how it went by raising one of these.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.events import Reply
+
+
+class RetryLater(Exception):
+    """The channel asks us to slow down (Telegram 429): wait `seconds`, for every chat."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds} s")
+        self.seconds = seconds
+
+
+class Unreachable(Exception):
+    """The person blocked the bot or deleted the chat (Telegram 403): stop trying."""
+
+
+class TransientFailure(Exception):
+    """A 5xx, a timeout, a dropped connection: try again later with backoff."""
+
+
+class Delivery(Protocol):
+    async def deliver(self, chat_id: str, reply: Reply) -> None: ...

@@ -1,0 +1,242 @@
+"""The outbox: every message the bot sends on its own initiative goes through this table.
+
+- `enqueue` inserts messages under a unique key: planning the same reminder twice (a restart, a second
+  process) leaves one row.
+- `OutboxSender` claims due rows with a lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so several senders
+  share the work), sends them within an overall and a per-chat rate, and records each outcome at once.
+  429 pauses all sending for `retry_after`; 5xx and timeouts retry with backoff; 403 marks the person
+  unreachable and tells their secretary once. A row whose lease ran out (its sender crashed) is
+  claimed again. The only duplicate left is a message the channel accepted in the instant before the
+  crash, before its row was marked sent: at most the messages in flight then (OUTBOX_IN_FLIGHT; with 1,
+  every message is marked before the next one leaves, so a crash resends nothing that was delivered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from bot.delivery import Delivery, RetryLater, TransientFailure, Unreachable
+from bot.events import Choice, Reply
+from bot.messages import t
+from storage.db import Database
+from storage.models import Account, Membership, Outbox, OutboxStatus, Person, Role
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Message:
+    key: str  # what makes it unique: planning it again is a no-op
+    person_id: int
+    channel: str
+    chat_id: str
+    kind: str
+    reply: Reply
+    due_at: datetime
+    stale_at: datetime | None = None  # not worth sending after this (its deadline passed)
+
+
+def payload(reply: Reply) -> dict[str, Any]:
+    return {"text": reply.text, "choices": [[c.label, c.value] for c in reply.choices], "columns": reply.columns}
+
+
+def reply_of(data: Mapping[str, Any]) -> Reply:
+    return Reply(data["text"], tuple(Choice(label, value) for label, value in data.get("choices", [])),
+                 data.get("columns", 1))
+
+
+async def enqueue(session: AsyncSession, messages: Iterable[Message], now: datetime) -> int:
+    """Insert the messages whose key is new; returns how many were new."""
+    rows = [dict(key=m.key, person_id=m.person_id, channel=m.channel, chat_id=m.chat_id, kind=m.kind,
+                 payload=payload(m.reply), status=OutboxStatus.PENDING, due_at=m.due_at, stale_at=m.stale_at,
+                 attempts=0, last_error="", created_at=now) for m in messages]
+    if not rows:
+        return 0
+    dialect = session.bind.dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Outbox)
+    added = 0
+    for start in range(0, len(rows), 1000):  # stay under the drivers' parameter limits
+        statement = insert.values(rows[start:start + 1000]).on_conflict_do_nothing(index_elements=["key"])
+        added += (await session.execute(statement)).rowcount or 0
+    return added
+
+
+class RateLimiter:
+    """At most `rate` starts per second overall (evenly spaced) and `per_chat` per chat; `pause` holds all."""
+
+    def __init__(self, rate: float, per_chat: float, timer: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate
+        self.chat_interval = 1.0 / per_chat
+        self.timer = timer
+        self._next = 0.0
+        self._chat_next: dict[str, float] = {}
+        self._lock = asyncio.Lock()
+
+    def pause(self, seconds: float) -> None:
+        self._next = max(self._next, self.timer() + seconds)
+
+    async def acquire(self, chat_id: str) -> None:
+        async with self._lock:  # one start at a time, so the spacing holds across tasks
+            while True:
+                now = self.timer()
+                start = max(self._next, self._chat_next.get(chat_id, 0.0))
+                if start <= now:
+                    break
+                await asyncio.sleep(start - now)
+            self._next = max(self._next, now) + self.interval
+            self._chat_next[chat_id] = now + self.chat_interval
+            if len(self._chat_next) > 10_000:
+                self._chat_next = {c: at for c, at in self._chat_next.items() if at > now}
+
+
+class OutboxSender:
+    def __init__(self, db: Database, clock: Clock, deliveries: Mapping[str, Delivery], *, rate: float = 30.0,
+                 per_chat: float = 1.0, lease: timedelta = timedelta(minutes=5), max_attempts: int = 8,
+                 in_flight: int = 64, batch: int = 200) -> None:
+        self.db = db
+        self.clock = clock
+        self.deliveries = deliveries
+        self.limiter = RateLimiter(rate, per_chat)
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.slots = asyncio.Semaphore(in_flight)
+        self.batch = batch
+        self.wake = asyncio.Event()
+
+    async def run_once(self) -> int:
+        """Send what is due now; returns how many rows were handled."""
+        rows = await self._claim()
+        tasks = []
+        for row in rows:
+            await self.limiter.acquire(row.chat_id)
+            await self.slots.acquire()
+            tasks.append(asyncio.create_task(self._send(row)))
+        await asyncio.gather(*tasks)
+        return len(rows)
+
+    async def run_until_idle(self) -> int:
+        total = 0
+        while handled := await self.run_once():
+            total += handled
+        return total
+
+    async def run_forever(self, idle_wait: float = 1.0) -> None:
+        while True:
+            if not await self.run_once():
+                self.wake.clear()
+                try:
+                    await asyncio.wait_for(self.wake.wait(), idle_wait)
+                except TimeoutError:
+                    pass
+
+    async def _claim(self) -> list[Outbox]:
+        now = self.clock.now()
+        due = or_(
+            (Outbox.status == OutboxStatus.PENDING) & (Outbox.due_at <= now),
+            (Outbox.status == OutboxStatus.SENDING) & (Outbox.lease_until < now),  # its sender died
+        )
+        async with self.db.session() as session:
+            ids = select(Outbox.id).where(due).order_by(Outbox.due_at, Outbox.id).limit(self.batch)
+            if not self.db.is_sqlite:
+                ids = ids.with_for_update(skip_locked=True)
+            claimed = await session.execute(
+                update(Outbox).where(Outbox.id.in_(ids.scalar_subquery()))
+                .values(status=OutboxStatus.SENDING, lease_until=now + self.lease, attempts=Outbox.attempts + 1)
+                .returning(Outbox)
+                .execution_options(synchronize_session=False)
+            )
+            return sorted(claimed.scalars().all(), key=lambda r: (r.due_at, r.id))
+
+    async def _send(self, row: Outbox) -> None:
+        try:
+            await self._attempt(row)
+        except Exception:  # never lose the row: it goes back to pending and is tried again
+            log.exception("outbox %s: unexpected error", row.key)
+            await self._finish(row, OutboxStatus.PENDING, error="unexpected error", retry_in=60)
+        finally:
+            self.slots.release()
+
+    async def _attempt(self, row: Outbox) -> None:
+        if row.stale_at is not None and self.clock.now() > row.stale_at:
+            await self._finish(row, OutboxStatus.STALE)
+            return
+        delivery = self.deliveries.get(row.channel)
+        if delivery is None:
+            await self._finish(row, OutboxStatus.FAILED, error=f"no delivery for channel {row.channel}")
+            return
+        try:
+            await delivery.deliver(row.chat_id, reply_of(row.payload))
+        except RetryLater as slow_down:
+            self.limiter.pause(slow_down.seconds)
+            await self._finish(row, OutboxStatus.PENDING, error=str(slow_down), retry_in=slow_down.seconds,
+                               count_attempt=False)
+        except Unreachable as blocked:
+            await self._finish(row, OutboxStatus.UNREACHABLE, error=str(blocked))
+            await self._mark_unreachable(row)
+        except TransientFailure as failure:
+            if row.attempts >= self.max_attempts:
+                await self._finish(row, OutboxStatus.FAILED, error=str(failure))
+            else:
+                await self._finish(row, OutboxStatus.PENDING, error=str(failure),
+                                   retry_in=min(300.0, 2.0 ** row.attempts))
+        else:
+            await self._finish(row, OutboxStatus.SENT)
+
+    async def _finish(self, row: Outbox, status: OutboxStatus, *, error: str = "", retry_in: float = 0.0,
+                      count_attempt: bool = True) -> None:
+        now = self.clock.now()
+        values: dict[str, Any] = {"status": status, "lease_until": None, "last_error": error[:500]}
+        if status == OutboxStatus.SENT:
+            values["sent_at"] = now
+        if status == OutboxStatus.PENDING:
+            values["due_at"] = now + timedelta(seconds=retry_in)
+            if not count_attempt:
+                values["attempts"] = row.attempts - 1
+        async with self.db.session() as session:
+            await session.execute(update(Outbox).where(Outbox.id == row.id).values(**values)
+                                  .execution_options(synchronize_session=False))
+        if status == OutboxStatus.PENDING:
+            self.wake.set()
+
+    async def _mark_unreachable(self, row: Outbox) -> None:
+        """Note that the person blocked the bot and tell their commune's secretaries, once per episode."""
+        now = self.clock.now()
+        async with self.db.session() as session:
+            account = (await session.exec(select(Account).where(Account.person_id == row.person_id,
+                                                                Account.channel == row.channel))).scalars().first()
+            if account is None or account.unreachable_at is not None:
+                return
+            account.unreachable_at = now
+            person = await session.get(Person, row.person_id)
+            communes = (await session.exec(select(Membership.commune_code).where(
+                Membership.person_id == row.person_id, Membership.revoked_at.is_(None)))).scalars().all()
+            secretaries = await _secretaries_of(session, {c for c in communes if c})
+            episode = now.strftime("%Y%m%d%H%M%S")
+            text = t("remind.unreachable", name=person.name if person else "?")
+            await enqueue(session, [
+                Message(f"unreachable:{row.person_id}:{episode}:{s.person_id}", s.person_id, s.channel, s.chat_id,
+                        "unreachable", Reply(text), now)
+                for s in secretaries if s.person_id != row.person_id
+            ], now)
+
+
+async def _secretaries_of(session: AsyncSession, communes: set[str]) -> list[Account]:
+    if not communes:
+        return []
+    rows = await session.exec(
+        select(Account).join(Membership, Membership.person_id == Account.person_id)
+        .where(Membership.role == Role.SECRETARY, Membership.commune_code.in_(communes),
+               Membership.revoked_at.is_(None), Account.unreachable_at.is_(None))
+        .order_by(Account.id))
+    return list({a.person_id: a for a in rows.scalars().all()}.values())

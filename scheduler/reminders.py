@@ -1,0 +1,312 @@
+"""Who gets which reminder, and when: planned into the outbox, each under a key that makes planning
+it twice harmless.
+
+At each offset before a deadline (default 14, 7, 3, 1 days and the morning of the day), at the person's
+hour (default 08:00; never in quiet hours):
+- a secretary: days left, the period's cases by status, the units with nothing yet, the year's quota;
+- a cadre whose unit has sent nothing this period: a nudge with one tap to nominate; a cadre with a
+  draft: one tap to continue it; nothing for a cadre whose unit is done;
+- after a quarterly deadline with nothing sent up: an overdue notice to the secretaries (and to the
+  commune's officials who opted in);
+- officials who opted in: a weekly digest, on Monday.
+A planner that was not running at the planned hour plans, when it is back, only the latest offset
+that is due (not every one it missed), and nothing for a deadline already passed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.events import Choice, Reply
+from bot.messages import t
+from bot.settings import Settings
+from scheduler.calendar import Calendar, Due, period_of, years_around
+from scheduler.outbox import Message
+from storage import stats
+from storage.models import (
+    Account,
+    Commune,
+    Conversation,
+    Deadline,
+    Membership,
+    Person,
+    ReminderSetting,
+    Role,
+    Unit,
+)
+
+# Kinds of reminder, and who may switch them off: a secretary cannot mute DEADLINE, only move its hour.
+DEADLINE, NUDGE, DRAFT, OVERDUE, DIGEST = "deadline", "nudge", "draft", "overdue", "digest"
+MUTABLE = {NUDGE, DRAFT, OVERDUE, DIGEST}
+OPT_IN = {DIGEST}  # officials receive these only when they ask (and OVERDUE, for officials)
+OVERDUE_WINDOW = timedelta(days=7)
+
+
+@dataclass
+class Member:
+    person_id: int
+    name: str
+    role: str
+    channel: str
+    chat_id: str
+    unit_id: int | None
+    unit_name: str = ""
+
+
+@dataclass
+class CommuneView:
+    code: str
+    name: str
+    province_code: str
+    members: list[Member] = field(default_factory=list)
+
+
+@dataclass
+class World:
+    """Everything planning needs, read in a handful of queries."""
+
+    communes: dict[str, CommuneView]
+    deadlines: list[Deadline]
+    drafts: dict[int, str]  # person id → the draft's name so far
+    settings: dict[tuple[int, str], ReminderSetting]
+    province_officials: dict[str, list[Member]]
+
+
+class ReminderPlanner:
+    def __init__(self, settings: Settings) -> None:
+        self.zone: tzinfo = settings.zone
+        self.calendar = Calendar(settings.zone, settings.deadline_dates, settings.deadline_time)
+        self.offsets = sorted({int(x) for x in settings.reminder_offsets.split(",")}, reverse=True)
+        self.hour = settings.reminder_hour
+        quiet_from, quiet_to = (int(x) for x in settings.quiet_hours.split("-"))
+        self.quiet = (quiet_from, quiet_to)
+        self.quota = settings.yearly_quota
+
+    # ---- entry point
+    async def plan(self, session: AsyncSession, now: datetime) -> list[Message]:
+        """The reminders due at `now` (the caller enqueues them; the outbox drops those already planned)."""
+        world = await load_world(session)
+        messages: list[Message] = []
+        periods: dict[str, tuple[datetime, Due, list[Due]]] = {}
+        for commune in world.communes.values():
+            dues = self.calendar.for_commune(commune.code, commune.province_code, years_around(now.date()),
+                                             world.deadlines)
+            current = period_of(now, dues)
+            if current:
+                periods[commune.code] = (current[0], current[1], dues)
+        progress = await self._progress(session, {c: (p[0], p[1].due_at) for c, p in periods.items()}, now)
+        overdue = self._overdue_periods(periods, now)
+        sent_up = await self._progress(session, {c: bounds for c, (bounds, _) in overdue.items()}, now)
+        for code, (_, _, dues) in periods.items():
+            commune = world.communes[code]
+            messages += self._before_deadlines(commune, dues, now, world, progress)
+            if code in overdue and not sent_up[code].forwarded:
+                messages += self._overdue(commune, overdue[code][1], now, world)
+        messages += self._digests(world, progress, now)
+        return messages
+
+    # ---- before a deadline
+    def _before_deadlines(self, commune: CommuneView, dues: list[Due], now: datetime, world: World,
+                          progress: dict[str, stats.Progress]) -> list[Message]:
+        messages = []
+        horizon = now + timedelta(days=max(self.offsets) + 1)
+        for due in (d for d in dues if now <= d.due_at <= horizon):
+            for member in commune.members:
+                hour = self._hour(world, member, DEADLINE if member.role == Role.SECRETARY else NUDGE)
+                offset, planned = self._latest_offset(due, now, hour)
+                if offset is None:
+                    continue
+                message = self._for_member(member, commune, due, offset, planned, now, world,
+                                           progress.get(commune.code))
+                if message is not None:
+                    messages.append(message)
+        return messages
+
+    def _for_member(self, member: Member, commune: CommuneView, due: Due, offset: int, planned: datetime,
+                    now: datetime, world: World, progress: stats.Progress | None) -> Message | None:
+        days = (due.due_at.date() - now.date()).days
+        when = _day(due.due_at)
+        if member.role == Role.SECRETARY:
+            text = self._secretary_text(commune, due, days, when, progress)
+            choices = (Choice(t("remind.open_pending"), "cmd:choduyet"),) if due.quarterly else ()
+            return self._message(member, DEADLINE, due, offset, Reply(text, choices), planned, now)
+        if member.role != Role.CADRE or not due.quarterly:
+            return None
+        if member.person_id in world.drafts and self._wants(world, member, DRAFT, now):
+            text = t("remind.draft", name=world.drafts[member.person_id] or "—", days=days, title=due.title,
+                     date=when)
+            return self._message(member, DRAFT, due, offset,
+                                 Reply(text, (Choice(t("draft.continue"), "draft:continue"),)), planned, now)
+        unit_done = progress is not None and member.unit_id in progress.active_units
+        if unit_done or not self._wants(world, member, NUDGE, now):
+            return None
+        text = t("remind.nudge", days=days, title=due.title, date=when, unit=member.unit_name or commune.name)
+        return self._message(member, NUDGE, due, offset, Reply(text, (Choice(t("menu.nominate"), "cmd:decu"),)),
+                             planned, now)
+
+    def _secretary_text(self, commune: CommuneView, due: Due, days: int, when: str,
+                        progress: stats.Progress | None) -> str:
+        head = t("remind.today", title=due.title, date=when) if days == 0 else \
+            t("remind.days_left", days=days, title=due.title, date=when)
+        if not due.quarterly:
+            return head
+        p = progress or stats.Progress()
+        silent = ", ".join(p.silent_units) if p.silent_units else t("remind.none_silent")
+        return "\n".join([
+            head,
+            t("remind.period", submitted=p.submitted, pending=p.pending, returned=p.returned),
+            t("remind.silent", units=silent),
+            t("remind.quota", year=due.due_at.year, forwarded=p.year_forwarded, quota=self.quota),
+        ])
+
+    # ---- after a deadline
+    def _overdue_periods(self, periods: dict[str, tuple[datetime, Due, list[Due]]],
+                         now: datetime) -> dict[str, tuple[tuple[datetime, datetime], Due]]:
+        """For each commune, the quarterly deadline passed within the last week, with its period."""
+        found = {}
+        for code, (_, _, dues) in periods.items():
+            for due in (d for d in dues if d.quarterly and d.due_at < now <= d.due_at + OVERDUE_WINDOW):
+                period = period_of(due.due_at, dues)
+                if period is not None:
+                    found[code] = ((period[0], due.due_at), due)
+        return found
+
+    def _overdue(self, commune: CommuneView, due: Due, now: datetime, world: World) -> list[Message]:
+        messages = []
+        text = t("remind.overdue", title=due.title, date=_day(due.due_at), commune=commune.name)
+        for member in commune.members:
+            if member.role not in (Role.SECRETARY, Role.OFFICIAL):
+                continue
+            if member.role == Role.OFFICIAL and not self._opted_in(world, member, OVERDUE, now):
+                continue
+            planned = self._at(due.due_at.date() + timedelta(days=1), self._hour(world, member, OVERDUE))
+            if now >= planned:
+                messages.append(self._message(member, OVERDUE, due, -1, Reply(text), planned, now,
+                                              stale_at=due.due_at + OVERDUE_WINDOW))
+        return messages
+
+    # ---- weekly digest for officials who asked for it
+    def _digests(self, world: World, progress: dict[str, stats.Progress], now: datetime) -> list[Message]:
+        monday = now.date() - timedelta(days=now.weekday())
+        messages = []
+        officials = [(m, [c]) for c in world.communes.values() for m in c.members if m.role == Role.OFFICIAL]
+        officials += [(m, [c for c in world.communes.values() if c.province_code == province])
+                      for province, members in world.province_officials.items() for m in members]
+        for member, communes in officials:
+            planned = self._at(monday, self._hour(world, member, DIGEST))
+            if now < planned or not self._opted_in(world, member, DIGEST, now):
+                continue
+            lines = [t("remind.digest_title", week=_day(planned))]
+            for commune in sorted(communes, key=lambda c: (progress.get(c.code, stats.Progress()).year_forwarded,
+                                                           c.name))[:30]:
+                p = progress.get(commune.code, stats.Progress())
+                lines.append(t("remind.digest_line", commune=commune.name, submitted=p.submitted,
+                               pending=p.pending, forwarded=p.year_forwarded, quota=self.quota))
+            key = f"{DIGEST}:{member.person_id}:{monday.isoformat()}"
+            messages.append(Message(key, member.person_id, member.channel, member.chat_id, DIGEST,
+                                    Reply("\n".join(lines)), self._outside_quiet(max(planned, now)),
+                                    planned + timedelta(days=1)))
+        return messages
+
+    # ---- helpers
+    def _latest_offset(self, due: Due, now: datetime, hour: int) -> tuple[int | None, datetime]:
+        """The latest offset whose hour has come; earlier ones missed while down are not sent late."""
+        for offset in sorted(self.offsets):
+            planned = self._at(due.due_at.date() - timedelta(days=offset), hour)
+            if planned <= now:
+                return offset, planned
+        return None, now
+
+    def _message(self, member: Member, kind: str, due: Due, offset: int, reply: Reply, planned: datetime,
+                 now: datetime, stale_at: datetime | None = None) -> Message:
+        key = f"{kind}:{member.person_id}:{due.key}:{offset}"
+        return Message(key, member.person_id, member.channel, member.chat_id, kind, reply,
+                       self._outside_quiet(max(planned, now)), stale_at or due.due_at)
+
+    def _at(self, day: date, hour: int) -> datetime:
+        return datetime.combine(day, time(hour), self.zone)
+
+    def _outside_quiet(self, moment: datetime) -> datetime:
+        """Move a moment in quiet hours (default 21:00–07:00) to the end of them."""
+        local = moment.astimezone(self.zone)
+        start, end = self.quiet
+        if local.hour >= start:
+            return self._at(local.date() + timedelta(days=1), end)
+        if local.hour < end:
+            return self._at(local.date(), end)
+        return moment
+
+    def _hour(self, world: World, member: Member, kind: str) -> int:
+        setting = world.settings.get((member.person_id, kind))
+        return setting.hour if setting and setting.hour is not None else self.hour
+
+    def _wants(self, world: World, member: Member, kind: str, now: datetime) -> bool:
+        setting = world.settings.get((member.person_id, kind))
+        if setting is None:
+            return kind not in OPT_IN
+        return setting.enabled and (setting.snoozed_until is None or setting.snoozed_until <= now)
+
+    def _opted_in(self, world: World, member: Member, kind: str, now: datetime) -> bool:
+        setting = world.settings.get((member.person_id, kind))
+        return setting is not None and self._wants(world, member, kind, now)
+
+    async def _progress(self, session: AsyncSession, periods: dict[str, tuple[datetime, datetime]],
+                        now: datetime) -> dict[str, stats.Progress]:
+        """Progress of each commune in its period: one set of queries per distinct period, not per commune."""
+        groups: dict[tuple[datetime, datetime], list[str]] = defaultdict(list)
+        for code, bounds in periods.items():
+            groups[bounds].append(code)
+        result: dict[str, stats.Progress] = defaultdict(stats.Progress)
+        year_start = self._at(date(now.year, 1, 1), 0)
+        year_end = self._at(date(now.year + 1, 1, 1), 0)
+        for (start, end), codes in groups.items():
+            result.update(await stats.progress(session, codes, start, end, year_start, year_end))
+        return result
+
+
+async def load_world(session: AsyncSession) -> World:
+    rows = (await session.exec(
+        select(Membership, Account, Person)
+        .join(Account, Account.person_id == Membership.person_id)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Membership.revoked_at.is_(None), Account.unreachable_at.is_(None))
+        .order_by(Membership.id, Account.id))).all()
+    communes = {c.code: CommuneView(c.code, c.name, c.province_code)
+                for c in (await session.exec(select(Commune))).all()}
+    unit_names = {u.id: u.name for u in (await session.exec(select(Unit))).all()}
+    seen: set[tuple[int, str, str | None, int | None]] = set()
+    province_officials: dict[str, list[Member]] = defaultdict(list)
+    for membership, account, person in rows:
+        identity = (membership.person_id, membership.role, membership.commune_code or membership.province_code,
+                    membership.unit_id)
+        if identity in seen:  # one account per person and role: the first
+            continue
+        seen.add(identity)
+        member = Member(person.id, person.name, membership.role, account.channel, account.chat_id,
+                        membership.unit_id, unit_names.get(membership.unit_id, ""))
+        if membership.commune_code in communes:
+            communes[membership.commune_code].members.append(member)
+        elif membership.role == Role.OFFICIAL and membership.province_code:
+            province_officials[membership.province_code].append(member)
+    drafts = {c.person_id: str(c.state.get("answers", {}).get("name") or "")
+              for c in (await session.exec(select(Conversation))).all()}
+    settings = {(s.person_id, s.kind): s for s in (await session.exec(select(ReminderSetting))).all()}
+    deadlines = list((await session.exec(select(Deadline))).all())
+    active = {code: c for code, c in communes.items() if c.members or c.province_code in province_officials}
+    return World(active, deadlines, drafts, settings, province_officials)
+
+
+def _day(moment: datetime) -> str:
+    return moment.strftime("%d/%m/%Y")
+
+
+def summarize(messages: Iterable[Message]) -> list[str]:
+    """One line per message, for `nguoitot remind preview`."""
+    return [f"{m.due_at:%d/%m %H:%M}  {m.kind:<8} → người {m.person_id} ({m.channel} {m.chat_id}): "
+            + m.reply.text.replace("\n", " | ") for m in sorted(messages, key=lambda m: (m.due_at, m.key))]

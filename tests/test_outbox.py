@@ -1,0 +1,205 @@
+"""The outbox against the fake Bot API: rate limits, 429/5xx/timeouts, blocked users, a crash in the
+middle of sending, two sender processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert
+from sqlmodel import select
+
+from bot.channels.telegram import TelegramDelivery, make_bot
+from bot.clock import FrozenClock
+from bot.events import Reply
+from bot.messages import t
+from scheduler.outbox import Message, OutboxSender, enqueue
+from storage import repo
+from storage.models import Account, Outbox, OutboxStatus, Person
+from tests.conftest import add_member
+from tests.fakes.telegram_server import FakeTelegramServer, Fault, require_api_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+async def server():
+    require_api_json()
+    fake = FakeTelegramServer()
+    await fake.start()
+    yield fake
+    await fake.stop()
+    assert fake.violations == []
+
+
+async def seed(app, count: int, first_chat: int = 10_000) -> list[int]:
+    """`count` people with a Telegram account each, and one pending message to each."""
+    now = app.core.clock.now() - timedelta(days=1)  # due already, also for a worker on the real clock
+    async with app.db.session() as session:
+        await session.execute(insert(Person), [{"name": f"Người {i}", "created_at": now} for i in range(count)])
+        ids = list((await session.exec(select(Person.id).order_by(Person.id))).all())[-count:]
+        await session.execute(insert(Account), [
+            {"person_id": pid, "channel": "telegram", "external_id": str(first_chat + i),
+             "chat_id": str(first_chat + i)} for i, pid in enumerate(ids)])
+        await enqueue(session, [Message(f"test:{pid}", pid, "telegram", str(first_chat + i), "test",
+                                        Reply(f"Tin nhắn số {i}"), now) for i, pid in enumerate(ids)], now)
+    return [first_chat + i for i in range(count)]
+
+
+def delivered(server: FakeTelegramServer) -> Counter:
+    return Counter(m["chat"]["id"] for m in server.sent_messages())
+
+
+async def statuses(app) -> Counter:
+    async with app.db.session() as session:
+        return Counter(row.status for row in (await session.exec(select(Outbox))).all())
+
+
+def max_in_any_second(server: FakeTelegramServer) -> int:
+    stamps = sorted(c.at for c in server.calls_named("sendMessage") if c.status == 200)
+    return max((sum(1 for s in stamps[i:] if s < start + 1.0) for i, start in enumerate(stamps)), default=0)
+
+
+async def test_everything_is_delivered_through_429s_500s_and_timeouts_within_the_limits(app, server):
+    chats = await seed(app, 120)
+    server.rate_limit(per_second=40, per_chat_per_second=1)
+    chance = random.Random(7)
+    injected = Counter()
+
+    def misbehave(method: str, params: dict):
+        if method != "sendMessage":
+            return None
+        roll = chance.random()
+        fault = (Fault.server_error() if roll < 0.10 else Fault.too_many(1) if roll < 0.13
+                 else Fault.timeout(1.5) if roll < 0.15 else None)
+        if fault:
+            injected[fault.kind] += 1
+        return fault
+
+    server.fault = misbehave
+    bot = make_bot(app.settings.model_copy(update={"telegram_api_url": server.url,
+                                                   "telegram_bot_token": server.token}))
+    try:
+        sender = OutboxSender(app.db, app.core.clock, {"telegram": TelegramDelivery(bot, timeout=1)}, rate=36,
+                              per_chat=1, batch=40)
+        clock: FrozenClock = app.core.clock
+        for _ in range(40):  # retries are due later: move the injected clock, not the real one
+            await sender.run_until_idle()
+            if (await statuses(app)).get(OutboxStatus.SENT, 0) == len(chats):
+                break
+            clock.advance(seconds=60)
+    finally:
+        await bot.session.close()
+    counts = delivered(server)
+    assert set(counts) == set(chats)  # every chat got its message
+    assert sum(counts.values()) - len(chats) <= injected["timeout"]  # a timed-out call may have gone through
+    assert injected["server_error"] and injected["too_many"] and injected["timeout"]
+    assert server.rejected_429 == injected["too_many"]  # the limiter itself never hit the server's limit
+    assert max_in_any_second(server) <= 40
+    assert await statuses(app) == Counter({OutboxStatus.SENT: len(chats)})
+
+
+async def test_a_blocked_person_is_marked_and_their_secretary_told_once(app, server):
+    secretary = await add_member(app, "900", role="secretary", village=None, name="Thư ký")
+    cadre = await add_member(app, "901", name="Anh Ba")
+    now = app.core.clock.now()
+    async with app.db.session() as session:
+        await enqueue(session, [Message(f"nudge:{i}", cadre, "telegram", "901", "nudge", Reply(f"Nhắc {i}"), now)
+                                for i in range(2)], now)
+    server.fault = lambda method, params: Fault.forbidden() if str(params.get("chat_id")) == "901" else None
+    bot = make_bot(app.settings.model_copy(update={"telegram_api_url": server.url,
+                                                   "telegram_bot_token": server.token}))
+    try:
+        sender = OutboxSender(app.db, app.core.clock, {"telegram": TelegramDelivery(bot)}, rate=100, per_chat=100)
+        await sender.run_until_idle()
+    finally:
+        await bot.session.close()
+    assert [m["text"] for m in server.sent_messages(900)] == [t("remind.unreachable", name="Anh Ba")]
+    async with app.db.session() as session:
+        account = await repo.account_of(session, "telegram", "901")
+        rows = (await session.exec(select(Outbox).where(Outbox.person_id == cadre))).all()
+    assert account.unreachable_at is not None and {r.status for r in rows} == {OutboxStatus.UNREACHABLE}
+    assert secretary
+
+
+def worker_env(app, server, rate: float, in_flight: int = 8) -> dict[str, str]:
+    settings = app.settings
+    return {**os.environ, "DATABASE_URL": settings.database_url, "DATABASE_SCHEMA": settings.database_schema,
+            "TELEGRAM_BOT_TOKEN": server.token, "TELEGRAM_API_URL": server.url, "LOG_LEVEL": "WARNING",
+            "TELEGRAM_RATE_PER_SECOND": str(rate), "TELEGRAM_RATE_PER_CHAT": "1", "PYTHONPATH": str(ROOT),
+            "OUTBOX_IN_FLIGHT": str(in_flight)}
+
+
+def start_worker(env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tests.outbox_worker"], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, text=True)
+
+
+async def crash_and_restart(app, server, tmp_path, in_flight: int) -> tuple[list[int], Counter]:
+    """1,000 reminders; the sender process is killed at the 400th send (that call never processed);
+    a new sender on the same database, after the dead one's lease, finishes the work."""
+    chats = await seed(app, 1000)
+    worker = start_worker(worker_env(app, server, rate=400, in_flight=in_flight), tmp_path)
+    sends = 0
+
+    def crash_at_the_400th(method: str, params: dict):
+        nonlocal sends
+        if method == "sendMessage":
+            sends += 1
+            if sends == 400:
+                os.kill(worker.pid, signal.SIGKILL)  # dies with this call and others in flight, unanswered
+                return Fault.server_error()
+        return None
+
+    server.fault = crash_at_the_400th
+    await asyncio.to_thread(worker.communicate, timeout=60)
+    assert worker.returncode == -signal.SIGKILL
+    assert 300 <= len(delivered(server)) < 1000
+    assert (await statuses(app)).get(OutboxStatus.SENDING, 0) > 0  # claimed rows left behind by the crash
+
+    server.fault = None
+    # The dead worker leased its rows on the real clock; the restart comes after that lease.
+    restarted = FrozenClock(datetime.now(UTC) + timedelta(minutes=6))
+    bot = make_bot(app.settings.model_copy(update={"telegram_api_url": server.url,
+                                                   "telegram_bot_token": server.token}))
+    try:
+        await OutboxSender(app.db, restarted, {"telegram": TelegramDelivery(bot)}, rate=400, per_chat=1,
+                           batch=100).run_until_idle()
+    finally:
+        await bot.session.close()
+    assert await statuses(app) == Counter({OutboxStatus.SENT: 1000})
+    return chats, delivered(server)
+
+
+async def test_a_crash_in_the_middle_of_1000_reminders_then_a_restart_delivers_each_once(app, server, tmp_path):
+    chats, counts = await crash_and_restart(app, server, tmp_path, in_flight=1)
+    assert set(counts) == set(chats) and max(counts.values()) == 1
+
+
+async def test_with_several_in_flight_a_crash_can_only_repeat_those_in_flight(app, server, tmp_path):
+    chats, counts = await crash_and_restart(app, server, tmp_path, in_flight=8)
+    assert set(counts) == set(chats)  # nothing lost
+    assert sum(counts.values()) - len(chats) <= 8
+
+
+async def test_two_sender_processes_deliver_each_message_once(app, server, tmp_path):
+    chats = await seed(app, 600)
+    env = worker_env(app, server, rate=150)
+    workers = [start_worker(env, tmp_path) for _ in range(2)]
+    outputs = [await asyncio.to_thread(w.communicate, timeout=60) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0]
+    handled = [int(out.split()[-1]) for out, _ in outputs]
+    assert all(handled) and sum(handled) == 600, handled  # both did part of the work, none twice
+    counts = delivered(server)
+    assert set(counts) == set(chats) and max(counts.values()) == 1
+    senders = Counter(c.params.get("chat_id") for c in server.calls_named("sendMessage"))
+    assert len(senders) == 600
+    assert await statuses(app) == Counter({OutboxStatus.SENT: 600})
