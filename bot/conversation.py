@@ -12,9 +12,10 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from bot import casework
 from bot.events import Choice, Fetch, MediaRef, Reply
 from bot.flows.engine import Context, Engine, Input, PhotoInput, State
-from bot.flows.nomination import NOMINATION
+from bot.flows.nomination import FIX, NOMINATION
 from bot.handlers.cases import status_label
 from bot.handlers.menu import main_menu
 from bot.messages import t
@@ -23,11 +24,11 @@ from bot.request import Request
 from bot.text import fold
 from storage import repo
 from storage.media import MediaStore, NotAnImage
-from storage.models import Case, CaseStatus, Commune, Conversation, Unit
+from storage.models import Case, CaseStatus, CaseVersion, Commune, Conversation, Unit
 
 log = logging.getLogger(__name__)
 
-FLOWS = {NOMINATION.name: Engine(NOMINATION)}
+FLOWS = {flow.name: Engine(flow) for flow in (NOMINATION, FIX)}
 FETCH_ATTEMPTS = 3
 DUPLICATE_WINDOW = timedelta(days=365)
 MOVEMENTS_TTL = 60.0
@@ -53,6 +54,20 @@ class ConversationService:
         replies[0] = Reply(replies[0].text, replies[0].choices, replies[0].columns, menu=())
         return replies
 
+    async def start_fix(self, request: Request, case: Case) -> list[Reply]:
+        """Open a returned case for fixing: the reason, then the flagged answers, then the summary."""
+        photos = await repo.case_photos(request.session, case.id)
+        answers = {**{k: v for k, v in case.answers.items() if k != "photo_count"}, "photos": photos}
+        flagged = [f for f in case.fix_fields if f in {s.id for s in FIX.applicable(answers)}]
+        state = State(step=flagged[0] if flagged else "summary", answers=answers, editing=bool(flagged),
+                      queue=flagged[1:], data={"case_id": case.id})
+        await repo.save_conversation(request.session, request.person.id, FIX.name,
+                                     self._saved(request, state, None), None, request.now)
+        ctx = await self._context(request)
+        fields = ", ".join(t(FIX.step(f).label) for f in flagged) or t("fix.any_field")
+        intro = Reply(t("fix.start", code=case.code, reason=case.reason or "—", fields=fields), menu=())
+        return [intro, FLOWS[FIX.name].prompt(state, ctx)]
+
     async def offer_resume(self, request: Request, conversation: Conversation) -> list[Reply]:
         state = State.from_json(conversation.state)
         name = state.answers.get("name") or "—"
@@ -76,6 +91,8 @@ class ConversationService:
             await repo.end_conversation(request.session, conversation)
             return _with_menu(outcome.replies, request)
         if "submit" in outcome.events:
+            if conversation.flow == FIX.name:
+                return await self._resubmit(request, conversation, outcome.state)
             return await self._submit(request, conversation, outcome.state)
         replies = outcome.replies
         if "summary" in outcome.events:
@@ -151,9 +168,39 @@ class ConversationService:
         )
         await repo.add_case(session, case, photos, request.person.id)
         await repo.end_conversation(session, conversation)
+        await casework.tell_secretaries_new(session, case, now)
         log.info("case %s submitted by person %s", case.code, request.person.id)
         text = t("nom.submitted", code=case.code, status=status_label(case.status))
         return [Reply(text, menu=main_menu(request.memberships))]
+
+    async def _resubmit(self, request: Request, conversation: Conversation, state: State) -> list[Reply]:
+        """The fixed case goes back to review; the earlier answers and photos are kept as a version."""
+        session, now = request.session, request.now
+        case = await session.get(Case, state.data.get("case_id"))
+        await repo.end_conversation(session, conversation)
+        if case is None or case.nominator_id != request.person.id:
+            return [Reply(t("fix.gone"), menu=main_menu(request.memberships))]
+        answers = {s.id: state.answers.get(s.id) for s in FIX.applicable(state.answers) if s.id in state.answers}
+        photos = [p["sha256"] for p in answers.pop("photos", [])]
+        answers["photo_count"] = len(photos)
+        old_photos = [p["sha256"] for p in await repo.case_photos(session, case.id)]
+        changed = [key for key in sorted(set(answers) | set(case.answers))
+                   if key != "photo_count" and answers.get(key) != case.answers.get(key)]
+        changed += ["photos"] if photos != old_photos else []
+        previous = CaseVersion(case_id=case.id, version=case.version, answers=case.answers, photos=old_photos,
+                               created_at=now)
+        moved = await casework.transition(session, case, "resubmit", request.person.id, now,
+                                          details={"changed": changed}, values=dict(
+                                              answers=answers, name=answers["name"], name_key=fold(answers["name"]),
+                                              kind=answers["kind"], field=answers.get("field") or "",
+                                              movement=answers.get("movement") or "", version=case.version + 1,
+                                              fix_fields=[]))
+        if moved is None:
+            return [Reply(t("fix.gone"), menu=main_menu(request.memberships))]
+        session.add(previous)
+        await repo.replace_case_photos(session, case.id, photos)
+        await casework.tell_secretaries_new(session, moved, now, resubmitted=True)
+        return [Reply(t("fix.resubmitted", code=case.code), menu=main_menu(request.memberships))]
 
     async def _duplicate_warning(self, request: Request, state: State) -> list[Reply]:
         membership = request.cadre_membership()

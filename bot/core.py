@@ -17,15 +17,15 @@ from bot.clock import Clock
 from bot.conversation import ConversationService
 from bot.events import Fetch, Inbound, InboundKind, Reply
 from bot.flows.engine import Input, PhotoInput
-from bot.handlers import cases, deadlines, onboarding
-from bot.handlers.menu import command_for_words, main_menu
+from bot.handlers import cases, deadlines, listing, onboarding, people, review
+from bot.handlers.menu import allowed, cadre_only, command_for_words, help_text, main_menu
 from bot.messages import t
 from bot.request import Request
 from bot.settings import Settings
 from storage import repo
 from storage.db import Database, is_write_conflict
 from storage.media import MediaStore
-from storage.models import Conversation, Person, Role
+from storage.models import Conversation, PendingAction, Person
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +39,28 @@ class Core:
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.media = media
         self.conversations = ConversationService(media, settings.max_photo_bytes)
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+        # Commands by name; who may use which is in bot/handlers/menu.py (ROLE_COMMANDS).
         self.commands: dict[str, Handler] = {
             "start": onboarding.start,
-            "hoso": self._cadre_only(cases.my_cases),
+            "decu": _handled_in_core,
+            "sua": _handled_in_core,
+            "hoso": cases.my_cases,
             "trangthai": cases.case_status,
             "han": deadlines.deadlines,
             "themhan": deadlines.add_deadline,
             "nhacnho": deadlines.reminders,
+            "choduyet": review.pending_command,
+            "khenthuong": review.commend,
+            "rut": review.withdraw_command,
+            "danhsach": listing.case_list,
+            "thongke": listing.statistics,
+            "donvi": people.units,
+            "moi": people.invite,
+            "nguoi": people.people,
+            "thuhoi": people.revoke,
         }
 
     async def handle(self, event: Inbound, fetch: Fetch) -> list[Reply]:
@@ -100,16 +113,35 @@ class Core:
         if command:
             return await self._command(request, command, conversation)
         if event.kind is InboundKind.CHOICE:
-            prefix, _, rest = event.choice.partition(":")
-            if prefix == "cmd":  # a button that runs a command (from a reminder, a menu)
-                return await self._command(request, rest, conversation)
-            if prefix == "pref":
-                return await deadlines.choose(request, event.choice)
-            if prefix == "draft":
-                return await self._resume_choice(request, event.choice, conversation)
+            replies = await self._choice(request, conversation)
+            if replies is not None:
+                return replies
+        if event.kind is InboundKind.TEXT:
+            waiting = await request.session.get(PendingAction, request.person.id)
+            if waiting is not None:  # a reviewer was asked for a reason: this is it
+                return await review.reason_typed(request, waiting)
         if conversation is None:
             return self._idle_reply(request)
         return await self._converse(request, conversation, photos)
+
+    async def _choice(self, request: Request, conversation: Conversation | None) -> list[Reply] | None:
+        """Buttons that are not answers to the conversation: commands, reviews, preferences."""
+        prefix, _, rest = request.event.choice.partition(":")
+        if prefix == "cmd":  # a button that runs a command (from a reminder, a list)
+            return await self._command(request, rest, conversation)
+        if prefix == "rv":
+            return await review.choose(request, request.event.choice)
+        if prefix == "wd":
+            return await review.withdraw_choice(request, request.event.choice)
+        if prefix == "fix":
+            return await self._fix(request, rest, conversation)
+        if prefix == "pref":
+            return await deadlines.choose(request, request.event.choice)
+        if prefix == "draft":
+            return await self._resume_choice(request, request.event.choice, conversation)
+        if prefix == "ls":
+            return await listing.page_choice(request, request.event.choice)
+        return None
 
     async def _identify(self, request: Request) -> None:
         event = request.event
@@ -125,22 +157,37 @@ class Core:
     async def _command(self, request: Request, command: str, conversation: Conversation | None) -> list[Reply]:
         if command in CONTROLS:
             if conversation is None:
-                key = "cancel.nothing" if command == "huy" else "help.general"
-                return [Reply(t(key), menu=main_menu(request.memberships))]
+                if command == "trogiup":
+                    return [Reply(help_text(request.memberships), menu=main_menu(request.memberships))]
+                return [Reply(t("cancel.nothing"), menu=main_menu(request.memberships))]
             return await self.conversations.handle(request, conversation, Input(control=CONTROLS[command]))
-        if command == "decu":
-            if not request.has_role(Role.CADRE):
-                return [Reply(t("role.not_cadre"))]
-            if conversation is not None:
-                return await self.conversations.offer_resume(request, conversation)
-            return await self.conversations.start_nomination(request, None)
         handler = self.commands.get(command)
         if handler is None:
             return [Reply(t("unknown.command", command=command[:32]))]
+        if not allowed(request.memberships, command):
+            return [Reply(t("role.not_cadre" if cadre_only(command) else "role.not_allowed"))]
+        if command == "decu":
+            if conversation is not None:
+                return await self.conversations.offer_resume(request, conversation)
+            return await self.conversations.start_nomination(request, None)
+        if command == "sua":
+            return await self._fix(request, request.event.args.strip(), conversation)
         replies = await handler(request)
         if conversation is not None:
             replies.append(Reply(t("draft.pending_hint")))
         return replies
+
+    async def _fix(self, request: Request, case_ref: str, conversation: Conversation | None) -> list[Reply]:
+        if not case_ref:
+            return [Reply(t("fix.usage"))]
+        target = await review.fix_target(request, case_ref)
+        if isinstance(target, str):
+            return [Reply(t(target, code=case_ref.upper()[:32]))]
+        if conversation is not None:
+            if conversation.flow == "fix" and conversation.state.get("data", {}).get("case_id") == target.id:
+                return await self.conversations.reprompt(request, conversation)
+            return [Reply(t("fix.draft_first"))]
+        return await self.conversations.start_fix(request, target)
 
     async def _resume_choice(self, request: Request, choice: str, conversation: Conversation | None) -> list[Reply]:
         if conversation is None:  # an old button: the draft was finished or cancelled meanwhile
@@ -176,14 +223,8 @@ class Core:
             return [Reply(t("input.stale_button") + " " + t("unknown.text"), menu=main_menu(request.memberships))]
         return [Reply(t("unknown.text"), menu=main_menu(request.memberships))]
 
-    @staticmethod
-    def _cadre_only(handler: Handler) -> Handler:
-        async def guarded(request: Request) -> list[Reply]:
-            if not request.has_role(Role.CADRE):
-                return [Reply(t("role.not_cadre"))]
-            return await handler(request)
-
-        return guarded
-
-
 _UNSUPPORTED = {"sticker", "voice", "video", "location", "contact"}
+
+
+async def _handled_in_core(request: Request) -> list[Reply]:  # pragma: no cover - routed before the table
+    raise AssertionError("handled in Core._command")

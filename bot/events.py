@@ -62,6 +62,9 @@ class Reply:
     columns: int = 1  # how many buttons per row where the channel draws buttons
     # The persistent main menu: None leaves it as it is, () removes it, labels set it.
     menu: tuple[str, ...] | None = None
+    photos: tuple[str, ...] = ()  # SHA-256 of stored photos, shown before the text (an album if several)
+    # This person's command menu, as (command, description): set by the channel where it has one.
+    commands: tuple[tuple[str, str], ...] | None = None
 
 
 # Adapters hand the core a way to fetch the bytes behind a MediaRef.

@@ -270,6 +270,149 @@ VI: dict[str, str] = {
     "nhacnho.saved": "Đã lưu.",
     "nhacnho.hour_set": "Từ nay bạn nhận nhắc nhở lúc {hour} giờ.",
     "nhacnho.not_allowed": "Loại nhắc nhở này không tắt được với vai trò của bạn.",
+    # ---- roles and menus
+    "role.not_allowed": "Chức năng này không dành cho vai trò của bạn. Gõ /trogiup để xem bạn dùng được gì.",
+    "role.cadre": "cán bộ",
+    "role.secretary": "thường trực HĐ Thi đua",
+    "role.official": "lãnh đạo",
+    "role.admin": "quản trị",
+    "menu.pending": "📋 Chờ duyệt",
+    "menu.stats": "📊 Thống kê",
+    "help.secretary": (
+        "Thường trực Hội đồng Thi đua xã:\n"
+        "• /choduyet – hồ sơ chờ duyệt; mở từng hồ sơ để Duyệt, Trả lại (kèm lý do, đánh dấu mục cần sửa) "
+        "hoặc Từ chối (kèm lý do)\n"
+        "• /khenthuong <mã> | <hình thức> | <số quyết định> | <ngày> – ghi nhận khen thưởng\n"
+        "• /danhsach [thôn | quý 4 | chờ duyệt] – danh sách hồ sơ; /thongke [quý | năm] – số liệu\n"
+        "• /han – các hạn sắp tới; /themhan <ngày> <tên> – thêm hạn\n"
+        "• /donvi – thôn, tổ dân phố, đoàn thể; /moi canbo <thôn> – mời cán bộ; /nguoi – danh sách người dùng; "
+        "/thuhoi <số> – thu hồi quyền"
+    ),
+    "help.official": (
+        "Lãnh đạo:\n"
+        "• /thongke [quý | năm] – số liệu theo thôn, lĩnh vực, chỉ tiêu\n"
+        "• /danhsach [thôn | quý 4 | trạng thái] – danh sách hồ sơ\n"
+        "• /trangthai <mã> – xem một hồ sơ; /han – các hạn sắp tới\n"
+        "• /nhacnho – nhận tóm tắt hằng tuần, báo quá hạn"
+    ),
+    "command.decu": "Đề cử người tốt, việc tốt",
+    "command.hoso": "Hồ sơ tôi đã gửi",
+    "command.trangthai": "Xem một hồ sơ theo mã",
+    "command.danhsach": "Danh sách hồ sơ",
+    "command.thongke": "Số liệu thống kê",
+    "command.han": "Các hạn sắp tới",
+    "command.themhan": "Thêm một hạn",
+    "command.sua": "Sửa hồ sơ bị trả lại",
+    "command.rut": "Rút một hồ sơ",
+    "command.nhacnho": "Cài đặt nhắc nhở",
+    "command.quaylai": "Quay lại bước trước",
+    "command.huy": "Hủy hồ sơ đang làm",
+    "command.trogiup": "Hướng dẫn",
+    "command.choduyet": "Hồ sơ chờ duyệt",
+    "command.donvi": "Thôn, tổ dân phố, đoàn thể",
+    "command.moi": "Mời người dùng",
+    "command.nguoi": "Người dùng của xã",
+    "command.thuhoi": "Thu hồi quyền một người",
+    "command.khenthuong": "Ghi nhận khen thưởng",
+    "page.previous": "◀️ Trang trước",
+    "page.next": "Trang sau ▶️",
+    "summary.resend": "✅ Gửi lại",
+    # ---- review
+    "review.not_secretary": "Chỉ thường trực Hội đồng Thi đua xã mới duyệt hồ sơ.",
+    "review.none_pending": "Không có hồ sơ nào chờ duyệt. 👍",
+    "review.pending_title": "Hồ sơ chờ duyệt: {total} (trang {page}/{pages}), cũ nhất trước. Bấm để mở:",
+    "review.pending_line": "• {code} – {name} – {status} ({date})",
+    "review.case_title": "Hồ sơ {code} – {status} – {unit}",
+    "review.changed": "✏️ Lần gửi lại này đã sửa: {fields}",
+    "review.reason_line": "Lý do lần trước: {reason}",
+    "review.approve": "✅ Duyệt",
+    "review.return": "↩️ Trả lại",
+    "review.reject": "❌ Từ chối",
+    "review.cancel": "Thôi, không làm nữa",
+    "review.cancelled": "Đã bỏ thao tác. Hồ sơ giữ nguyên.",
+    "review.already": "Hồ sơ {code} đã được xử lý rồi (trạng thái hiện tại: {status}).",
+    "review.ask_return": (
+        "Trả lại hồ sơ {code}: hãy gõ lý do (người đề cử sẽ nhận được). "
+        "Có thể bấm các mục cần sửa trước khi gõ lý do:"
+    ),
+    "review.ask_reject": "Từ chối hồ sơ {code}: hãy gõ lý do (người đề cử sẽ nhận được).",
+    "review.flagged": "Các mục cần sửa: {fields}. Giờ hãy gõ lý do.",
+    "review.reason_short": "Lý do cần ít nhất {min} ký tự, để người đề cử hiểu cần làm gì.",
+    "review.done.approve": "Đã duyệt hồ sơ {code}. Người đề cử đã được báo.",
+    "review.done.return": "Đã trả lại hồ sơ {code} kèm lý do. Người đề cử đã được báo.",
+    "review.done.reject": "Đã từ chối hồ sơ {code} kèm lý do. Người đề cử đã được báo.",
+    "review.done.commend": "Đã ghi nhận khen thưởng cho hồ sơ {code}. Người đề cử đã được báo.",
+    "review.new_title": "📥 Hồ sơ đề cử mới:",
+    "review.new_line": "• {code} – {name}",
+    "review.resubmitted_line": "• {code} – {name} (đã bổ sung, gửi lại)",
+    "commend.usage": (
+        "Gõ: /khenthuong <mã> | <hình thức> | <số quyết định> | <ngày>, ví dụ: /khenthuong NT-2026-00042 | "
+        "Giấy khen của Chủ tịch UBND xã | 123/QĐ-UBND | 15/12/2026"
+    ),
+    "commend.bad_date": "Ngày quyết định chưa đúng. Ví dụ: 15/12/2026.",
+    "commend.not_approved": "Hồ sơ {code} chưa được duyệt nên chưa ghi khen thưởng được (trạng thái: {status}).",
+    "notify.approved": "🎉 Hồ sơ {code} ({name}) đã được xã duyệt và chuyển lên. Cảm ơn bạn!",
+    "notify.returned": (
+        "↩️ Hồ sơ {code} ({name}) cần bổ sung.\nLý do: {reason}\nCần sửa: {fields}\n"
+        "Bấm nút dưới để sửa và gửi lại."
+    ),
+    "notify.fix_now": "✏️ Sửa hồ sơ",
+    "notify.rejected": "Hồ sơ {code} ({name}) không được chọn.\nLý do: {reason}",
+    "notify.commended": "🏅 Hồ sơ {code} ({name}) đã được khen thưởng: {form}, quyết định {decision} ngày {date}.",
+    "fix.start": "Sửa hồ sơ {code}.\nLý do trả lại: {reason}\nCần sửa: {fields}",
+    "fix.any_field": "bất kỳ mục nào bạn thấy cần",
+    "fix.usage": "Gõ mã hồ sơ cần sửa, ví dụ: /sua NT-2026-00042",
+    "fix.not_returned": "Hồ sơ {code} không ở trạng thái cần bổ sung nên không sửa được.",
+    "fix.draft_first": "Bạn đang có một hồ sơ làm dở. Hãy gửi hoặc hủy nó trước (gõ /decu để làm tiếp), rồi sửa hồ sơ này.",
+    "fix.gone": "Hồ sơ này không còn ở trạng thái cần bổ sung (có thể đã được xử lý). Những thay đổi chưa được gửi.",
+    "fix.resubmitted": "Đã gửi lại hồ sơ {code}. Thường trực Hội đồng Thi đua xã sẽ xem lại.",
+    "withdraw.usage": "Gõ mã hồ sơ muốn rút, ví dụ: /rut NT-2026-00042",
+    "withdraw.confirm": "Rút hồ sơ {code} ({name})? Hồ sơ sẽ không được xét nữa.",
+    "withdraw.yes": "Rút hồ sơ",
+    "withdraw.kept": "Hồ sơ vẫn được giữ.",
+    "withdraw.done": "Đã rút hồ sơ {code}.",
+    "withdraw.too_late": "Hồ sơ {code} không rút được nữa (trạng thái: {status}).",
+    # ---- lists and numbers
+    "list.title": "Hồ sơ: {total} (trang {page}/{pages})",
+    "list.empty": "Không có hồ sơ nào phù hợp.",
+    "list.bad_filter": "Bot chưa hiểu bộ lọc. Ví dụ: /danhsach Thôn Đông, /danhsach quý 4, /danhsach chờ duyệt",
+    "stats.usage": "Gõ /thongke (quý này) hoặc /thongke nam (cả năm).",
+    "stats.year": "năm {year}",
+    "stats.title": "📊 {commune} – {period}: {total} hồ sơ",
+    "stats.by_status": "Theo trạng thái:",
+    "stats.by_unit": "Theo thôn / đơn vị:",
+    "stats.by_field": "Theo lĩnh vực:",
+    "stats.quota": "{mark} Chỉ tiêu năm {year}: {forwarded}/{quota} gương đã duyệt chuyển lên",
+    "stats.silent": "Chưa gửi hồ sơ nào quý này: {units}",
+    "stats.province_title": (
+        "📊 Toàn tỉnh – {period}: {total} hồ sơ; {below}/{communes} xã, phường chưa đạt chỉ tiêu {quota} gương/năm "
+        "(chưa đạt ở trên):"
+    ),
+    "stats.province_line": "{mark} {commune}: {forwarded}/{quota} gương; {sent} hồ sơ kỳ này",
+    # ---- units and people
+    "units.title": "Thôn, tổ dân phố và đoàn thể của xã (số # để sửa):",
+    "units.line": "#{id} {name} ({kind}) {retired}",
+    "units.kind.village": "thôn/tổ",
+    "units.kind.organisation": "đoàn thể",
+    "units.retired_mark": "– đã ngừng",
+    "units.usage": "Gõ: /donvi them thon <tên>, /donvi them doanthe <tên>, /donvi doiten <số> <tên mới>, /donvi nghi <số>",
+    "units.unknown": "Không tìm thấy đơn vị này trong xã. Gõ /donvi để xem số # của từng đơn vị.",
+    "units.added": "Đã thêm: {name}.",
+    "units.renamed": "Đã đổi tên {old} thành {name}.",
+    "units.retired": "{name} đã ngừng (các hồ sơ cũ vẫn được giữ).",
+    "units.taken": "Đã có đơn vị tên {name}.",
+    "invite.usage": "Gõ: /moi canbo <tên thôn hoặc số #>, /moi lanhdao, hoặc /moi thuky",
+    "invite.unit_unknown": "Không tìm thấy thôn/đơn vị này. Gõ /donvi để xem, hoặc /donvi them thon <tên> để thêm.",
+    "invite.created": (
+        "Mã mời {role} (dùng một lần, hết hạn sau {days} ngày): {code}\n"
+        "Gửi đường link này cho người được mời: {link}"
+    ),
+    "people.title": "Người dùng của xã ({count}):",
+    "people.line": "#{id} {name} – {role} {unit}",
+    "people.hint": "Thu hồi quyền của một người: /thuhoi <số #>",
+    "people.unknown": "Không tìm thấy người này trong xã.",
+    "people.not_self": "Bạn không thể tự thu hồi quyền của mình.",
+    "people.revoked": "Đã thu hồi quyền của {name}. Người này không dùng bot được nữa.",
 }
 
 

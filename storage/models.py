@@ -178,6 +178,32 @@ class Case(SQLModel, table=True):
     answers: dict = json_column()
     submitted_at: datetime = utc_column(nullable=False)
     updated_at: datetime = utc_column(nullable=False)
+    version: int = 1  # grows with each resubmission; earlier answers are kept in CaseVersion
+    reason: str = ""  # the reviewer's latest reason (returned, rejected)
+    fix_fields: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    commendation: dict = json_column()  # {"form", "decision", "date"} once commended
+
+
+class CaseVersion(SQLModel, table=True):
+    """The answers and photos of a case as they were before a resubmission."""
+
+    __table_args__ = (UniqueConstraint("case_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    version: int
+    answers: dict = json_column()
+    photos: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = utc_column(nullable=False)
+
+
+class PendingAction(SQLModel, table=True):
+    """What a reviewer's next typed message means (the reason for returning case 42, say)."""
+
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    action: str = Field(max_length=16)
+    case_id: int = Field(foreign_key="case.id")
+    data: dict = json_column()
+    created_at: datetime = utc_column(nullable=False)
 
 
 class CasePhoto(SQLModel, table=True):
@@ -198,6 +224,7 @@ class CaseEvent(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=16)
     to_status: str = Field(max_length=16)
     reason: str = ""
+    details: dict = json_column()  # fields to fix, what changed, the commendation
 
 
 class CaseCounter(SQLModel, table=True):

@@ -204,3 +204,17 @@ async def same_name_cases(session: AsyncSession, commune_code: str, name: str, s
 async def photo_count(session: AsyncSession, case_id: int) -> int:
     return int(await session.scalar(select(func.count()).select_from(CasePhoto).where(CasePhoto.case_id == case_id))
                or 0)
+
+
+async def case_photos(session: AsyncSession, case_id: int) -> list[dict]:
+    """A case's photos in order, described as the flows keep them."""
+    rows = await session.exec(
+        select(Media, CasePhoto.position).join(CasePhoto, CasePhoto.sha256 == Media.sha256)
+        .where(CasePhoto.case_id == case_id).order_by(CasePhoto.position))
+    return [{"sha256": m.sha256, "size": m.size, "width": m.width, "height": m.height, "mime_type": m.mime_type}
+            for m, _ in rows.all()]
+
+
+async def replace_case_photos(session: AsyncSession, case_id: int, photos: Sequence[str]) -> None:
+    await session.execute(delete(CasePhoto).where(CasePhoto.case_id == case_id))
+    session.add_all(CasePhoto(case_id=case_id, sha256=sha, position=i) for i, sha in enumerate(photos))

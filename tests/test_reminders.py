@@ -208,7 +208,7 @@ async def test_a_secretary_adds_a_one_off_deadline_by_chat(app, clock):
     assert (await secretary.say("/themhan 01/01/2020 Đã qua"))[0].text == t("han.add_bad_date")
     replies = await secretary.say("/themhan 15/04/2027 Gửi kế hoạch thi đua năm")
     assert replies[0].text == t("han.added", title="Gửi kế hoạch thi đua năm", date="15/04/2027")
-    assert (await Chat(app.core, "c2").say("/themhan 15/04/2027 X"))[0].text == t("han.add_not_allowed")
+    assert (await Chat(app.core, "c2").say("/themhan 15/04/2027 X"))[0].text == t("role.not_allowed")
     async with app.db.session() as session:
         [row] = (await session.exec(select(Deadline).where(Deadline.title == "Gửi kế hoạch thi đua năm"))).all()
     assert row.commune_code == "00070" and row.due_at.astimezone(ZONE) == at(2027, 4, 15, 23, 59, 59, 999999)

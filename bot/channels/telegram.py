@@ -26,9 +26,12 @@ from aiogram.exceptions import (
 )
 from aiogram.types import (
     BotCommand,
+    BotCommandScopeChat,
+    BufferedInputFile,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaPhoto,
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
@@ -45,12 +48,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096
+# Everyone's menu before registration; each person then gets their roles' menu (bot/handlers/menu.py).
 COMMANDS = (
-    ("decu", "Đề cử người tốt, việc tốt"),
-    ("hoso", "Hồ sơ tôi đã gửi"),
-    ("trangthai", "Xem trạng thái một hồ sơ"),
-    ("quaylai", "Quay lại bước trước"),
-    ("huy", "Hủy hồ sơ đang làm"),
+    ("start", "Bắt đầu, nhập mã mời"),
     ("trogiup", "Hướng dẫn"),
 )
 _UNSUPPORTED_FIELDS = ("sticker", "voice", "video", "video_note", "audio", "location", "contact", "venue",
@@ -124,6 +124,23 @@ class TelegramChannel:
     async def _deliver(self, message: Message, event: Inbound) -> None:
         await self._send(message.chat.id, await self.core.handle(event, self.fetch))
 
+    async def _send_photos(self, chat_id: int, shas: tuple[str, ...]) -> None:
+        try:
+            await _album(self.bot, chat_id, [await self.core.media.load(sha) for sha in shas])
+        except (TelegramAPIError, OSError):
+            log.exception("could not send the photos of a case to chat %s", chat_id)
+
+    async def _set_commands(self, chat_id: int, commands: tuple[tuple[str, str], ...]) -> None:
+        scope = BotCommandScopeChat(chat_id=chat_id)
+        try:
+            if commands:
+                await self.bot.set_my_commands([BotCommand(command=c, description=d) for c, d in commands],
+                                               scope=scope)
+            else:
+                await self.bot.delete_my_commands(scope=scope)
+        except TelegramAPIError:
+            log.exception("could not set the command menu of chat %s", chat_id)
+
     async def fetch(self, ref: MediaRef) -> bytes:
         file = await self.bot.get_file(ref.file_id)
         if file.file_path is None:
@@ -135,6 +152,10 @@ class TelegramChannel:
     # ---- outbound
     async def _send(self, chat_id: int, replies: Iterable[Reply]) -> None:
         for reply in replies:
+            if reply.commands is not None:
+                await self._set_commands(chat_id, reply.commands)
+            if reply.photos:
+                await self._send_photos(chat_id, reply.photos)
             chunks = split_text(reply.text, TEXT_LIMIT)
             for i, chunk in enumerate(chunks):
                 last = i == len(chunks) - 1
@@ -168,6 +189,19 @@ class TelegramDelivery:
             raise
         except (TelegramServerError, TelegramNetworkError, TimeoutError) as error:
             raise TransientFailure(repr(error)) from error
+
+
+async def _album(bot: Bot, chat_id: int, photos: list[bytes]) -> None:
+    files = [BufferedInputFile(data, filename=f"anh-{i + 1}.jpg") for i, data in enumerate(photos)]
+    if len(files) == 1:
+        await bot.send_photo(chat_id, files[0])
+        return
+    for start in range(0, len(files), 10):  # an album holds 2 to 10
+        group = files[start:start + 10]
+        if len(group) == 1:
+            await bot.send_photo(chat_id, group[0])
+        else:
+            await bot.send_media_group(chat_id, [InputMediaPhoto(media=f) for f in group])
 
 
 def _base(message: Message, kind: InboundKind) -> Inbound:

@@ -22,7 +22,8 @@ DEMO_USER = "demo-cadre"
 
 def render(reply: Reply) -> str:
     """A reply as plain text: the choices become a numbered list."""
-    lines = [reply.text]
+    lines = [f"[{len(reply.photos)} ảnh]"] if reply.photos else []
+    lines.append(reply.text)
     lines += [f"  {i}. {c.label}" for i, c in enumerate(reply.choices, start=1)]
     if reply.menu:
         lines.append("  [menu: " + " | ".join(reply.menu) + "]")

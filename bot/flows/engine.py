@@ -67,6 +67,7 @@ class Flow:
     name: str
     steps: tuple[Step, ...]
     intro: str = ""  # catalogue key said once at the start
+    send_label: str = "summary.send"  # the summary's button that ends the flow
 
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.id == step_id)
@@ -85,6 +86,8 @@ class State:
     editing: bool = False  # came from the summary: go back to it once the answer is given
     confirming_cancel: bool = False
     picking_edit: bool = False  # the summary's "which answer to change?" list is open
+    queue: list[str] = field(default_factory=list)  # steps still to visit while editing (flagged by a reviewer)
+    data: dict[str, Any] = field(default_factory=dict)  # what the flow is about (the case being fixed)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +97,8 @@ class State:
             "editing": self.editing,
             "confirming_cancel": self.confirming_cancel,
             "picking_edit": self.picking_edit,
+            "queue": self.queue,
+            "data": self.data,
         }
 
     @classmethod
@@ -105,6 +110,8 @@ class State:
             editing=bool(data.get("editing", False)),
             confirming_cancel=bool(data.get("confirming_cancel", False)),
             picking_edit=bool(data.get("picking_edit", False)),
+            queue=list(data.get("queue", [])),
+            data=dict(data.get("data", {})),
         )
 
 
@@ -285,7 +292,10 @@ class Engine:
     def _next(self, state: State, step: Step, ctx: Context) -> Outcome:
         applicable = self.flow.applicable(state.answers)
         if state.editing:
+            queued = [s for s in applicable if s.id in state.queue]
+            state.queue = [q for q in state.queue if q != step.id and q in {s.id for s in queued}]
             following = [s for s in applicable if s.id not in state.answers]
+            following += [s for s in applicable if s.id in state.queue and s not in following]
         else:
             after = applicable[applicable.index(step) + 1:] if step in applicable else applicable
             following = after
@@ -349,16 +359,15 @@ class Engine:
     def _summary_step(self) -> Step:
         return next(s for s in self.flow.steps if s.kind is StepKind.SUMMARY)
 
+    def summary_lines(self, answers: Answers, ctx: Context) -> list[str]:
+        """Every applicable answer as "• Label: value", as the summary and a reviewer show it."""
+        return [f"• {t(step.label)}: {self._show(step, answers.get(step.id), ctx)}"
+                for step in self.flow.applicable(answers) if step.kind is not StepKind.SUMMARY and step.label]
+
     def _summary(self, state: State, ctx: Context) -> Reply:
-        lines = [t("summary.title")]
-        for step in self.flow.applicable(state.answers):
-            if step.kind is StepKind.SUMMARY or not step.label:
-                continue
-            lines.append(f"• {t(step.label)}: {self._show(step, state.answers.get(step.id), ctx)}")
-        lines.append("")
-        lines.append(t("summary.question"))
+        lines = [t("summary.title"), *self.summary_lines(state.answers, ctx), "", t("summary.question")]
         choices = (
-            Choice(t("summary.send"), "summary:send"),
+            Choice(t(self.flow.send_label), "summary:send"),
             Choice(t("summary.edit"), "summary:edit"),
             Choice(t("summary.cancel"), "summary:cancel"),
         )

@@ -121,3 +121,8 @@ NOMINATION = Flow(
         Step("summary", StepKind.SUMMARY, "summary.question", help="nom.summary.help"),
     ),
 )
+
+
+# Fixing a returned case: the same questions, starting from the case's answers, visiting first what the
+# reviewer flagged, then the summary with "Gửi lại".
+FIX = Flow(name="fix", steps=NOMINATION.steps, send_label="summary.resend")

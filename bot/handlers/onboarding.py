@@ -11,7 +11,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.events import Reply
-from bot.handlers.menu import main_menu
+from bot.handlers.menu import commands_for, main_menu
 from bot.messages import t
 from bot.request import Request
 from storage import repo
@@ -41,7 +41,8 @@ async def start(request: Request) -> list[Reply]:
         return await redeem(request, code)
     if request.person is None:
         return [Reply(t("access.unregistered"))]
-    return [Reply(t("welcome.back", name=request.person.name), menu=main_menu(request.memberships))]
+    return [Reply(t("welcome.back", name=request.person.name), menu=main_menu(request.memberships),
+                  commands=commands_for(request.memberships))]
 
 
 async def redeem(request: Request, code: str) -> list[Reply]:
@@ -66,7 +67,8 @@ async def redeem(request: Request, code: str) -> list[Reply]:
     session.add(membership)
     await session.execute(update(Invite).where(Invite.id == invite.id).values(used_by=request.person.id))
     request.memberships.append(membership)
-    return [Reply(await _welcome(session, request.person.name, membership), menu=main_menu(request.memberships))]
+    return [Reply(await _welcome(session, request.person.name, membership), menu=main_menu(request.memberships),
+                  commands=commands_for(request.memberships))]
 
 
 def _already_holds(request: Request, invite: Invite) -> bool:

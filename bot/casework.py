@@ -1,0 +1,156 @@
+"""The life of a case: who may do what, each transition guarded so it happens once, its audit event,
+and who is told (through the outbox).
+
+submitted → returned (reason) → resubmitted → approved (sent up) | rejected (reason) → commended;
+the nominator may withdraw a case that is not yet approved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.events import Choice, Reply
+from bot.messages import t
+from scheduler.outbox import Message, enqueue
+from storage.communes import all_communes
+from storage.models import Account, Case, CaseEvent, CaseStatus, Membership, Outbox, OutboxStatus, Role
+
+S = CaseStatus
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    sources: frozenset[str]
+    target: str
+    needs_reason: bool = False
+
+
+TRANSITIONS = {
+    t.name: t for t in (
+        Transition("return", frozenset({S.SUBMITTED, S.RESUBMITTED}), S.RETURNED, needs_reason=True),
+        Transition("resubmit", frozenset({S.RETURNED}), S.RESUBMITTED),
+        Transition("approve", frozenset({S.SUBMITTED, S.RESUBMITTED}), S.APPROVED),
+        Transition("reject", frozenset({S.SUBMITTED, S.RESUBMITTED, S.RETURNED}), S.REJECTED, needs_reason=True),
+        Transition("commend", frozenset({S.APPROVED}), S.COMMENDED),
+        Transition("withdraw", frozenset({S.SUBMITTED, S.RETURNED, S.RESUBMITTED}), S.WITHDRAWN),
+    )
+}
+REVIEWABLE = (S.SUBMITTED, S.RESUBMITTED)
+REASON_MAX = 1000
+DIGEST_WINDOW = timedelta(minutes=5)  # new cases within this time after a notice make one digest
+
+
+# ---- who may do what
+def reviews(memberships: list[Membership], case: Case) -> bool:
+    return any(m.role == Role.SECRETARY and m.commune_code == case.commune_code for m in memberships)
+
+
+def may_see(person_id: int | None, memberships: list[Membership], case: Case) -> bool:
+    """A nominator sees their cases; a cadre their unit's; a secretary or official their commune or province."""
+    if person_id is not None and case.nominator_id == person_id:
+        return True
+    for m in memberships:
+        if m.role == Role.CADRE and m.unit_id is not None and m.unit_id == case.unit_id:
+            return True
+        if m.role in (Role.SECRETARY, Role.OFFICIAL) and m.commune_code == case.commune_code:
+            return True
+        if m.role == Role.OFFICIAL and m.province_code and case.commune_code in province_communes(m.province_code):
+            return True
+    return False
+
+
+def province_communes(province_code: str) -> set[str]:
+    return {c.code for c in all_communes() if c.province_code == province_code}
+
+
+# ---- transitions
+async def transition(session: AsyncSession, case: Case, name: str, actor_id: int, now: datetime, *,
+                     reason: str = "", details: dict[str, Any] | None = None,
+                     values: dict[str, Any] | None = None) -> Case | None:
+    """Move the case if it is still in a state the transition starts from; None if someone was first."""
+    move = TRANSITIONS[name]
+    result = await session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.status.in_(move.sources))
+        .values(status=move.target, updated_at=now, **(values or {}))
+        .returning(Case.status)
+        .execution_options(synchronize_session=False)
+    )
+    if result.first() is None:
+        return None
+    session.add(CaseEvent(case_id=case.id, actor_id=actor_id, at=now, from_status=case.status,
+                          to_status=move.target, reason=reason, details=details or {}))
+    await session.flush()
+    await session.refresh(case)
+    return case
+
+
+# ---- who is told
+async def accounts_of(session: AsyncSession, person_ids: set[int]) -> dict[int, Account]:
+    if not person_ids:
+        return {}
+    rows = await session.exec(select(Account).where(Account.person_id.in_(person_ids),
+                                                    Account.unreachable_at.is_(None)).order_by(Account.id))
+    found: dict[int, Account] = {}
+    for account in rows.all():
+        found.setdefault(account.person_id, account)
+    return found
+
+
+async def secretaries(session: AsyncSession, commune_code: str) -> list[Account]:
+    rows = await session.exec(select(Membership.person_id).where(
+        Membership.role == Role.SECRETARY, Membership.commune_code == commune_code,
+        Membership.revoked_at.is_(None)))
+    return list((await accounts_of(session, set(rows.all()))).values())
+
+
+async def tell_nominator(session: AsyncSession, case: Case, text: str, now: datetime,
+                         choices: tuple[Choice, ...] = ()) -> None:
+    account = (await accounts_of(session, {case.nominator_id})).get(case.nominator_id)
+    if account is None:
+        return
+    key = f"status:{case.id}:{case.status}:{case.version}:{now.timestamp():.0f}"
+    await enqueue(session, [Message(key, account.person_id, account.channel, account.chat_id, "status",
+                                    Reply(text, choices), now)], now)
+
+
+async def tell_secretaries_new(session: AsyncSession, case: Case, now: datetime, *, resubmitted: bool = False) -> None:
+    """At once for the first case; cases that follow within minutes join one digest, not a flood."""
+    line = t("review.new_line" if not resubmitted else "review.resubmitted_line", code=case.code, name=case.name)
+    for account in await secretaries(session, case.commune_code):
+        if account.person_id == case.nominator_id:
+            continue
+        if await _join_digest(session, account.person_id, line):
+            continue
+        recent = await _last_notice(session, account.person_id, now - DIGEST_WINDOW)
+        due = recent + DIGEST_WINDOW if recent else now
+        reply = Reply(t("review.new_title") + "\n" + line, (Choice(t("remind.open_pending"), "cmd:choduyet"),))
+        await enqueue(session, [Message(f"newcases:{account.person_id}:{case.id}:{case.version}",
+                                        account.person_id, account.channel, account.chat_id, "newcases", reply,
+                                        due)], now)
+
+
+async def _join_digest(session: AsyncSession, person_id: int, line: str) -> bool:
+    waiting = (await session.exec(select(Outbox).where(
+        Outbox.person_id == person_id, Outbox.kind == "newcases", Outbox.status == OutboxStatus.PENDING))).first()
+    if waiting is None:
+        return False
+    payload = dict(waiting.payload)
+    payload["text"] = payload["text"] + "\n" + line
+    result = await session.execute(update(Outbox).where(Outbox.id == waiting.id, Outbox.status == OutboxStatus.PENDING)
+                                   .values(payload=payload).execution_options(synchronize_session=False))
+    return result.rowcount == 1  # the sender may have claimed it meanwhile: then a new notice
+
+
+async def _last_notice(session: AsyncSession, person_id: int, since: datetime) -> datetime | None:
+    row = (await session.exec(select(Outbox.sent_at).where(
+        Outbox.person_id == person_id, Outbox.kind == "newcases", Outbox.status == OutboxStatus.SENT,
+        Outbox.sent_at >= since).order_by(Outbox.sent_at.desc()))).first()
+    return row
