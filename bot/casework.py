@@ -88,8 +88,7 @@ async def transition(session: AsyncSession, case: Case, name: str, actor_id: int
     session.add(CaseEvent(case_id=case.id, actor_id=actor_id, at=now, from_status=case.status,
                           to_status=move.target, reason=reason, details=details or {}))
     await session.flush()
-    await session.refresh(case)
-    return case
+    return await session.get(Case, case.id, populate_existing=True)
 
 
 # ---- who is told

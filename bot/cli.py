@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import logging
 import sys
 from datetime import date, datetime, timedelta
@@ -16,6 +17,7 @@ from bot.channels.terminal import TerminalChat
 from bot.demo import ensure_demo_cadre
 from bot.handlers.onboarding import create_invite
 from bot.settings import Settings
+from bot.text import fold
 from scheduler.calendar import Calendar
 from scheduler.reminders import ReminderPlanner, summarize
 from scheduler.service import ReminderService
@@ -81,7 +83,101 @@ def _parser() -> argparse.ArgumentParser:
     move.add_argument("--quarter", required=True, type=int, choices=[1, 2, 3, 4])
     add.set_defaults(action=_deadline_add)
     move.set_defaults(action=_deadline_move)
+    units = sub.add_parser("units", help="villages and organisations").add_subparsers(dest="units_command",
+                                                                                      required=True)
+    load = units.add_parser("import", help="villages from a CSV file: commune code or name, village name")
+    load.add_argument("file")
+    load.set_defaults(action=_units_import)
+    listed = units.add_parser("list", help="the units of a commune")
+    listed.add_argument("--commune", required=True)
+    listed.set_defaults(action=_units_list)
+    people = sub.add_parser("people", help="people").add_subparsers(dest="people_command", required=True)
+    who = people.add_parser("list", help="the people of a commune, with role and unit")
+    who.add_argument("--commune", required=True)
+    who.set_defaults(action=_people_list)
+    case = sub.add_parser("case", help="cases").add_subparsers(dest="case_command", required=True)
+    history = case.add_parser("history", help="the audit trail of a case")
+    history.add_argument("code")
+    history.set_defaults(action=_case_history)
     return parser
+
+
+def _read_csv(path: str) -> list[list[str]]:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        return [row for row in csv.reader(handle) if len(row) >= 2 and row[1].strip()]
+
+
+async def _units_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Rows of (commune code or name, village name); a header row is skipped; known villages are kept."""
+    rows = _read_csv(args.file)
+    if rows and not rows[0][0].strip().isdigit() and fold(rows[0][1]) in ("ten thon", "thon", "village", "name"):
+        rows = rows[1:]
+    app = await build_app(settings)
+    added, problems = 0, []
+    try:
+        async with app.db.session() as session:
+            for number, (commune_text, village, *_) in enumerate(rows, start=1):
+                try:
+                    commune = await repo.ensure_commune(session, find_commune(commune_text))
+                except (CommuneNotFound, AmbiguousCommune) as exc:
+                    problems.append(f"  dòng {number}: {_scope_error(exc).splitlines()[0]}")
+                    continue
+                before = await repo.unit_named(session, commune.code, UnitKind.VILLAGE, village)
+                await repo.ensure_unit(session, commune.code, UnitKind.VILLAGE, village)
+                added += before is None
+    finally:
+        await app.close()
+    print(f"Đã thêm {added} thôn mới ({len(rows) - added - len(problems)} đã có).")
+    for line in problems:
+        print(line, file=sys.stderr)
+    return 0 if not problems else 1
+
+
+async def _units_list(settings: Settings, args: argparse.Namespace) -> int:
+    commune = find_commune(args.commune)
+    app = await build_app(settings)
+    try:
+        async with app.db.session() as session:
+            for unit in await repo.units_of(session, commune.code):
+                retired = " (đã ngừng)" if unit.retired_at else ""
+                print(f"#{unit.id}\t{unit.kind}\t{unit.name}{retired}")
+    finally:
+        await app.close()
+    return 0
+
+
+async def _people_list(settings: Settings, args: argparse.Namespace) -> int:
+    commune = find_commune(args.commune)
+    app = await build_app(settings)
+    try:
+        async with app.db.session() as session:
+            for person, membership, unit in await repo.people_of(session, commune.code):
+                revoked = " (đã thu hồi)" if membership.revoked_at else ""
+                print(f"#{person.id}\t{membership.role}\t{person.name}\t{unit.name if unit else ''}{revoked}")
+    finally:
+        await app.close()
+    return 0
+
+
+async def _case_history(settings: Settings, args: argparse.Namespace) -> int:
+    app = await build_app(settings)
+    try:
+        async with app.db.session() as session:
+            case = await repo.case_by_code(session, args.code)
+            if case is None:
+                print(f"Không có hồ sơ {args.code}.", file=sys.stderr)
+                return 2
+            print(f"{case.code} – {case.name} – {case.status} (phiên bản {case.version})")
+            for event, actor in await repo.case_history(session, case.id):
+                when = event.at.astimezone(settings.zone).strftime("%d/%m/%Y %H:%M")
+                who = actor.name if actor else "hệ thống"
+                line = f"{when}  {event.from_status or '—'} → {event.to_status}  bởi {who}"
+                extra = "; ".join(x for x in (event.reason, ", ".join(f"{k}: {v}" for k, v in event.details.items()))
+                                  if x)
+                print(line + (f"  ({extra})" if extra else ""))
+    finally:
+        await app.close()
+    return 0
 
 
 def _local_time(text: str) -> datetime:

@@ -209,6 +209,7 @@ class ConversationService:
             return []
         cases = await repo.same_name_cases(request.session, membership.commune_code, name,
                                            request.now - DUPLICATE_WINDOW)
+        cases = [c for c in cases if c.id != state.data.get("case_id")]  # not the case being fixed
         if not cases:
             return []
         listed = "; ".join(f"{c.code} ({status_label(c.status)})" for c in cases)

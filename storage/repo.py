@@ -81,10 +81,7 @@ async def ensure_commune(session: AsyncSession, official: OfficialCommune) -> Co
 
 async def ensure_unit(session: AsyncSession, commune_code: str, kind: str, name: str) -> Unit:
     key = fold(name)
-    found = await session.exec(
-        select(Unit).where(Unit.commune_code == commune_code, Unit.kind == kind, Unit.name_key == key)
-    )
-    unit = found.first()
+    unit = await unit_named(session, commune_code, kind, name)
     if unit is None:
         unit = Unit(commune_code=commune_code, kind=kind, name=" ".join(name.split()), name_key=key)
         session.add(unit)
@@ -218,3 +215,29 @@ async def case_photos(session: AsyncSession, case_id: int) -> list[dict]:
 async def replace_case_photos(session: AsyncSession, case_id: int, photos: Sequence[str]) -> None:
     await session.execute(delete(CasePhoto).where(CasePhoto.case_id == case_id))
     session.add_all(CasePhoto(case_id=case_id, sha256=sha, position=i) for i, sha in enumerate(photos))
+
+
+async def unit_named(session: AsyncSession, commune_code: str, kind: str, name: str) -> Unit | None:
+    result = await session.exec(select(Unit).where(Unit.commune_code == commune_code, Unit.kind == kind,
+                                                   Unit.name_key == fold(name)))
+    return result.first()
+
+
+async def units_of(session: AsyncSession, commune_code: str) -> list[Unit]:
+    result = await session.exec(select(Unit).where(Unit.commune_code == commune_code).order_by(Unit.kind, Unit.name))
+    return list(result.all())
+
+
+async def people_of(session: AsyncSession, commune_code: str) -> list[tuple[Person, Membership, Unit | None]]:
+    result = await session.exec(
+        select(Person, Membership, Unit).join(Membership, Membership.person_id == Person.id)
+        .outerjoin(Unit, Unit.id == Membership.unit_id)
+        .where(Membership.commune_code == commune_code).order_by(Membership.role, Person.name))
+    return list(result.all())
+
+
+async def case_history(session: AsyncSession, case_id: int) -> list[tuple[CaseEvent, Person | None]]:
+    result = await session.exec(
+        select(CaseEvent, Person).outerjoin(Person, Person.id == CaseEvent.actor_id)
+        .where(CaseEvent.case_id == case_id).order_by(CaseEvent.at, CaseEvent.id))
+    return list(result.all())

@@ -27,6 +27,8 @@ from storage import repo
 from storage.communes import find_commune
 from storage.db import Database
 from storage.models import Membership, Role
+from tests.fakes.telegram_server import FakeTelegramServer, require_api_json
+from tests.telegram_user import RunningBot
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 TEST_DATABASE_URL = os.environ.get("NGUOITOT_TEST_DATABASE_URL", "sqlite")
@@ -134,3 +136,24 @@ async def new_invite(app, role: Role = Role.CADRE, *, commune: str = COMMUNE_A, 
         unit = await repo.ensure_unit(session, official.code, "village", village) if village else None
         return await create_invite(session, role=role, now=app.core.clock.now(), ttl=ttl,
                                    commune_code=official.code, unit_id=unit.id if unit else None)
+
+
+@pytest.fixture
+async def server():
+    """A fake Telegram Bot API server that checks every call against the official API."""
+    require_api_json()
+    fake = FakeTelegramServer()
+    await fake.start()
+    yield fake
+    await fake.stop()
+    assert fake.violations == [], "the bot made calls the Bot API would refuse"
+    assert fake.unanswered_callbacks() == []
+
+
+@pytest.fixture
+async def bot(server, app):
+    """The real bot (Telegram adapter, core, outbox sender) polling the fake server."""
+    running = RunningBot(server, app, album_wait=0.3)
+    await running.start(server)
+    yield running
+    await running.stop()

@@ -8,7 +8,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, make_bot
+from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, TelegramDelivery, make_bot
+from scheduler.outbox import OutboxSender
 from tests.fakes.telegram_server import FakeTelegramServer
 
 
@@ -64,16 +65,22 @@ class RunningBot:
         app.settings.telegram_bot_token = server.token
         self.bot = make_bot(app.settings)
         self.dispatcher = TelegramChannel(self.bot, app.core, album_wait).dispatcher()
-        self.task: asyncio.Task | None = None
+        # Notifications (new cases, decisions) go out through the outbox, as in `nguoitot run`.
+        self.sender = OutboxSender(app.db, app.core.clock, {"telegram": TelegramDelivery(self.bot)}, rate=100,
+                                   per_chat=100)
+        self.tasks: list[asyncio.Task] = []
 
     async def start(self, server: FakeTelegramServer) -> None:
-        self.task = asyncio.create_task(self.dispatcher.start_polling(
-            self.bot, handle_signals=False, polling_timeout=1, allowed_updates=ALLOWED_UPDATES))
+        self.tasks = [
+            asyncio.create_task(self.dispatcher.start_polling(
+                self.bot, handle_signals=False, polling_timeout=1, allowed_updates=ALLOWED_UPDATES)),
+            asyncio.create_task(self.sender.run_forever(idle_wait=0.05)),
+        ]
         await server.wait_for(lambda: bool(server.calls_named("getUpdates")), what="the bot to poll")
 
     async def stop(self) -> None:
         with contextlib.suppress(RuntimeError):  # not polling any more
             await self.dispatcher.stop_polling()
-        if self.task is not None:
-            await asyncio.wait_for(self.task, 10)
+        self.tasks[1].cancel()
+        await asyncio.wait_for(asyncio.gather(*self.tasks, return_exceptions=True), 10)
         await self.bot.session.close()

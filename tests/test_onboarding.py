@@ -110,3 +110,32 @@ async def test_cli_says_when_a_commune_name_is_ambiguous(app, settings, monkeypa
     status, _, err = await run_cli_async(["invite", "--role", "cadre", "--commune", "26743"],
                                          settings, monkeypatch, capsys)
     assert status == 2 and "--village" in err
+
+
+async def test_cli_imports_villages_lists_people_and_a_case_history(app, settings, monkeypatch, capsys,
+                                                                    in_empty_folder, tmp_path):
+    csv_file = tmp_path / "thon.csv"
+    csv_file.write_text("Mã xã,Tên thôn\n00070,Tổ dân phố số 1\n00070,Tổ dân phố số 2\n"
+                        "Tân Hòa,Thôn Mới\nphuong ben thanh,Khu phố 3\n00070,to dan pho so 1\n", encoding="utf-8")
+    status, out, err = await run_cli_async(["units", "import", str(csv_file)], settings, monkeypatch, capsys)
+    assert status == 1 and "Đã thêm 3 thôn mới (1 đã có)." in out and "dòng 3" in err  # Tân Hòa is ambiguous
+    status, out, _ = await run_cli_async(["units", "list", "--commune", "00070"], settings, monkeypatch, capsys)
+    assert "village\tTổ dân phố số 1" in out and "village\tTổ dân phố số 2" in out
+
+    chat = Chat(app.core, "51")
+    await chat.say(f"/start {await new_invite(app, village='Tổ dân phố số 2')}")
+    status, out, _ = await run_cli_async(["people", "list", "--commune", "00070"], settings, monkeypatch, capsys)
+    assert "cadre\tChị Lan\tTổ dân phố số 2" in out
+
+    from tests.test_review import add_case
+
+    async with app.db.session() as session:
+        person_id = (await repo.account_of(session, "telegram", "51")).person_id
+    case = await add_case(app, "NT-2026-00077", village="Tổ dân phố số 2", nominator=person_id)
+    async with app.db.session() as session:
+        from bot import casework
+
+        await casework.transition(session, case, "return", person_id, app.core.clock.now(), reason="Thiếu ảnh rõ nét",
+                                  details={"fields": ["photos"]})
+    status, out, _ = await run_cli_async(["case", "history", "NT-2026-00077"], settings, monkeypatch, capsys)
+    assert status == 0 and "submitted → returned  bởi Chị Lan  (Thiếu ảnh rõ nét; fields: ['photos'])" in out

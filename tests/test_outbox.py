@@ -13,7 +13,6 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import insert
 from sqlmodel import select
 
@@ -25,19 +24,9 @@ from scheduler.outbox import Message, OutboxSender, enqueue
 from storage import repo
 from storage.models import Account, Outbox, OutboxStatus, Person
 from tests.conftest import add_member
-from tests.fakes.telegram_server import FakeTelegramServer, Fault, require_api_json
+from tests.fakes.telegram_server import FakeTelegramServer, Fault
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-async def server():
-    require_api_json()
-    fake = FakeTelegramServer()
-    await fake.start()
-    yield fake
-    await fake.stop()
-    assert fake.violations == []
 
 
 async def seed(app, count: int, first_chat: int = 10_000) -> list[int]:

@@ -20,30 +20,10 @@ from storage import repo
 from storage.models import Case, CasePhoto, Media
 from tests.chat import image_bytes
 from tests.conftest import COMMUNE_A, add_member, new_invite
-from tests.fakes.telegram_server import FakeTelegramServer, require_api_json
-from tests.telegram_user import RunningBot, TelegramUser
+from tests.telegram_user import TelegramUser
 
 DESCRIPTION = "Chị Lan nhặt được ví có 5 triệu đồng và đã trả lại cho người đánh rơi."
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-async def server():
-    require_api_json()
-    fake = FakeTelegramServer()
-    await fake.start()
-    yield fake
-    await fake.stop()
-    assert fake.violations == [], "the bot made calls the Bot API would refuse"
-    assert fake.unanswered_callbacks() == []
-
-
-@pytest.fixture
-async def bot(server, app):
-    running = RunningBot(server, app, album_wait=0.3)
-    await running.start(server)
-    yield running
-    await running.stop()
 
 
 async def stored_cases(app) -> list[Case]:
