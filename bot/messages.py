@@ -203,12 +203,14 @@ VI: dict[str, str] = {
     "cases.line": "• {code} – {name} – {status} ({date})",
     "cases.more": "… và {more} hồ sơ cũ hơn.",
     "case.usage": "Gõ mã hồ sơ sau lệnh, ví dụ: /trangthai NT-2026-00042",
+    "case.commendation": "🏅 Khen thưởng: {form}, quyết định {decision} ngày {date}",
     "case.not_found": "Không tìm thấy hồ sơ {code} trong phạm vi bạn được xem.",
     "case.detail": (
         "Hồ sơ {code}\n"
         "• Tên: {name} ({kind})\n"
         "• Trạng thái: {status}\n"
         "• Gửi lúc: {submitted}\n"
+        "• Cập nhật: {updated}\n"
         "• Thôn/đơn vị: {unit}\n"
         "• Lĩnh vực: {field}\n"
         "• Ảnh: {photos}"

@@ -157,3 +157,9 @@ async def bot(server, app):
     await running.start(server)
     yield running
     await running.stop()
+
+
+@pytest.fixture
+def in_empty_folder(tmp_path, monkeypatch):
+    """Run from an empty folder, so no developer .env is read by the command line."""
+    monkeypatch.chdir(tmp_path)

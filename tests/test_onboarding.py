@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import re
 
-import pytest
 from sqlmodel import select
 
-from bot import cli
 from bot.handlers.onboarding import hash_code
 from bot.messages import t
 from storage import repo
 from storage.models import Invite, Membership, Role, Unit
 from tests.chat import Chat
+from tests.cli import run_cli_async
 from tests.conftest import COMMUNE_A, new_invite
 
 
@@ -61,26 +60,6 @@ async def test_expired_and_wrong_codes(app, clock):
     assert (await chat.say(f"/start {code}"))[0].text == t("invite.expired")
     assert (await chat.say("/start abc"))[0].text == t("invite.unknown")
     assert (await chat.say("de cu"))[0].text == t("access.unregistered")
-
-
-def run_cli(args: list[str], settings, monkeypatch, capsys) -> tuple[int, str, str]:
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("DATABASE_SCHEMA", settings.database_schema)
-    monkeypatch.setenv("MEDIA_DIR", str(settings.media_dir))
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "")
-    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "xa_hoankiem_bot")
-    code = cli.main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def in_empty_folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # no developer .env is read
-
-
-async def run_cli_async(*args):
-    return await asyncio.to_thread(run_cli, *args)
 
 
 async def test_cli_invites_a_cadre_and_creates_the_village(app, settings, monkeypatch, capsys, in_empty_folder):

@@ -14,6 +14,7 @@ from scheduler.reminders import ReminderPlanner
 from scheduler.service import ReminderService
 from storage.models import Case, Conversation, Deadline, Outbox, ReminderSetting
 from tests.chat import Chat
+from tests.cli import run_cli_async
 from tests.conftest import ZONE, add_member
 
 DESCRIPTION = "Ông Tư sửa miễn phí đường dây điện cho cả xóm sau cơn bão số 3."
@@ -212,3 +213,34 @@ async def test_a_secretary_adds_a_one_off_deadline_by_chat(app, clock):
     async with app.db.session() as session:
         [row] = (await session.exec(select(Deadline).where(Deadline.title == "Gửi kế hoạch thi đua năm"))).all()
     assert row.commune_code == "00070" and row.due_at.astimezone(ZONE) == at(2027, 4, 15, 23, 59, 59, 999999)
+
+
+async def test_officials_who_opt_in_get_a_weekly_digest_on_monday(app, clock):
+    await seeded_commune(app)
+    official = Chat(app.core, "o1")
+    menu = (await official.say("/nhacnho"))[0]
+    assert "Tóm tắt hằng tuần: đang tắt" in menu.text
+    await official.press("pref:digest:on")
+    recorder = await simulate(app, clock, at(2026, 11, 23), at(2026, 12, 6), hours=(8,))
+    digests = [(moment.date(), reply.text) for moment, chat, reply in recorder.sent
+               if chat == "o1" and reply.text.startswith("📊")]
+    assert [d for d, _ in digests] == [date(2026, 11, 23), date(2026, 11, 30)]  # Mondays, once each
+    assert t("remind.digest_line", commune="Phường Hoàn Kiếm", submitted=1, pending=1, forwarded=0,
+             quota=2) in digests[0][1]
+
+
+async def test_cli_preview_shows_who_would_get_what_without_sending(app, settings, monkeypatch, capsys,
+                                                                    in_empty_folder):
+    await seeded_commune(app)
+    status, out, _ = await run_cli_async(["remind", "preview", "--at", "2026-12-13T08:00"], settings, monkeypatch,
+                                         capsys)
+    assert status == 0 and "Lúc 13/12/2026 08:00: 3 nhắc nhở (chưa gửi)." in out
+    assert "deadline → người" in out and "nudge    → người" in out and "draft    → người" in out
+    async with app.db.session() as session:
+        assert (await session.exec(select(Outbox))).all() == []  # nothing planned, nothing sent
+    status, out, _ = await run_cli_async(["deadline", "move", "--commune", "00070", "--quarter", "4",
+                                          "--date", "2026-12-15"], settings, monkeypatch, capsys)
+    assert status == 0
+    status, out, _ = await run_cli_async(["remind", "preview", "--at", "2026-12-13T08:00"], settings, monkeypatch,
+                                         capsys)
+    assert "Còn 2 ngày đến Hạn gửi danh sách quý IV/2026 (15/12/2026)" in out  # the moved deadline: 2 days left

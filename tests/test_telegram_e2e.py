@@ -37,7 +37,11 @@ async def test_invited_cadre_nominates_an_individual_with_an_album_and_a_file(se
     welcome = (await cadre.say(f"/start {code}"))[0]
     assert welcome["text"].startswith("Chào mừng Test! Bạn đã được đăng ký là cán bộ của Thôn Đông")
     assert welcome["params"]["reply_markup"]["keyboard"][0][0]["text"] == t("menu.nominate")
-    assert [c.params["commands"] for c in server.calls_named("setMyCommands")]
+    menus = {c.params.get("scope", {}).get("type", "default"): c.params["commands"]
+             for c in server.calls_named("setMyCommands")}
+    assert [c["command"] for c in menus["default"]] == ["start", "trogiup"]  # before registration
+    assert [c["command"] for c in menus["chat"]][:3] == ["decu", "hoso", "trangthai"]  # the cadre's own menu
+    assert "choduyet" not in [c["command"] for c in menus["chat"]]
 
     intro, kind = await cadre.say(t("menu.nominate"), count=2)  # the main-menu button
     assert intro["text"] == t("nom.start") and "remove_keyboard" in intro["params"]["reply_markup"]

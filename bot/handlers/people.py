@@ -16,7 +16,7 @@ from bot.messages import t
 from bot.request import Request
 from bot.text import fold
 from storage import repo
-from storage.models import Membership, Person, Role, Unit, UnitKind
+from storage.models import Membership, Outbox, OutboxStatus, Person, Role, Unit, UnitKind
 
 log = logging.getLogger(__name__)
 KIND_WORDS = {"thon": UnitKind.VILLAGE, "to": UnitKind.VILLAGE, "ap": UnitKind.VILLAGE, "ban": UnitKind.VILLAGE,
@@ -160,5 +160,9 @@ async def revoke(request: Request) -> list[Reply]:
     if not result.rowcount:
         log.warning("refused: person %s tried to revoke %s outside commune %s", request.person.id, number, commune)
         return [Reply(t("people.unknown"))]
+    # Nothing more reaches them: what was waiting in the outbox is dropped.
+    await request.session.execute(
+        update(Outbox).where(Outbox.person_id == int(number), Outbox.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.STALE, last_error="revoked").execution_options(synchronize_session=False))
     person = await request.session.get(Person, int(number))
     return [Reply(t("people.revoked", name=person.name if person else number))]
