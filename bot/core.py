@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[list[Reply]]]
 CONFLICT_RETRIES = 5
 CONTROLS = {"huy": "cancel", "quaylai": "back", "trogiup": "help"}
+FLOW_COMMANDS = {"decu", "sua"}  # they answer about the open conversation themselves
 
 
 class Core:
@@ -45,8 +46,8 @@ class Core:
         # Commands by name; who may use which is in bot/handlers/menu.py (ROLE_COMMANDS).
         self.commands: dict[str, Handler] = {
             "start": onboarding.start,
-            "decu": _handled_in_core,
-            "sua": _handled_in_core,
+            "decu": self._nominate,
+            "sua": self._fix_command,
             "hoso": cases.my_cases,
             "trangthai": cases.case_status,
             "han": deadlines.deadlines,
@@ -106,7 +107,7 @@ class Core:
             return [Reply(t("access.unregistered"))]
         if event.kind is InboundKind.EDITED:
             return [Reply(t("input.edited"))]
-        conversation = await repo.conversation_of(request.session, request.person.id)
+        conversation = request.conversation = await repo.conversation_of(request.session, request.person.id)
         command = event.command if event.kind is InboundKind.COMMAND else ""
         if not command and conversation is None and event.kind is InboundKind.TEXT:
             command = command_for_words(event.text)
@@ -166,16 +167,18 @@ class Core:
             return [Reply(t("unknown.command", command=command[:32]))]
         if not allowed(request.memberships, command):
             return [Reply(t("role.not_cadre" if cadre_only(command) else "role.not_allowed"))]
-        if command == "decu":
-            if conversation is not None:
-                return await self.conversations.offer_resume(request, conversation)
-            return await self.conversations.start_nomination(request, None)
-        if command == "sua":
-            return await self._fix(request, request.event.args.strip(), conversation)
         replies = await handler(request)
-        if conversation is not None:
+        if conversation is not None and command not in FLOW_COMMANDS:
             replies.append(Reply(t("draft.pending_hint")))
         return replies
+
+    async def _nominate(self, request: Request) -> list[Reply]:
+        if request.conversation is not None:
+            return await self.conversations.offer_resume(request, request.conversation)
+        return await self.conversations.start_nomination(request, None)
+
+    async def _fix_command(self, request: Request) -> list[Reply]:
+        return await self._fix(request, request.event.args.strip(), request.conversation)
 
     async def _fix(self, request: Request, case_ref: str, conversation: Conversation | None) -> list[Reply]:
         if not case_ref:
@@ -191,7 +194,7 @@ class Core:
 
     async def _resume_choice(self, request: Request, choice: str, conversation: Conversation | None) -> list[Reply]:
         if conversation is None:  # an old button: the draft was finished or cancelled meanwhile
-            return await self._command(request, "decu", None)
+            return await self._nominate(request)
         if choice == "draft:restart":
             await repo.end_conversation(request.session, conversation)
             return await self.conversations.start_nomination(request, None)
@@ -225,6 +228,3 @@ class Core:
 
 _UNSUPPORTED = {"sticker", "voice", "video", "location", "contact"}
 
-
-async def _handled_in_core(request: Request) -> list[Reply]:  # pragma: no cover - routed before the table
-    raise AssertionError("handled in Core._command")

@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.events import Inbound
 from bot.settings import Settings
-from storage.models import Account, Membership, Person, Role
+from storage.models import Account, Conversation, Membership, Person, Role
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Request:
     account: Account | None = None
     person: Person | None = None
     memberships: list[Membership] = field(default_factory=list)
+    conversation: Conversation | None = None  # the person's open flow (a draft, a fix), if any
 
     def has_role(self, role: Role) -> bool:
         return any(m.role == role for m in self.memberships)

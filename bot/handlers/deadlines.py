@@ -122,7 +122,7 @@ def _kinds(memberships: list[Membership]) -> list[str]:
     return kinds
 
 
-def _default_on(kind: str, memberships: list[Membership]) -> bool:
+def _default_on(kind: str) -> bool:
     return kind in (DEADLINE, NUDGE, DRAFT)  # officials' overdue and digest are opt-in
 
 
@@ -146,7 +146,7 @@ async def _menu(request: Request, kinds: list[str]) -> Reply:
     lines, choices = [t("nhacnho.title")], []
     for kind in kinds:
         setting = settings.get(kind)
-        on = setting.enabled if setting else _default_on(kind, request.memberships)
+        on = setting.enabled if setting else _default_on(kind)
         snoozed = setting and setting.snoozed_until and setting.snoozed_until > request.now
         hour = setting.hour if setting and setting.hour is not None else request.settings.reminder_hour
         state = t("nhacnho.snoozed", until=setting.snoozed_until.astimezone(request.settings.zone)
@@ -201,7 +201,7 @@ async def _setting(request: Request, kind: str) -> ReminderSetting:
         ReminderSetting.person_id == request.person.id, ReminderSetting.kind == kind))).first()
     if found is None:
         found = ReminderSetting(person_id=request.person.id, kind=kind,
-                                enabled=_default_on(kind, request.memberships))
+                                enabled=_default_on(kind))
         request.session.add(found)
         await request.session.flush()
     return found
