@@ -12,6 +12,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from bot.clock import Clock
 from bot.conversation import ConversationService
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[list[Reply]]]
 CONFLICT_RETRIES = 5
 CONTROLS = {"huy": "cancel", "quaylai": "back", "trogiup": "help"}
-FLOW_COMMANDS = {"decu", "sua"}  # they answer about the open conversation themselves
+FLOW_COMMANDS = {"decu", "sua"}
+REASON_WAIT = timedelta(minutes=30)  # how long a reviewer's "type the reason" question stays open  # they answer about the open conversation themselves
 
 
 class Core:
@@ -108,22 +110,39 @@ class Core:
         if event.kind is InboundKind.EDITED:
             return [Reply(t("input.edited"))]
         conversation = request.conversation = await repo.conversation_of(request.session, request.person.id)
+        waiting = await self._pending_reason(request)
         command = event.command if event.kind is InboundKind.COMMAND else ""
         if not command and conversation is None and event.kind is InboundKind.TEXT:
             command = command_for_words(event.text)
+        part_of_question = event.kind is InboundKind.CHOICE and event.choice.startswith(("rv:flag:", "rv:cancel"))
+        if waiting is not None and (command or event.kind is InboundKind.CHOICE) and not part_of_question:
+            await request.session.delete(waiting)  # anything else than the reason: the question is dropped
+            if command == "huy":
+                return [Reply(t("review.cancelled"))]
+        elif waiting is not None and event.kind is InboundKind.TEXT:
+            return await review.reason_typed(request, waiting)  # a reviewer was asked for a reason: this is it
         if command:
             return await self._command(request, command, conversation)
         if event.kind is InboundKind.CHOICE:
             replies = await self._choice(request, conversation)
             if replies is not None:
                 return replies
-        if event.kind is InboundKind.TEXT:
-            waiting = await request.session.get(PendingAction, request.person.id)
-            if waiting is not None:  # a reviewer was asked for a reason: this is it
-                return await review.reason_typed(request, waiting)
         if conversation is None:
             return self._idle_reply(request)
         return await self._converse(request, conversation, photos)
+
+    async def _pending_reason(self, request: Request) -> PendingAction | None:
+        """The reason a reviewer was asked for, if still current: recent, and newer than their own draft."""
+        waiting = await request.session.get(PendingAction, request.person.id)
+        if waiting is None:
+            return None
+        stale = request.now - waiting.created_at > REASON_WAIT
+        if request.conversation is not None and request.conversation.updated_at > waiting.created_at:
+            stale = True
+        if stale:
+            await request.session.delete(waiting)
+            return None
+        return waiting
 
     async def _choice(self, request: Request, conversation: Conversation | None) -> list[Reply] | None:
         """Buttons that are not answers to the conversation: commands, reviews, preferences."""

@@ -26,5 +26,9 @@ class TransientFailure(Exception):
     """A 5xx, a timeout, a dropped connection: try again later with backoff."""
 
 
+class Rejected(Exception):
+    """The channel refuses this message as it is (Telegram 400): sending it again cannot help."""
+
+
 class Delivery(Protocol):
     async def deliver(self, chat_id: str, reply: Reply) -> None: ...

@@ -74,16 +74,17 @@ def _pick(text: str, options: Sequence[Option], test: Callable[[str, Option], bo
     return found[0] if found else None
 
 
-def match_option(text: str, options: Sequence[Option]) -> Option:
+def match_option(text: str, options: Sequence[Option], *, fuzzy: bool = True) -> Option:
     """Resolve a typed choice: its number, its label/key/alias, or an unambiguous part of its label.
 
     Tiers are tried in order (number, exact, label prefix, whole words inside the label) so that
     an exact answer is never reported as ambiguous because it is also a prefix of another label.
+    `fuzzy=False` stops after the exact tier, for steps that also take free text.
     """
     number = _NUMBER_CHOICE.fullmatch(fold(text))
     if number and 1 <= int(number.group(1)) <= len(options):
         return options[int(number.group(1)) - 1]
-    for test in (_exact, _prefix, _whole_words):
+    for test in (_exact, _prefix, _whole_words) if fuzzy else (_exact,):
         found = _pick(text, options, test)
         if found is not None:
             return found

@@ -26,13 +26,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.delivery import Delivery, RetryLater, TransientFailure, Unreachable
+from bot.delivery import Delivery, Rejected, RetryLater, TransientFailure, Unreachable
 from bot.events import Choice, Reply
 from bot.messages import t
 from storage.db import Database
 from storage.models import Account, Membership, Outbox, OutboxStatus, Person, Role
 
 log = logging.getLogger(__name__)
+MAX_BACKOFF = 300.0  # seconds between tries of one message, at most
+GIVE_UP_AFTER = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class RateLimiter:
 
 class OutboxSender:
     def __init__(self, db: Database, clock: Clock, deliveries: Mapping[str, Delivery], *, rate: float = 30.0,
-                 per_chat: float = 1.0, lease: timedelta = timedelta(minutes=5), max_attempts: int = 8,
+                 per_chat: float = 1.0, lease: timedelta = timedelta(minutes=5), max_attempts: int = 400,
                  in_flight: int = 64, batch: int = 200) -> None:
         self.db = db
         self.clock = clock
@@ -132,11 +134,20 @@ class OutboxSender:
         return total
 
     async def run_forever(self, idle_wait: float = 1.0) -> None:
+        """Keep sending; a failing database (a restart, a lost connection) only pauses it."""
+        pause = idle_wait
         while True:
-            if not await self.run_once():
+            try:
+                handled = await self.run_once()
+                pause = idle_wait
+            except Exception:
+                log.exception("outbox: sending paused for %.0f s", pause)
+                handled = 0
+                pause = min(pause * 2, 60.0)
+            if not handled:
                 self.wake.clear()
                 try:
-                    await asyncio.wait_for(self.wake.wait(), idle_wait)
+                    await asyncio.wait_for(self.wake.wait(), pause)
                 except TimeoutError:
                     pass
 
@@ -161,9 +172,8 @@ class OutboxSender:
     async def _send(self, row: Outbox) -> None:
         try:
             await self._attempt(row)
-        except Exception:  # never lose the row: it goes back to pending and is tried again
+        except Exception:  # a bug or the database: the row stays claimed and its lease brings it back
             log.exception("outbox %s: unexpected error", row.key)
-            await self._finish(row, OutboxStatus.PENDING, error="unexpected error", retry_in=60)
         finally:
             self.slots.release()
 
@@ -184,14 +194,20 @@ class OutboxSender:
         except Unreachable as blocked:
             await self._finish(row, OutboxStatus.UNREACHABLE, error=str(blocked))
             await self._mark_unreachable(row)
+        except Rejected as refused:
+            await self._finish(row, OutboxStatus.FAILED, error=str(refused))
         except TransientFailure as failure:
-            if row.attempts >= self.max_attempts:
+            if self._given_up(row):
                 await self._finish(row, OutboxStatus.FAILED, error=str(failure))
             else:
                 await self._finish(row, OutboxStatus.PENDING, error=str(failure),
-                                   retry_in=min(300.0, 2.0 ** row.attempts))
+                                   retry_in=min(MAX_BACKOFF, 2.0 ** row.attempts))
         else:
             await self._finish(row, OutboxStatus.SENT)
+
+    def _given_up(self, row: Outbox) -> bool:
+        """An outage of hours is survived: retries go on for a day, or until the message is stale."""
+        return self.clock.now() - row.created_at > GIVE_UP_AFTER or row.attempts >= self.max_attempts
 
     async def _finish(self, row: Outbox, status: OutboxStatus, *, error: str = "", retry_in: float = 0.0,
                       count_attempt: bool = True) -> None:

@@ -18,6 +18,7 @@ from sqlmodel import select
 
 from bot.channels.telegram import TelegramDelivery, make_bot
 from bot.clock import FrozenClock
+from bot.delivery import TransientFailure
 from bot.events import Reply
 from bot.messages import t
 from scheduler.outbox import Message, OutboxSender, enqueue
@@ -39,7 +40,8 @@ async def seed(app, count: int, first_chat: int = 10_000) -> list[int]:
             {"person_id": pid, "channel": "telegram", "external_id": str(first_chat + i),
              "chat_id": str(first_chat + i)} for i, pid in enumerate(ids)])
         await enqueue(session, [Message(f"test:{pid}", pid, "telegram", str(first_chat + i), "test",
-                                        Reply(f"Tin nhắn số {i}"), now) for i, pid in enumerate(ids)], now)
+                                        Reply(f"Tin nhắn số {i}"), now) for i, pid in enumerate(ids)],
+                      app.core.clock.now())
     return [first_chat + i for i in range(count)]
 
 
@@ -192,3 +194,59 @@ async def test_two_sender_processes_deliver_each_message_once(app, server, tmp_p
     senders = Counter(c.params.get("chat_id") for c in server.calls_named("sendMessage"))
     assert len(senders) == 600
     assert await statuses(app) == Counter({OutboxStatus.SENT: 600})
+
+
+class Flaky:
+    """A channel that fails in a given way a number of times, then delivers."""
+
+    def __init__(self, failure: Exception, times: int) -> None:
+        self.failure, self.times, self.sent = failure, times, []
+
+    async def deliver(self, chat_id: str, reply: Reply) -> None:
+        if self.times:
+            self.times -= 1
+            raise self.failure
+        self.sent.append(chat_id)
+
+
+async def test_an_outage_of_hours_is_survived_and_a_refused_message_is_not_retried(app):
+    from bot.delivery import Rejected
+
+    await seed(app, 2)
+    clock: FrozenClock = app.core.clock
+    down = Flaky(TransientFailure("timeout"), times=60)
+    sender = OutboxSender(app.db, clock, {"telegram": down}, rate=1000, per_chat=1000)
+    for _ in range(80):  # about six hours of retries on the injected clock
+        await sender.run_until_idle()
+        clock.advance(minutes=5)
+    assert sorted(down.sent) == ["10000", "10001"]
+    async with app.db.session() as session:
+        await session.execute(Outbox.__table__.delete())
+    await seed(app, 1, first_chat=20_000)
+    refused = Flaky(Rejected("Bad Request: message text is empty"), times=1)
+    await OutboxSender(app.db, clock, {"telegram": refused}, rate=1000, per_chat=1000).run_until_idle()
+    assert await statuses(app) == Counter({OutboxStatus.FAILED: 1}) and refused.sent == []
+
+
+async def test_the_sender_survives_a_database_failure(app, monkeypatch):
+    await seed(app, 3)
+    delivered_to = Flaky(TransientFailure("never"), times=0)
+    sender = OutboxSender(app.db, app.core.clock, {"telegram": delivered_to}, rate=1000, per_chat=1000)
+    claim, failures = sender._claim, [1]
+
+    async def failing_once():
+        if failures:
+            failures.pop()
+            raise ConnectionError("database restarted")
+        return await claim()
+
+    monkeypatch.setattr(sender, "_claim", failing_once)
+    task = asyncio.create_task(sender.run_forever(idle_wait=0.01))
+    try:
+        for _ in range(500):
+            if len(delivered_to.sent) == 3:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+    assert sorted(delivered_to.sent) == ["10000", "10001", "10002"]

@@ -40,7 +40,7 @@ from aiogram.types import (
 )
 
 from bot.core import Core
-from bot.delivery import RetryLater, TransientFailure, Unreachable
+from bot.delivery import Rejected, RetryLater, TransientFailure, Unreachable
 from bot.events import Inbound, InboundKind, MediaRef, Reply
 from bot.settings import TELEGRAM_API_DEFAULT, Settings
 
@@ -186,7 +186,7 @@ class TelegramDelivery:
         except TelegramBadRequest as error:
             if "chat not found" in error.message.lower():
                 raise Unreachable(error.message) from error
-            raise
+            raise Rejected(error.message) from error
         except (TelegramServerError, TelegramNetworkError, TimeoutError) as error:
             raise TransientFailure(repr(error)) from error
 

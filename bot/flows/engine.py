@@ -16,7 +16,7 @@ from typing import Any
 from bot.events import Choice, Reply
 from bot.messages import t
 from bot.parsing import Invalid, Option, is_skip, match_option
-from bot.text import compact
+from bot.text import compact, fold
 
 
 class StepKind(StrEnum):
@@ -139,6 +139,7 @@ class Outcome:
 
 
 MAX_PHOTOS = 10
+DONE_WORDS = {"xong", "xong roi", "du roi", "du", "het", "het roi", "het anh", "ok", "done", "gui xong"}
 # Option keys that start with "_" carry no value of their own.
 SKIP, KEEP, DONE, CLEAR, UNKNOWN = "_skip", "_keep", "_done", "_clear", "_unknown"
 
@@ -202,10 +203,13 @@ class Engine:
         return Outcome(state, [Reply(t("cancel.kept")), self.prompt(state, ctx)])
 
     def _back(self, state: State, ctx: Context) -> Outcome:
+        applicable = {s.id for s in self.flow.applicable(state.answers)}
+        while state.history and state.history[-1] not in applicable:  # the kind changed since
+            state.history.pop()
         if not state.history:
             return Outcome(state, [Reply(t("back.none")), self.prompt(state, ctx)])
         state.step = state.history.pop()
-        state.editing = False
+        state.editing = state.picking_edit = False
         return self._advance_to(state, ctx)
 
     # ---- answers
@@ -253,17 +257,33 @@ class Engine:
             return next(c for c in buttons if c.value == f"{step.id}:{SKIP}")
         options = [Option(c.value, c.label) for c in buttons]
         if step.kind in (StepKind.CHOICE, StepKind.SUMMARY):
-            try:
-                key = match_option(text, options).key
-            except Invalid:
-                if step.parse is None:
-                    raise
-                return None
+            if step.parse is not None:  # free text too: only an exact button wins over the parser
+                return self._exact_button(text, buttons, options, step, ctx)
+            key = match_option(text, options).key
             return next(c for c in buttons if c.value == key)
         wanted = compact(text)
         if text.strip().isdigit() and 1 <= int(text) <= len(buttons) and len(text.strip()) <= 2:
             return buttons[int(text) - 1]
         return next((c for c in buttons if compact(c.label) == wanted), None)
+
+    def _exact_button(self, text: str, buttons: tuple[Choice, ...], options: list[Option], step: Step,
+                      ctx: Context) -> Choice | None:
+        """Exact label or number first; then the step's parser ("K'Ho" is an ethnic group, not a prefix
+        of "Không rõ"); only if the parser fails too, a unique part of a label."""
+        try:
+            key = match_option(text, options, fuzzy=False).key
+            return next(c for c in buttons if c.value == key)
+        except Invalid:
+            pass
+        try:
+            step.parse(text, ctx)
+            return None  # the parser takes it
+        except Invalid as parse_error:
+            try:
+                key = match_option(text, options).key
+            except Invalid:
+                raise parse_error from None
+            return next(c for c in buttons if c.value == key)
 
     def _parse(self, step: Step, text: str, ctx: Context) -> Any:
         return step.parse(text, ctx) if step.parse else text.strip()
@@ -292,10 +312,10 @@ class Engine:
     def _next(self, state: State, step: Step, ctx: Context) -> Outcome:
         applicable = self.flow.applicable(state.answers)
         if state.editing:
-            queued = [s for s in applicable if s.id in state.queue]
-            state.queue = [q for q in state.queue if q != step.id and q in {s.id for s in queued}]
-            following = [s for s in applicable if s.id not in state.answers]
-            following += [s for s in applicable if s.id in state.queue and s not in following]
+            state.queue = [q for q in state.queue if q != step.id and q in {s.id for s in applicable}]
+            questions = [s for s in applicable if s.kind is not StepKind.SUMMARY]
+            following = [s for s in questions if s.id not in state.answers]  # new ones (the kind changed)
+            following += [s for s in questions if s.id in state.queue and s not in following]  # flagged
         else:
             after = applicable[applicable.index(step) + 1:] if step in applicable else applicable
             following = after
@@ -338,10 +358,13 @@ class Engine:
         return Outcome(state, replies)
 
     def _photo_step_text(self, state: State, text: str, ctx: Context) -> Outcome:
+        """"Xong", "xong rồi", "đủ rồi" end the step; clearing the photos needs its exact label or number."""
         step = self.flow.step(state.step)
+        if fold(text) in DONE_WORDS:
+            return self._photos_control(state, DONE, ctx)
         options = [Option(c.value, c.label) for c in self._buttons(state, step, ctx)]
         try:
-            key = match_option(text, options).key.partition(":")[2]
+            key = match_option(text, options, fuzzy=False).key.partition(":")[2]
         except Invalid:
             return Outcome(state, [Reply(t("photos.need_photo"), self._buttons(state, step, ctx))])
         return self._photos_control(state, key, ctx)
