@@ -137,8 +137,9 @@ async def tell_secretaries_new(session: AsyncSession, case: Case, now: datetime,
 
 
 async def _join_digest(session: AsyncSession, person_id: int, line: str) -> bool:
-    waiting = (await session.exec(select(Outbox).where(
-        Outbox.person_id == person_id, Outbox.kind == "newcases", Outbox.status == OutboxStatus.PENDING))).first()
+    waiting = (await session.exec(select(Outbox).where(  # locked: two submissions must not overwrite each other
+        Outbox.person_id == person_id, Outbox.kind == "newcases", Outbox.status == OutboxStatus.PENDING)
+        .with_for_update())).first()
     if waiting is None:
         return False
     payload = dict(waiting.payload)

@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
         subcommand.add_argument("--date", required=True, type=_date, help="the day, YYYY-MM-DD (until 23:59)")
     add.add_argument("--title", required=True)
     move.add_argument("--quarter", required=True, type=int, choices=[1, 2, 3, 4])
+    move.add_argument("--year", type=int, help="the quarter's year (default: the year of --date, or the year "
+                                               "before for quarter 4 moved into January)")
     add.set_defaults(action=_deadline_add)
     move.set_defaults(action=_deadline_move)
     units = sub.add_parser("units", help="villages and organisations").add_subparsers(dest="units_command",
@@ -223,10 +225,12 @@ async def _deadline_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _deadline_move(settings: Settings, args: argparse.Namespace) -> int:
-    return await _save_deadline(settings, args, quarter=args.quarter, title="")
+    year = args.year or (args.date.year - 1 if args.quarter == 4 and args.date.month <= 3 else args.date.year)
+    return await _save_deadline(settings, args, quarter=args.quarter, title="", year=year)
 
 
-async def _save_deadline(settings: Settings, args: argparse.Namespace, *, quarter: int, title: str) -> int:
+async def _save_deadline(settings: Settings, args: argparse.Namespace, *, quarter: int, title: str,
+                         year: int | None = None) -> int:
     try:
         commune = find_commune(args.commune) if args.commune else None
         province = find_province(args.province)[0] if args.province and not commune else None
@@ -243,9 +247,9 @@ async def _save_deadline(settings: Settings, args: argparse.Namespace, *, quarte
             if commune is not None:
                 await repo.ensure_commune(session, commune)
             session.add(Deadline(commune_code=commune.code if commune else None, province_code=province,
-                                 year=args.date.year, quarter=quarter, title=title,
+                                 year=year or args.date.year, quarter=quarter, title=title,
                                  due_at=calendar.end_of(args.date), created_at=app.core.clock.now()))
-        print(f"Đã lưu hạn {title or f'quý {quarter}/{args.date.year}'}: {args.date:%d/%m/%Y} 23:59.")
+        print(f"Đã lưu hạn {title or f'quý {quarter}/{year}'}: {args.date:%d/%m/%Y} 23:59.")
     finally:
         await app.close()
     return 0

@@ -155,6 +155,9 @@ class ConversationService:
     async def _submit(self, request: Request, conversation: Conversation, state: State) -> list[Reply]:
         session, now = request.session, request.now
         membership = request.cadre_membership()
+        if membership is None:  # no longer a cadre (revoked meanwhile): nothing to submit for
+            await repo.end_conversation(session, conversation)
+            return [Reply(t("role.not_cadre"), menu=main_menu(request.memberships))]
         answers = {s.id: state.answers.get(s.id) for s in NOMINATION.applicable(state.answers)
                    if s.id in state.answers}
         photos = [p["sha256"] for p in answers.pop("photos", [])]

@@ -279,13 +279,15 @@ async def load_world(session: AsyncSession) -> World:
         .order_by(Membership.id, Account.id))).all()
     communes = {c.code: CommuneView(c.code, c.name, c.province_code)
                 for c in (await session.exec(select(Commune))).all()}
-    unit_names = {u.id: u.name for u in (await session.exec(select(Unit))).all()}
+    units = {u.id: u for u in (await session.exec(select(Unit))).all()}
+    unit_names = {uid: u.name for uid, u in units.items()}
+    retired = {uid for uid, u in units.items() if u.retired_at is not None}
     seen: set[tuple[int, str, str | None, int | None]] = set()
     province_officials: dict[str, list[Member]] = defaultdict(list)
     for membership, account, person in rows:
         identity = (membership.person_id, membership.role, membership.commune_code or membership.province_code,
                     membership.unit_id)
-        if identity in seen:  # one account per person and role: the first
+        if identity in seen or membership.unit_id in retired:  # one account per role; no retired units
             continue
         seen.add(identity)
         member = Member(person.id, person.name, membership.role, account.channel, account.chat_id,

@@ -244,3 +244,14 @@ async def test_cli_preview_shows_who_would_get_what_without_sending(app, setting
     status, out, _ = await run_cli_async(["remind", "preview", "--at", "2026-12-13T08:00"], settings, monkeypatch,
                                          capsys)
     assert "Còn 2 ngày đến Hạn gửi danh sách quý IV/2026 (15/12/2026)" in out  # the moved deadline: 2 days left
+
+
+async def test_moving_the_fourth_quarter_into_january_keeps_its_year(app, settings, monkeypatch, capsys,
+                                                                     in_empty_folder):
+    await seeded_commune(app)
+    status, out, _ = await run_cli_async(["deadline", "move", "--commune", "00070", "--quarter", "4",
+                                          "--date", "2027-01-05"], settings, monkeypatch, capsys)
+    assert status == 0 and "quý 4/2026" in out
+    status, out, _ = await run_cli_async(["remind", "preview", "--at", "2026-12-22T08:00"], settings, monkeypatch,
+                                         capsys)
+    assert "Còn 14 ngày đến Hạn gửi danh sách quý IV/2026 (05/01/2027)" in out

@@ -213,3 +213,15 @@ async def test_units_and_people_by_chat(app, world):
     assert (await Chat(app.core, "a2").say("/decu"))[0].text == t("access.unregistered")
     assert (await Chat(app.core, "b3").say(f"/thuhoi {world[0]['cadre_a']}"))[0].text == t("people.unknown")
     assert (await Chat(app.core, "a1").say("/donvi"))[0].text == t("role.not_allowed")
+
+
+async def test_list_a_numbered_village_beside_similar_ones(app, world):
+    people, _ = world
+    async with app.db.session() as session:
+        for name in ("Thôn 1", "Thôn 10", "Thôn 11"):
+            session.add(Unit(commune_code=COMMUNE_A, kind="village", name=name, name_key=name.lower().replace("ô", "o")))
+    await add_case(app, "NT-2026-00101", village="Thôn 1", nominator=people["cadre_a"])
+    await add_case(app, "NT-2026-00110", village="Thôn 10", nominator=people["cadre_a"])
+    listed = (await Chat(app.core, "a3").say("/danhsach Thôn 1"))[0].text
+    assert "NT-2026-00101" in listed and "NT-2026-00110" not in listed
+    assert (await Chat(app.core, "a3").press("ls:1:q=x"))[0].text.startswith(t("input.stale_button"))

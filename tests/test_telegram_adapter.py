@@ -24,3 +24,20 @@ def test_choices_become_inline_buttons_in_rows_and_the_menu_a_keyboard():
     assert markup(Reply("x")) is None
     assert markup(Reply("x", menu=())).remove_keyboard is True
     assert [b.text for b in markup(Reply("x", menu=("A", "B", "C"))).keyboard[1]] == ["C"]
+
+
+def test_photos_for_reviewers_fit_the_bot_api_limits():
+    import io
+
+    from PIL import Image
+
+    from bot.channels.telegram import preview
+    from tests.chat import image_bytes
+
+    small = image_bytes("red", size=(800, 600))
+    assert preview(small) == small  # a phone photo goes as it is
+    for size in ((6000, 4000), (12000, 300)):  # a huge original; a panorama beyond the 20:1 ratio
+        data = image_bytes("blue", size=size, fmt="PNG")
+        with Image.open(io.BytesIO(preview(data))) as shown:
+            assert shown.format == "JPEG" and max(shown.size) <= 2560
+            assert max(shown.size) <= 20 * min(shown.size) and sum(shown.size) <= 10000

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
+from functools import partial
 
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.default import DefaultBotProperties
@@ -38,6 +39,7 @@ from aiogram.types import (
     ReplyKeyboardRemove,
     Update,
 )
+from PIL import Image
 
 from bot.core import Core
 from bot.delivery import Rejected, RetryLater, TransientFailure, Unreachable
@@ -98,14 +100,19 @@ class TelegramChannel:
             await self._deliver(message, _base(message, InboundKind.EDITED))
 
     async def on_callback(self, query: CallbackQuery, event_update: Update) -> None:
-        await query.answer()  # stop the button's spinner at once
-        message = query.message
-        if not isinstance(message, Message) or message.chat.type != "private":
+        try:
+            await query.answer()  # stop the button's spinner at once
+        except TelegramAPIError:  # "query is too old" after downtime: the press still counts
+            log.info("could not answer callback query %s", query.id)
+        # A press on an old message arrives with an InaccessibleMessage, which still names its chat.
+        chat = query.message.chat if query.message is not None else None
+        if chat is not None and chat.type != "private":
             return
-        event = Inbound(channel=CHANNEL, user_id=str(query.from_user.id), chat_id=str(message.chat.id),
+        chat_id = chat.id if chat is not None else query.from_user.id
+        event = Inbound(channel=CHANNEL, user_id=str(query.from_user.id), chat_id=str(chat_id),
                         kind=InboundKind.CHOICE, choice=query.data or "",
                         display_name=query.from_user.full_name, sequence=event_update.update_id)
-        await self._send(message.chat.id, await self.core.handle(event, self.fetch))
+        await self._send(chat_id, await self.core.handle(event, self.fetch))
 
     async def _gather_album(self, message: Message, sequence: int) -> None:
         key = f"{message.chat.id}:{message.media_group_id}"
@@ -160,7 +167,8 @@ class TelegramChannel:
             for i, chunk in enumerate(chunks):
                 last = i == len(chunks) - 1
                 try:
-                    await self.bot.send_message(chat_id, chunk, reply_markup=markup(reply) if last else None)
+                    await _with_one_retry(partial(self.bot.send_message, chat_id, chunk,
+                                                  reply_markup=markup(reply) if last else None))
                 except TelegramAPIError:
                     log.exception("could not send a reply to chat %s", chat_id)
                     return
@@ -191,8 +199,39 @@ class TelegramDelivery:
             raise TransientFailure(repr(error)) from error
 
 
+async def _with_one_retry(send: Callable[[], Awaitable[object]]) -> object:
+    """Send; if Telegram asks us to slow down (a busy reminder hour), wait as told and send once more."""
+    try:
+        return await send()
+    except TelegramRetryAfter as error:
+        await asyncio.sleep(min(error.retry_after, 30))
+        return await send()
+
+
+PREVIEW_SIDE = 2560  # within the Bot API's photo limits (10 MB, width + height ≤ 10000, ratio ≤ 20)
+
+
+def preview(data: bytes) -> bytes:
+    """A JPEG a reviewer's phone can show; originals stay untouched in the media store."""
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+        if len(data) <= 5_000_000 and max(width, height) <= PREVIEW_SIDE and max(width, height) <= 20 * min(
+                width, height) and image.format == "JPEG":
+            return data
+        image = image.convert("RGB")
+        image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+        if max(image.size) > 20 * min(image.size):  # a panorama: pad to a shape Telegram accepts
+            side = max(image.size) // 20 + 1
+            canvas = Image.new("RGB", (max(image.width, side), max(image.height, side)), "white")
+            canvas.paste(image)
+            image = canvas
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=85)
+        return out.getvalue()
+
+
 async def _album(bot: Bot, chat_id: int, photos: list[bytes]) -> None:
-    files = [BufferedInputFile(data, filename=f"anh-{i + 1}.jpg") for i, data in enumerate(photos)]
+    files = [BufferedInputFile(preview(data), filename=f"anh-{i + 1}.jpg") for i, data in enumerate(photos)]
     if len(files) == 1:
         await bot.send_photo(chat_id, files[0])
         return

@@ -60,6 +60,8 @@ async def case_list(request: Request) -> list[Reply]:
 
 async def page_choice(request: Request, value: str) -> list[Reply]:
     _, page, token = (value.split(":", 2) + ["", ""])[:3]
+    if not re.fullmatch(r"(|s=[a-z]+|u=\d+|q=\d{4}-[1-4])", token):  # an old or forged button
+        return [Reply(t("input.stale_button") + " " + t("list.bad_filter"))]
     return await _page(request, token, int(page) if page.isdigit() else 1)
 
 
@@ -75,12 +77,14 @@ async def _filter_token(request: Request, args: str) -> str | None:
         return f"q={period_of(request.now, dues)[1].key[1:]}"
     if match := QUARTER.match(words):
         return f"q={match.group(2) or request.now.year}-{match.group(1)}"
-    communes, _ = await _scope(request)
-    units = (await request.session.exec(select(Unit).where(Unit.commune_code.in_(communes or [""]),
-                                                           Unit.name_key.contains(words)))).all()
-    if not units and request.cadre_membership():
-        own = await request.session.get(Unit, request.cadre_membership().unit_id)
-        units = [own] if own and words in own.name_key else []
+    communes, own_units = await _scope(request)
+    if words.startswith("#") or words.isdigit():  # the unit's number from /donvi
+        words = words.lstrip("#")
+    units = (await request.session.exec(select(Unit).where(
+        or_(Unit.commune_code.in_(communes or [""]), Unit.id.in_(own_units or [0])),
+        or_(Unit.name_key.contains(words), Unit.id == (int(words) if words.isdigit() else -1))))).all()
+    exact = [u for u in units if u.name_key == words or str(u.id) == words]  # "Thôn 1" beside "Thôn 10"
+    units = exact or units
     return f"u={units[0].id}" if len(units) == 1 else None
 
 
@@ -189,7 +193,8 @@ async def _province(request: Request, province_code: str, by_year: bool) -> list
     q_start, q_end, q_label = await _bounds(request, None)
     year_start = datetime.combine(date(request.now.year, 1, 1), time(), request.settings.zone)
     year = await _cases(request, codes, year_start, year_start.replace(year=year_start.year + 1))
-    quarter = [c for c in year if q_start < c.submitted_at <= q_end] if not by_year else year
+    # The quarter's own bounds: a Q1 period begins on 21/12 of the year before.
+    quarter = year if by_year else await _cases(request, codes, q_start, q_end)
     forwarded = Counter(c.commune_code for c in year if c.status in (CaseStatus.APPROVED, CaseStatus.COMMENDED))
     sent = Counter(c.commune_code for c in quarter)
     quota = request.settings.yearly_quota
