@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 FLOWS = {flow.name: Engine(flow) for flow in (NOMINATION, FIX)}
 FETCH_ATTEMPTS = 3
 DUPLICATE_WINDOW = timedelta(days=365)
-MOVEMENTS_TTL = 60.0
+CACHE_SECONDS = 60.0
 # The channel's ids of the last updates handled, saved beside the flow state: a redelivered update
 # (after a crash, before the channel heard we had it) is recognised and not answered twice.
 HANDLED = "handled_updates"
@@ -42,7 +42,9 @@ class ConversationService:
     def __init__(self, media: MediaStore, max_photo_bytes: int) -> None:
         self.media = media
         self.max_photo_bytes = max_photo_bytes
+        # Names that change rarely, cached in this process: a renamed village shows within a minute.
         self._movements: dict[str, tuple[float, tuple[Option, ...]]] = {}
+        self._homes: dict[str, tuple[float, str]] = {}
 
     # ---- starting and resuming
     async def start_nomination(self, request: Request, seen: Conversation | None) -> list[Reply]:
@@ -228,15 +230,20 @@ class ConversationService:
         return Context(today=request.now.date(), home_address=home, movements=movements)
 
     async def _home_address(self, request: Request, unit_id: int | None, commune_code: str) -> str:
+        key = f"{commune_code}:{unit_id}"
+        cached = self._homes.get(key)
+        if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+            return cached[1]
         commune = await request.session.get(Commune, commune_code)
         unit = await request.session.get(Unit, unit_id) if unit_id else None
-        parts = [p for p in (unit.name if unit else "", commune.name if commune else "",
-                             commune.province_name if commune else "") if p]
-        return ", ".join(parts)
+        home = ", ".join(p for p in (unit.name if unit else "", commune.name if commune else "",
+                                     commune.province_name if commune else "") if p)
+        self._homes[key] = (time.monotonic(), home)
+        return home
 
     async def _movement_options(self, request: Request, commune_code: str) -> tuple[Option, ...]:
         cached = self._movements.get(commune_code)
-        if cached and time.monotonic() - cached[0] < MOVEMENTS_TTL:
+        if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1]
         rows = await repo.movements_for(request.session, commune_code)
         options = tuple(Option(f"m{m.id}", m.name) for m in rows)

@@ -24,9 +24,9 @@ from bot.messages import t
 from bot.request import Request
 from bot.settings import Settings
 from storage import repo
-from storage.db import Database, is_write_conflict
+from storage.db import Database, is_lost_connection, is_write_conflict
 from storage.media import MediaStore
-from storage.models import Conversation, PendingAction, Person
+from storage.models import Conversation, PendingAction, Role
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,8 @@ class Core:
                         async with self.db.session() as session:
                             return await self._route(self._request(event, session), photos)
                     except Exception as conflict:
-                        if not isinstance(conflict, repo.StaleConversation) and not is_write_conflict(conflict):
+                        if not isinstance(conflict, repo.StaleConversation) and not is_write_conflict(conflict) \
+                                and not is_lost_connection(conflict):
                             raise
                         log.info("conversation of %s:%s changed meanwhile; handling again",
                                  event.channel, event.user_id)
@@ -109,7 +110,7 @@ class Core:
             return [Reply(t("access.unregistered"))]
         if event.kind is InboundKind.EDITED:
             return [Reply(t("input.edited"))]
-        conversation = request.conversation = await repo.conversation_of(request.session, request.person.id)
+        conversation = request.conversation
         waiting = await self._pending_reason(request)
         command = event.command if event.kind is InboundKind.COMMAND else ""
         if not command and conversation is None and event.kind is InboundKind.TEXT:
@@ -133,6 +134,8 @@ class Core:
 
     async def _pending_reason(self, request: Request) -> PendingAction | None:
         """The reason a reviewer was asked for, if still current: recent, and newer than their own draft."""
+        if not request.has_role(Role.SECRETARY):  # only reviewers are ever asked for a reason
+            return None
         waiting = await request.session.get(PendingAction, request.person.id)
         if waiting is None:
             return None
@@ -164,15 +167,12 @@ class Core:
         return None
 
     async def _identify(self, request: Request) -> None:
-        event = request.event
-        account = await repo.account_of(request.session, event.channel, event.user_id)
-        if account is None:
+        found = await repo.identity(request.session, request.event.channel, request.event.user_id)
+        if found is None:
             return
-        request.account = account
-        if account.unreachable_at is not None:  # they wrote again: reminders may reach them again
-            account.unreachable_at = None
-        request.person = await request.session.get(Person, account.person_id)
-        request.memberships = await repo.active_memberships(request.session, account.person_id)
+        request.account, request.person, request.memberships, request.conversation = found
+        if request.account.unreachable_at is not None:  # they wrote again: reminders may reach them again
+            request.account.unreachable_at = None
 
     async def _command(self, request: Request, command: str, conversation: Conversation | None) -> list[Reply]:
         if command in CONTROLS:

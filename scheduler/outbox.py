@@ -59,19 +59,28 @@ def reply_of(data: Mapping[str, Any]) -> Reply:
 
 
 async def enqueue(session: AsyncSession, messages: Iterable[Message], now: datetime) -> int:
-    """Insert the messages whose key is new; returns how many were new."""
+    """Insert the messages whose key is new; returns how many were new.
+
+    Keys already queued are filtered out first (the planner proposes the same reminders every minute),
+    and the rest go in as one batch; a key inserted meanwhile by another process is skipped by the
+    unique constraint.
+    """
+    messages = list(messages)
+    if not messages:
+        return 0
+    known: set[str] = set()
+    for start in range(0, len(messages), 1000):  # stay under the drivers' parameter limits
+        chunk = [m.key for m in messages[start:start + 1000]]
+        known.update((await session.execute(select(Outbox.key).where(Outbox.key.in_(chunk)))).scalars())
     rows = [dict(key=m.key, person_id=m.person_id, channel=m.channel, chat_id=m.chat_id, kind=m.kind,
                  payload=payload(m.reply), status=OutboxStatus.PENDING, due_at=m.due_at, stale_at=m.stale_at,
-                 attempts=0, last_error="", created_at=now) for m in messages]
+                 attempts=0, last_error="", created_at=now) for m in messages if m.key not in known]
     if not rows:
         return 0
     dialect = session.bind.dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Outbox)
-    added = 0
-    for start in range(0, len(rows), 1000):  # stay under the drivers' parameter limits
-        statement = insert.values(rows[start:start + 1000]).on_conflict_do_nothing(index_elements=["key"])
-        added += (await session.execute(statement)).rowcount or 0
-    return added
+    statement = insert.on_conflict_do_nothing(index_elements=["key"]).returning(Outbox.id)
+    return len((await session.execute(statement, rows)).all())
 
 
 class RateLimiter:
@@ -96,7 +105,9 @@ class RateLimiter:
                 if start <= now:
                     break
                 await asyncio.sleep(start - now)
-            self._next = max(self._next, now) + self.interval
+            # Schedule from the planned start, not the moment we woke: lateness must not carry forward
+            # (half an interval of catch-up at most, so starts never bunch).
+            self._next = max(self._next, now - self.interval / 2) + self.interval
             self._chat_next[chat_id] = now + self.chat_interval
             if len(self._chat_next) > 10_000:
                 self._chat_next = {c: at for c, at in self._chat_next.items() if at > now}

@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -40,7 +40,9 @@ class Database:
             _ensure_sqlite_folder(self.url)
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # No ping before each use (a round trip per message); a connection the server dropped is
+            # noticed by the failing statement, and the core handles the event again (is_lost_connection).
+            kwargs.update(pool_size=10, max_overflow=10, pool_recycle=1800)
             if self.schema:
                 kwargs["connect_args"] = {"server_settings": {"search_path": self.schema}}
         engine = create_async_engine(self.url, **kwargs)
@@ -80,6 +82,11 @@ def is_write_conflict(error: BaseException) -> bool:
     """SQLite's way of saying another process wrote since this transaction read (SQLITE_BUSY[_SNAPSHOT]):
     like a failed version check, handling the event again is the answer."""
     return isinstance(error, OperationalError) and "database is locked" in str(error)
+
+
+def is_lost_connection(error: BaseException) -> bool:
+    """The database closed this connection (a restart, a failover); a new one will do."""
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 def _ensure_sqlite_folder(url: str) -> None:

@@ -47,6 +47,23 @@ async def account_of(session: AsyncSession, channel: str, external_id: str) -> A
     return result.first()
 
 
+async def identity(session: AsyncSession, channel: str, external_id: str,
+                   ) -> tuple[Account, Person, list[Membership], Conversation | None] | None:
+    """The account, the person, their active roles and open conversation, in one query (it runs for
+    every message)."""
+    rows = (await session.exec(
+        select(Account, Person, Membership, Conversation)
+        .join(Person, Person.id == Account.person_id)
+        .outerjoin(Membership, (Membership.person_id == Account.person_id) & Membership.revoked_at.is_(None))
+        .outerjoin(Conversation, Conversation.person_id == Account.person_id)
+        .where(Account.channel == channel, Account.external_id == external_id)
+        .order_by(Membership.id))).all()
+    if not rows:
+        return None
+    account, person, _, conversation = rows[0]
+    return account, person, [m for _, _, m, _ in rows if m is not None], conversation
+
+
 async def active_memberships(session: AsyncSession, person_id: int) -> list[Membership]:
     result = await session.exec(
         select(Membership).where(Membership.person_id == person_id, Membership.revoked_at.is_(None))

@@ -199,14 +199,18 @@ async def test_two_sender_processes_deliver_each_message_once(app, server, tmp_p
 class Flaky:
     """A channel that fails in a given way a number of times, then delivers."""
 
-    def __init__(self, failure: Exception, times: int) -> None:
+    def __init__(self, failure: Exception, times: int, expect: int = 0) -> None:
         self.failure, self.times, self.sent = failure, times, []
+        self.all_arrived = asyncio.Event()
+        self.expect = expect
 
     async def deliver(self, chat_id: str, reply: Reply) -> None:
         if self.times:
             self.times -= 1
             raise self.failure
         self.sent.append(chat_id)
+        if len(self.sent) >= self.expect:
+            self.all_arrived.set()
 
 
 async def test_an_outage_of_hours_is_survived_and_a_refused_message_is_not_retried(app):
@@ -230,7 +234,7 @@ async def test_an_outage_of_hours_is_survived_and_a_refused_message_is_not_retri
 
 async def test_the_sender_survives_a_database_failure(app, monkeypatch):
     await seed(app, 3)
-    delivered_to = Flaky(TransientFailure("never"), times=0)
+    delivered_to = Flaky(TransientFailure("never"), times=0, expect=3)
     sender = OutboxSender(app.db, app.core.clock, {"telegram": delivered_to}, rate=1000, per_chat=1000)
     claim, failures = sender._claim, [1]
 
@@ -243,10 +247,8 @@ async def test_the_sender_survives_a_database_failure(app, monkeypatch):
     monkeypatch.setattr(sender, "_claim", failing_once)
     task = asyncio.create_task(sender.run_forever(idle_wait=0.01))
     try:
-        for _ in range(500):
-            if len(delivered_to.sent) == 3:
-                break
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(delivered_to.all_arrived.wait(), 10)
     finally:
         task.cancel()
+        await asyncio.gather(task, return_exceptions=True)  # before the database closes under it
     assert sorted(delivered_to.sent) == ["10000", "10001", "10002"]
