@@ -97,6 +97,10 @@ class RateLimiter:
     def pause(self, seconds: float) -> None:
         self._next = max(self._next, self.timer() + seconds)
 
+    def give_back(self) -> None:
+        """A start that delivered nothing (5xx, timeout) returns its place in the overall rate."""
+        self._next = max(self.timer(), self._next - self.interval)
+
     async def acquire(self, chat_id: str) -> None:
         async with self._lock:  # one start at a time, so the spacing holds across tasks
             while True:
@@ -126,23 +130,32 @@ class OutboxSender:
         self.slots = asyncio.Semaphore(in_flight)
         self.batch = batch
         self.wake = asyncio.Event()
+        self._in_flight: set[asyncio.Task] = set()
 
     async def run_once(self) -> int:
-        """Send what is due now; returns how many rows were handled."""
+        """Start sending what is due now; returns how many rows were claimed.
+
+        It does not wait for them: the next batch is claimed while the last messages are in flight
+        (rows being sent are leased, so nobody claims them twice).
+        """
         rows = await self._claim()
-        tasks = []
         for row in rows:
             await self.limiter.acquire(row.chat_id)
             await self.slots.acquire()
-            tasks.append(asyncio.create_task(self._send(row)))
-        await asyncio.gather(*tasks)
+            task = asyncio.create_task(self._send(row))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
         return len(rows)
 
     async def run_until_idle(self) -> int:
         total = 0
-        while handled := await self.run_once():
+        while True:
+            handled = await self.run_once()
             total += handled
-        return total
+            if not handled:
+                if not self._in_flight:
+                    return total
+                await asyncio.gather(*self._in_flight)  # their outcomes may make retries due
 
     async def run_forever(self, idle_wait: float = 1.0) -> None:
         """Keep sending; a failing database (a restart, a lost connection) only pauses it."""
@@ -208,6 +221,7 @@ class OutboxSender:
         except Rejected as refused:
             await self._finish(row, OutboxStatus.FAILED, error=str(refused))
         except TransientFailure as failure:
+            self.limiter.give_back()
             if self._given_up(row):
                 await self._finish(row, OutboxStatus.FAILED, error=str(failure))
             else:
