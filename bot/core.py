@@ -92,8 +92,8 @@ class Core:
         if event.kind is not InboundKind.MEDIA:
             return None
         async with self.db.session() as session:
-            account = await repo.account_of(session, event.channel, event.user_id)
-            conversation = await repo.conversation_of(session, account.person_id) if account else None
+            found = await repo.identity(session, event.channel, event.user_id)
+        conversation = found[3] if found else None
         if conversation is None or not self.conversations.wants_photos(conversation):
             return None
         return await self.conversations.download(event.media, fetch)

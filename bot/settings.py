@@ -43,10 +43,6 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)
 
-    @property
-    def async_database_url(self) -> str:
-        return to_async_url(self.database_url)
-
 
 def to_async_url(url: str) -> str:
     """Accept the plain URLs people write and pick the async driver we ship."""

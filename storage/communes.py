@@ -102,6 +102,3 @@ def find_commune(text: str) -> OfficialCommune:
         raise AmbiguousCommune(matches)
     return matches[0]
 
-
-def commune_by_code(code: str) -> OfficialCommune:
-    return _by_code()[code]

@@ -64,13 +64,6 @@ async def identity(session: AsyncSession, channel: str, external_id: str,
     return account, person, [m for _, _, m, _ in rows if m is not None], conversation
 
 
-async def active_memberships(session: AsyncSession, person_id: int) -> list[Membership]:
-    result = await session.exec(
-        select(Membership).where(Membership.person_id == person_id, Membership.revoked_at.is_(None))
-    )
-    return list(result.all())
-
-
 async def create_person(session: AsyncSession, name: str, now: datetime, channel: str, external_id: str,
                         chat_id: str) -> Person:
     person = Person(name=name, created_at=now)

@@ -32,8 +32,8 @@ async def test_a_person_can_hold_two_roles(app):
     await person.say(f"/start {await new_invite(app, Role.SECRETARY, village=None)}")
     await person.say(f"/start {await new_invite(app)}")
     async with app.db.session() as session:
-        account = await repo.account_of(session, "telegram", "13")
-        roles = sorted(m.role for m in await repo.active_memberships(session, account.person_id))
+        _, _, memberships, _ = await repo.identity(session, "telegram", "13")
+        roles = sorted(m.role for m in memberships)
     assert roles == ["cadre", "secretary"]
     assert (await person.say("/decu"))[1].text == t("nom.kind.prompt")
 

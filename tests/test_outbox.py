@@ -99,7 +99,7 @@ async def test_everything_is_delivered_through_429s_500s_and_timeouts_within_the
 
 
 async def test_a_blocked_person_is_marked_and_their_secretary_told_once(app, server):
-    secretary = await add_member(app, "900", role="secretary", village=None, name="Thư ký")
+    await add_member(app, "900", role="secretary", village=None, name="Thư ký")
     cadre = await add_member(app, "901", name="Anh Ba")
     now = app.core.clock.now()
     async with app.db.session() as session:
@@ -118,7 +118,6 @@ async def test_a_blocked_person_is_marked_and_their_secretary_told_once(app, ser
         account = await repo.account_of(session, "telegram", "901")
         rows = (await session.exec(select(Outbox).where(Outbox.person_id == cadre))).all()
     assert account.unreachable_at is not None and {r.status for r in rows} == {OutboxStatus.UNREACHABLE}
-    assert secretary
 
 
 def worker_env(app, server, rate: float, in_flight: int = 8) -> dict[str, str]:

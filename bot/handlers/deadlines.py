@@ -12,7 +12,7 @@ from bot.request import Request
 from bot.text import fold
 from scheduler.calendar import Calendar, Due, period_of, years_around
 from scheduler.reminders import DEADLINE, DIGEST, DRAFT, NUDGE, OVERDUE
-from storage import repo, stats
+from storage import stats
 from storage.models import Commune, Deadline, Membership, ReminderSetting, Role, Unit
 
 HORIZON = timedelta(days=120)
@@ -61,7 +61,7 @@ async def _missing(request: Request, commune: Commune, dues: list[Due]) -> list[
                       t("remind.silent", units=silent),
                       t("remind.quota", year=request.now.year, forwarded=progress.year_forwarded,
                         quota=request.settings.yearly_quota)]
-    if request.person and await repo.conversation_of(request.session, request.person.id):
+    if request.conversation is not None:
         lines.append(t("draft.pending_hint"))
     return list(dict.fromkeys(lines))
 
