@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _NON_ALNUM = re.compile(r"[\W_]+")
 
@@ -20,6 +21,8 @@ def strip_diacritics(s: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+# Every typed answer is compared with every label of a step: cached, the labels are folded once.
+@lru_cache(maxsize=8192)
 def fold(s: str) -> str:
     """Canonical form for comparing typed text: no diacritics, lower case, single spaces.
 
@@ -30,6 +33,7 @@ def fold(s: str) -> str:
     return _NON_ALNUM.sub(" ", s).strip()
 
 
+@lru_cache(maxsize=8192)
 def compact(s: str) -> str:
     """`fold` without spaces, so that "ca nhan" and "canhan" (and "Ê Đê", "Ede") compare equal."""
     return fold(s).replace(" ", "")

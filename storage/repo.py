@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import bindparam, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.expression import Executable
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,9 +35,12 @@ class StaleConversation(Exception):
     """Someone else (another worker, another photo of the album) saved the conversation first."""
 
 
+def _dialect(session: AsyncSession) -> str:
+    return "postgresql" if session.bind is not None and session.bind.dialect.name == "postgresql" else "sqlite"
+
+
 def _insert(session: AsyncSession, table: type):
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert)(table)
 
 
 # ---- people
@@ -47,17 +51,21 @@ async def account_of(session: AsyncSession, channel: str, external_id: str) -> A
     return result.first()
 
 
+# Built once: these run for every message, and building a statement costs more than running it.
+_IDENTITY = (
+    select(Account, Person, Membership, Conversation)
+    .join(Person, Person.id == Account.person_id)
+    .outerjoin(Membership, (Membership.person_id == Account.person_id) & Membership.revoked_at.is_(None))
+    .outerjoin(Conversation, Conversation.person_id == Account.person_id)
+    .where(Account.channel == bindparam("channel"), Account.external_id == bindparam("external_id"))
+    .order_by(Membership.id)
+)
+
+
 async def identity(session: AsyncSession, channel: str, external_id: str,
                    ) -> tuple[Account, Person, list[Membership], Conversation | None] | None:
-    """The account, the person, their active roles and open conversation, in one query (it runs for
-    every message)."""
-    rows = (await session.exec(
-        select(Account, Person, Membership, Conversation)
-        .join(Person, Person.id == Account.person_id)
-        .outerjoin(Membership, (Membership.person_id == Account.person_id) & Membership.revoked_at.is_(None))
-        .outerjoin(Conversation, Conversation.person_id == Account.person_id)
-        .where(Account.channel == channel, Account.external_id == external_id)
-        .order_by(Membership.id))).all()
+    """The account, the person, their active roles and open conversation, in one query."""
+    rows = (await session.exec(_IDENTITY, params={"channel": channel, "external_id": external_id})).all()
     if not rows:
         return None
     account, person, _, conversation = rows[0]
@@ -133,45 +141,62 @@ async def save_conversation(session: AsyncSession, person_id: int, flow: str, st
         except IntegrityError as exc:
             raise StaleConversation from exc
         return
-    result = await session.execute(
-        update(Conversation)
-        .where(Conversation.id == seen.id, Conversation.version == seen.version)
-        .values(state=state, flow=flow, version=seen.version + 1, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    result = await session.exec(_SAVE_CONVERSATION, params={
+        "conversation_id": seen.id, "seen_version": seen.version, "new_state": state, "new_flow": flow,
+        "new_version": seen.version + 1, "now": now})
     if result.rowcount != 1:
         raise StaleConversation
+
+
+_conversations = Conversation.__table__  # Core, not ORM: no session bookkeeping for a blind update
+_SAVE_CONVERSATION = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conversation_id"),
+           _conversations.c.version == bindparam("seen_version"))
+    .values(state=bindparam("new_state", type_=_conversations.c.state.type),
+            flow=bindparam("new_flow"), version=bindparam("new_version"),
+            updated_at=bindparam("now", type_=_conversations.c.updated_at.type))
+)
 
 
 async def end_conversation(session: AsyncSession, seen: Conversation) -> None:
-    result = await session.execute(
-        delete(Conversation)
-        .where(Conversation.id == seen.id, Conversation.version == seen.version)
-        .execution_options(synchronize_session=False)
-    )
+    result = await session.exec(_END_CONVERSATION, params={"conversation_id": seen.id,
+                                                           "seen_version": seen.version})
     if result.rowcount != 1:
         raise StaleConversation
+
+
+_END_CONVERSATION = delete(_conversations).where(_conversations.c.id == bindparam("conversation_id"),
+                                                 _conversations.c.version == bindparam("seen_version"))
 
 
 # ---- media
 async def record_media(session: AsyncSession, info: dict, now: datetime) -> None:
-    await session.execute(
-        _insert(session, Media)
-        .values(sha256=info["sha256"], size=info["size"], width=info["width"], height=info["height"],
-                mime_type=info["mime_type"], created_at=now)
-        .on_conflict_do_nothing()
-    )
+    await session.exec(_RECORD_MEDIA[_dialect(session)], params={**info, "created_at": now})
+
+
+def _record_media(insert) -> Executable:
+    table = Media.__table__
+    return insert(table).values({c: bindparam(c, type_=table.c[c].type) for c in (
+        "sha256", "size", "width", "height", "mime_type", "created_at")}).on_conflict_do_nothing()
+
+
+_RECORD_MEDIA = {"postgresql": _record_media(postgresql.insert), "sqlite": _record_media(sqlite.insert)}
 
 
 # ---- cases
 async def next_case_number(session: AsyncSession, year: int) -> int:
-    statement = (
-        _insert(session, CaseCounter)
-        .values(year=year, last=1)
-        .on_conflict_do_update(index_elements=["year"], set_={"last": CaseCounter.last + 1})
-        .returning(CaseCounter.last)
-    )
-    return (await session.execute(statement)).scalar_one()
+    return (await session.exec(_NEXT_CASE_NUMBER[_dialect(session)], params={"year": year})).scalar_one()
+
+
+def _next_case_number(insert) -> Executable:
+    table = CaseCounter.__table__
+    return (insert(table).values(year=bindparam("year"), last=1)
+            .on_conflict_do_update(index_elements=["year"], set_={"last": table.c.last + 1})
+            .returning(table.c.last))
+
+
+_NEXT_CASE_NUMBER = {"postgresql": _next_case_number(postgresql.insert), "sqlite": _next_case_number(sqlite.insert)}
 
 
 async def add_case(session: AsyncSession, case: Case, photos: Sequence[str], actor_id: int) -> Case:
