@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -104,10 +104,20 @@ async def accounts_of(session: AsyncSession, person_ids: set[int]) -> dict[int, 
 
 
 async def secretaries(session: AsyncSession, commune_code: str) -> list[Account]:
-    rows = await session.exec(select(Membership.person_id).where(
-        Membership.role == Role.SECRETARY, Membership.commune_code == commune_code,
-        Membership.revoked_at.is_(None)))
-    return list((await accounts_of(session, set(rows.all()))).values())
+    """Each active secretary's first reachable account."""
+    rows = await session.exec(_SECRETARY_ACCOUNTS, params={"commune_code": commune_code})
+    found: dict[int, Account] = {}
+    for account in rows.all():
+        found.setdefault(account.person_id, account)
+    return list(found.values())
+
+
+_SECRETARY_ACCOUNTS = (  # built once: it runs for every submission
+    select(Account).join(Membership, Membership.person_id == Account.person_id)
+    .where(Membership.role == Role.SECRETARY, Membership.commune_code == bindparam("commune_code"),
+           Membership.revoked_at.is_(None), Account.unreachable_at.is_(None))
+    .order_by(Account.id)
+)
 
 
 async def tell_nominator(session: AsyncSession, case: Case, text: str, now: datetime,

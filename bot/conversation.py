@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -31,11 +32,12 @@ log = logging.getLogger(__name__)
 FLOWS = {flow.name: Engine(flow) for flow in (NOMINATION, FIX)}
 FETCH_ATTEMPTS = 3
 DUPLICATE_WINDOW = timedelta(days=365)
-CACHE_SECONDS = 60.0
+CACHE_SECONDS = 60.0  # how long a commune's names and movement list are cached in this process
 # The channel's ids of the last updates handled, saved beside the flow state: a redelivered update
 # (after a crash, before the channel heard we had it) is recognised and not answered twice.
 HANDLED = "handled_updates"
-REMEMBERED_UPDATES = 50  # seconds a commune's movement list is cached in this process
+REMEMBERED_UPDATES = 50  # update ids remembered per conversation
+PHOTO_HINTS = 10_000  # people whose last step this process remembers
 
 
 class ConversationService:
@@ -45,13 +47,13 @@ class ConversationService:
         # Names that change rarely, cached in this process: a renamed village shows within a minute.
         self._movements: dict[str, tuple[float, tuple[Option, ...]]] = {}
         self._homes: dict[str, tuple[float, str]] = {}
+        self._photo_hints = _Hints(PHOTO_HINTS)
 
     # ---- starting and resuming
     async def start_nomination(self, request: Request, seen: Conversation | None) -> list[Reply]:
         engine = FLOWS[NOMINATION.name]
         outcome = engine.start(await self._context(request))
-        await repo.save_conversation(request.session, request.person.id, NOMINATION.name,
-                                     self._saved(request, outcome.state, seen), seen, request.now)
+        await self._save(request, NOMINATION.name, outcome.state, seen)
         replies = outcome.replies
         replies[0] = Reply(replies[0].text, replies[0].choices, replies[0].columns, menu=())
         return replies
@@ -63,8 +65,7 @@ class ConversationService:
         flagged = [f for f in case.fix_fields if f in {s.id for s in FIX.applicable(answers)}]
         state = State(step=flagged[0] if flagged else "summary", answers=answers, editing=bool(flagged),
                       queue=flagged[1:], data={"case_id": case.id})
-        await repo.save_conversation(request.session, request.person.id, FIX.name,
-                                     self._saved(request, state, None), None, request.now)
+        await self._save(request, FIX.name, state, None)
         ctx = await self._context(request)
         fields = ", ".join(t(FIX.step(f).label) for f in flagged) or t("fix.any_field")
         intro = Reply(t("fix.start", code=case.code, reason=case.reason or "—", fields=fields), menu=())
@@ -90,7 +91,7 @@ class ConversationService:
         ctx = await self._context(request)
         outcome = engine.handle(State.from_json(conversation.state), inp, ctx)
         if "cancelled" in outcome.events:
-            await repo.end_conversation(request.session, conversation)
+            await self.end(request, conversation)
             return _with_menu(outcome.replies, request)
         if "submit" in outcome.events:
             if conversation.flow == FIX.name:
@@ -99,9 +100,22 @@ class ConversationService:
         replies = outcome.replies
         if "summary" in outcome.events:
             replies = await self._duplicate_warning(request, outcome.state) + replies
-        await repo.save_conversation(request.session, request.person.id, conversation.flow,
-                                     self._saved(request, outcome.state, conversation), conversation, request.now)
+        await self._save(request, conversation.flow, outcome.state, conversation)
         return replies
+
+    async def _save(self, request: Request, flow: str, state: State, seen: Conversation | None) -> None:
+        await repo.save_conversation(request.session, request.person.id, flow, self._saved(request, state, seen),
+                                     seen, request.now)
+        self._photo_hints.note(_person_key(request), state.step == "photos" and not state.confirming_cancel)
+
+    async def end(self, request: Request, conversation: Conversation) -> None:
+        await repo.end_conversation(request.session, conversation)
+        self._photo_hints.note(_person_key(request), False)
+
+    def surely_wants_photos(self, channel: str, user_id: str) -> bool:
+        """This process last left the person's conversation waiting for photos: a hint that saves a
+        query before a download. Never a refusal: another worker may have moved the conversation on."""
+        return (channel, user_id) in self._photo_hints
 
     @staticmethod
     def _saved(request: Request, state: State, previous: Conversation | None) -> dict[str, Any]:
@@ -158,7 +172,7 @@ class ConversationService:
         session, now = request.session, request.now
         membership = request.cadre_membership()
         if membership is None:  # no longer a cadre (revoked meanwhile): nothing to submit for
-            await repo.end_conversation(session, conversation)
+            await self.end(request, conversation)
             return [Reply(t("role.not_cadre"), menu=main_menu(request.memberships))]
         answers = {s.id: state.answers.get(s.id) for s in NOMINATION.applicable(state.answers)
                    if s.id in state.answers}
@@ -172,7 +186,7 @@ class ConversationService:
             movement=answers.get("movement") or "", answers=answers, submitted_at=now, updated_at=now,
         )
         await repo.add_case(session, case, photos, request.person.id)
-        await repo.end_conversation(session, conversation)
+        await self.end(request, conversation)
         await casework.tell_secretaries_new(session, case, now)
         log.info("case %s submitted by person %s", case.code, request.person.id)
         text = t("nom.submitted", code=case.code, status=status_label(case.status))
@@ -182,7 +196,7 @@ class ConversationService:
         """The fixed case goes back to review; the earlier answers and photos are kept as a version."""
         session, now = request.session, request.now
         case = await session.get(Case, state.data.get("case_id"))
-        await repo.end_conversation(session, conversation)
+        await self.end(request, conversation)
         if case is None or case.nominator_id != request.person.id:
             return [Reply(t("fix.gone"), menu=main_menu(request.memberships))]
         answers = {s.id: state.answers.get(s.id) for s in FIX.applicable(state.answers) if s.id in state.answers}
@@ -249,6 +263,27 @@ class ConversationService:
         options = tuple(Option(f"m{m.id}", m.name) for m in rows)
         self._movements[commune_code] = (time.monotonic(), options)
         return options
+
+
+def _person_key(request: Request) -> tuple[str, str]:
+    return request.event.channel, request.event.user_id
+
+
+class _Hints(OrderedDict):
+    """A bounded set of people, the least recently noted dropped first."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def note(self, key: tuple[str, str], present: bool) -> None:
+        if not present:
+            self.pop(key, None)
+            return
+        self[key] = True
+        self.move_to_end(key)
+        if len(self) > self.size:
+            self.popitem(last=False)
 
 
 def _with_menu(replies: list[Reply], request: Request) -> list[Reply]:

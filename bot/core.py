@@ -91,12 +91,13 @@ class Core:
         """Photos are fetched before the unit of work opens, so no transaction waits on the network."""
         if event.kind is not InboundKind.MEDIA:
             return None
-        async with self.db.session() as session:
-            found = await repo.identity(session, event.channel, event.user_id)
-        conversation = found[3] if found else None
-        if conversation is None or not self.conversations.wants_photos(conversation):
-            return None
-        return await self.conversations.download(event.media, fetch)
+        wanted = self.conversations.surely_wants_photos(event.channel, event.user_id)
+        if not wanted:  # not known in this process (a restart, another worker): ask the database
+            async with self.db.session() as session:
+                found = await repo.identity(session, event.channel, event.user_id)
+            conversation = found[3] if found else None
+            wanted = conversation is not None and self.conversations.wants_photos(conversation)
+        return await self.conversations.download(event.media, fetch) if wanted else None
 
     def _request(self, event: Inbound, session) -> Request:
         return Request(event=event, session=session, now=self.clock.now(), settings=self.settings)
@@ -215,7 +216,7 @@ class Core:
         if conversation is None:  # an old button: the draft was finished or cancelled meanwhile
             return await self._nominate(request)
         if choice == "draft:restart":
-            await repo.end_conversation(request.session, conversation)
+            await self.conversations.end(request, conversation)
             return await self.conversations.start_nomination(request, None)
         return await self.conversations.reprompt(request, conversation)
 

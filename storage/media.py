@@ -49,7 +49,8 @@ def inspect_image(data: bytes) -> ImageInfo:
 
 
 class MediaBackend(Protocol):
-    async def put(self, sha256: str, data: bytes) -> None: ...
+    async def put(self, sha256: str, data: bytes) -> None:
+        """Keep `data` under its hash; bytes already kept are left alone (content-addressed)."""
     async def get(self, sha256: str) -> bytes: ...
     async def exists(self, sha256: str) -> bool: ...
 
@@ -96,8 +97,7 @@ class MediaStore:
     async def save(self, data: bytes) -> ImageInfo:
         """Check that `data` is an image and keep it; the same bytes are stored once."""
         info = await asyncio.to_thread(inspect_image, data)
-        if not await self.backend.exists(info.sha256):
-            await self.backend.put(info.sha256, data)
+        await self.backend.put(info.sha256, data)  # a backend keeps bytes it already has as they are
         return info
 
     async def load(self, sha256: str) -> bytes:

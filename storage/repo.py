@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -135,11 +134,10 @@ async def save_conversation(session: AsyncSession, person_id: int, flow: str, st
                             seen: Conversation | None, now: datetime) -> None:
     """Write the new state only if nobody changed it since we read it (optimistic locking)."""
     if seen is None:
-        try:
-            async with session.begin_nested():
-                session.add(Conversation(person_id=person_id, flow=flow, state=state, version=1, updated_at=now))
-        except IntegrityError as exc:
-            raise StaleConversation from exc
+        created = await session.exec(_START_CONVERSATION[_dialect(session)], params={
+            "person_id": person_id, "new_flow": flow, "new_state": state, "now": now})
+        if created.rowcount != 1:  # someone else started one first
+            raise StaleConversation
         return
     result = await session.exec(_SAVE_CONVERSATION, params={
         "conversation_id": seen.id, "seen_version": seen.version, "new_state": state, "new_flow": flow,
@@ -166,6 +164,16 @@ async def end_conversation(session: AsyncSession, seen: Conversation) -> None:
         raise StaleConversation
 
 
+def _start_conversation(insert) -> Executable:
+    return insert(_conversations).values(
+        person_id=bindparam("person_id"), flow=bindparam("new_flow"),
+        state=bindparam("new_state", type_=_conversations.c.state.type), version=1,
+        updated_at=bindparam("now", type_=_conversations.c.updated_at.type),
+    ).on_conflict_do_nothing(index_elements=["person_id"])
+
+
+_START_CONVERSATION = {"postgresql": _start_conversation(postgresql.insert),
+                       "sqlite": _start_conversation(sqlite.insert)}
 _END_CONVERSATION = delete(_conversations).where(_conversations.c.id == bindparam("conversation_id"),
                                                  _conversations.c.version == bindparam("seen_version"))
 
@@ -224,13 +232,18 @@ async def case_by_code(session: AsyncSession, code: str) -> Case | None:
 
 
 async def same_name_cases(session: AsyncSession, commune_code: str, name: str, since: datetime) -> list[Case]:
-    result = await session.exec(
-        select(Case)
-        .where(Case.commune_code == commune_code, Case.name_key == fold(name), Case.submitted_at >= since)
-        .order_by(Case.submitted_at.desc())
-        .limit(5)
-    )
+    result = await session.exec(_SAME_NAME_CASES, params={"commune_code": commune_code, "name_key": fold(name),
+                                                          "since": since})
     return list(result.all())
+
+
+_SAME_NAME_CASES = (
+    select(Case)
+    .where(Case.commune_code == bindparam("commune_code"), Case.name_key == bindparam("name_key"),
+           Case.submitted_at >= bindparam("since"))
+    .order_by(Case.submitted_at.desc())
+    .limit(5)
+)
 
 
 async def photo_count(session: AsyncSession, case_id: int) -> int:

@@ -11,7 +11,7 @@ import io
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
-from functools import partial
+from functools import lru_cache, partial
 
 from aiogram import Bot, Dispatcher, F, Router, methods
 from aiogram.client.default import DefaultBotProperties
@@ -44,7 +44,7 @@ from PIL import Image
 
 from bot.core import Core
 from bot.delivery import Rejected, RetryLater, TransientFailure, Unreachable
-from bot.events import Inbound, InboundKind, MediaRef, Reply
+from bot.events import Choice, Inbound, InboundKind, MediaRef, Reply
 from bot.settings import TELEGRAM_API_DEFAULT, Settings
 
 log = logging.getLogger(__name__)
@@ -287,16 +287,22 @@ def _media_refs(message: Message) -> tuple[MediaRef, ...]:
 
 
 def markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
-    if reply.choices:
-        columns = max(1, reply.columns)
-        buttons = [InlineKeyboardButton(text=c.label, callback_data=c.value) for c in reply.choices]
+    return _markup(reply.choices, reply.columns, reply.menu)
+
+
+@lru_cache(maxsize=1024)  # a step's buttons repeat for everyone: built once, never changed after
+def _markup(choices: tuple[Choice, ...], columns: int, menu: tuple[str, ...] | None,
+            ) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+    if choices:
+        columns = max(1, columns)
+        buttons = [InlineKeyboardButton(text=c.label, callback_data=c.value) for c in choices]
         rows = [buttons[i:i + columns] for i in range(0, len(buttons), columns)]
         return InlineKeyboardMarkup(inline_keyboard=rows)
-    if reply.menu is None:
+    if menu is None:
         return None
-    if not reply.menu:
+    if not menu:
         return ReplyKeyboardRemove()
-    rows = [[KeyboardButton(text=label) for label in reply.menu[i:i + 2]] for i in range(0, len(reply.menu), 2)]
+    rows = [[KeyboardButton(text=label) for label in menu[i:i + 2]] for i in range(0, len(menu), 2)]
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)
 
 
