@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere: bot/, storage/, scheduler/ are here
     sys.path.insert(0, str(ROOT))
 
+from bot.app import settle_memory  # noqa: E402
 from bot.channels.telegram import TelegramDelivery, make_bot  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.text import fold  # noqa: E402
@@ -129,6 +130,7 @@ async def worker() -> dict:
     try:
         # The sender as production builds it: rate, per-chat rate and in-flight from the settings.
         sender = ReminderService(db, settings, clock, {"telegram": TelegramDelivery(bot)}).sender
+        settle_memory()  # as `nguoitot run` does once started
         handled, passes = await drain(sender, db, clock, float(os.environ["FANOUT_SECONDS"]))
     finally:
         await bot.session.close()

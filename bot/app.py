@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
 
@@ -38,3 +39,12 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, migrate: 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)  # one line per update is too much
+
+
+def settle_memory() -> None:
+    """Call once the process has started. What was built while starting (modules, aiogram's and
+    pydantic's types, the spec of every statement) lives as long as the process; frozen, it is left
+    out of the collector's full passes, which otherwise walked all of it and paused the bot for
+    100-300 ms at a time under load."""
+    gc.collect()
+    gc.freeze()

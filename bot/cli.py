@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from alembic import command
 
-from bot.app import build_app, configure_logging
+from bot.app import build_app, configure_logging, settle_memory
 from bot.channels.telegram import TelegramDelivery, make_bot, run_polling
 from bot.channels.terminal import TerminalChat
 from bot.demo import ensure_demo_cadre
@@ -263,6 +263,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     bot = make_bot(settings)
     reminders = ReminderService(app.db, settings, app.core.clock, {"telegram": TelegramDelivery(bot)})
     log.info("bot running on Telegram by long polling; database %s", app.db.engine.url.render_as_string())
+    settle_memory()
     reminders.start()
     try:
         await run_polling(bot, app.core, settings.album_wait_seconds, handle_signals=True)
