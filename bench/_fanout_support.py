@@ -131,6 +131,7 @@ async def worker() -> dict:
         # The sender as production builds it: rate, per-chat rate and in-flight from the settings.
         sender = ReminderService(db, settings, clock, {"telegram": TelegramDelivery(bot)}).sender
         settle_memory()  # as `nguoitot run` does once started
+        db.start_checkpoints()
         handled, passes = await drain(sender, db, clock, float(os.environ["FANOUT_SECONDS"]))
     finally:
         await bot.session.close()

@@ -62,6 +62,8 @@ from storage.models import Case, Membership, Role, UnitKind
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/ (the fake server) is not an installed package
 
+from _harness import collector_paused  # noqa: E402  (bench/, this script's folder)
+
 from tests.fakes.telegram_server import FakeTelegramServer, SpecValidator  # noqa: E402
 
 TOKEN = "123456:BENCH"
@@ -569,7 +571,8 @@ async def measure_echo(args: argparse.Namespace, folder: Path) -> Run:
         users, tally = make_users(server, args.cadres, echo_texts)
         await warm_up(users[:WARM_UP_USERS], steps)
         progress(f"echo: {args.cadres} users × {steps} messages, closed loop")
-        throughput = await closed_loop(users, steps, process.pid)
+        with collector_paused():
+            throughput = await closed_loop(users, steps, process.pid)
         rss = peak_rss_mb(process.pid)
     tally["spec violations"] = len(server.violations)
     return Run("echo", throughput, rss, tally=tally, log=log_summary(args.logs / "echo.log"))
@@ -600,9 +603,11 @@ async def _measure_bot(kind: str, args: argparse.Namespace, folder: Path, settin
         await warm_up(users[:WARM_UP_USERS], STEPS_PER_NOMINATION)
         steps = STEPS_PER_NOMINATION * args.nominations
         progress(f"{kind}: {args.cadres} cadres × {steps} updates, closed loop")
-        throughput = await closed_loop(users, steps, process.pid)
+        with collector_paused():
+            throughput = await closed_loop(users, steps, process.pid)
         progress(f"{kind}: {args.updates} updates at {args.rate:g}/s, open loop")
-        latency = await open_loop(users, args.rate, args.updates, process.pid)
+        with collector_paused():
+            latency = await open_loop(users, args.rate, args.updates, process.pid)
         rss = peak_rss_mb(process.pid)
     tally["spec violations"] = len(server.violations)
     return Run(kind, throughput, rss, latency, tally, log=log_summary(log))

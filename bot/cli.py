@@ -264,6 +264,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     reminders = ReminderService(app.db, settings, app.core.clock, {"telegram": TelegramDelivery(bot)})
     log.info("bot running on Telegram by long polling; database %s", app.db.engine.url.render_as_string())
     settle_memory()
+    app.db.start_checkpoints()
     reminders.start()
     try:
         await run_polling(bot, app.core, settings.album_wait_seconds, handle_signals=True)

@@ -23,7 +23,15 @@ class Unreachable(Exception):
 
 
 class TransientFailure(Exception):
-    """A 5xx, a timeout, a dropped connection: try again later with backoff."""
+    """A 5xx, a timeout, a dropped connection: try again later with backoff.
+
+    `undelivered`: the channel said it did not take the message (a 5xx answer). After a timeout or a
+    dropped connection it may have, so that attempt still counts against the channel's rate.
+    """
+
+    def __init__(self, message: str, *, undelivered: bool = False) -> None:
+        super().__init__(message)
+        self.undelivered = undelivered
 
 
 class Rejected(Exception):

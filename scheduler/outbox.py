@@ -35,6 +35,7 @@ from storage.models import Account, Membership, Outbox, OutboxStatus, Person, Ro
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 300.0  # seconds between tries of one message, at most
 GIVE_UP_AFTER = timedelta(days=1)
+STOP_WAIT = 10.0  # seconds a stopping sender waits for the messages it has in flight
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,8 @@ class OutboxSender:
                 self._upcoming.cancel()
                 await asyncio.gather(self._upcoming, return_exceptions=True)
                 self._upcoming = None
+            if self._in_flight:  # let what is on its way finish and be marked: no resend after a stop
+                await asyncio.wait(self._in_flight, timeout=STOP_WAIT)
 
     async def _run_forever(self, idle_wait: float) -> None:
         pause = idle_wait
@@ -240,7 +243,8 @@ class OutboxSender:
         except Rejected as refused:
             await self._finish(row, OutboxStatus.FAILED, error=str(refused))
         except TransientFailure as failure:
-            self.limiter.give_back()
+            if failure.undelivered:  # a timed-out attempt may have been delivered: it keeps its place
+                self.limiter.give_back()
             if self._given_up(row):
                 await self._finish(row, OutboxStatus.FAILED, error=str(failure))
             else:

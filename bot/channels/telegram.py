@@ -203,7 +203,9 @@ class TelegramDelivery:
             if "chat not found" in error.message.lower():
                 raise Unreachable(error.message) from error
             raise Rejected(error.message) from error
-        except (TelegramServerError, TelegramNetworkError, TimeoutError) as error:
+        except TelegramServerError as error:
+            raise TransientFailure(repr(error), undelivered=True) from error
+        except (TelegramNetworkError, TimeoutError) as error:
             raise TransientFailure(repr(error)) from error
 
 

@@ -1,0 +1,66 @@
+"""The database layer's own behaviour: SQLite's write-ahead log is copied back in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from storage.db import Database
+
+
+def rows_in_main_file(path: Path) -> int:
+    """Rows of `t` in the database file itself, ignoring the write-ahead log (immutable=1)."""
+    connection = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return connection.execute("SELECT count(*) FROM t").fetchone()[0]
+    except sqlite3.OperationalError:  # the table itself is still only in the log
+        return 0
+    finally:
+        connection.close()
+
+
+async def eventually(condition, seconds: float = 5.0) -> bool:
+    """Wait for a condition on the file on disk (nothing to await there), failing after `seconds`."""
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - the state is a file, not an event
+            await asyncio.sleep(0.01)
+    return True
+
+
+async def write_rows(db: Database, count: int) -> None:
+    async with db.session() as session:
+        await session.exec(text("CREATE TABLE IF NOT EXISTS t (x INTEGER)"))
+    for i in range(count):
+        async with db.session() as session:
+            await session.exec(text("INSERT INTO t VALUES (:x)"), params={"x": i})
+
+
+async def test_commits_leave_the_copying_to_the_background_checkpointer(tmp_path):
+    path = tmp_path / "checkpoints.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        await write_rows(db, 20)
+        # A commit no longer checkpoints a small log itself: the rows are only in the log.
+        assert rows_in_main_file(path) == 0
+        db.start_checkpoints(every=0.01)
+        assert db.checkpointing
+        assert await eventually(lambda: rows_in_main_file(path) == 20)
+        await write_rows(db, 5)  # writing goes on while it runs
+        assert await eventually(lambda: rows_in_main_file(path) == 25)
+    finally:
+        await db.dispose()
+    assert not db.checkpointing  # stopped with the database
+
+
+@pytest.mark.parametrize("url", ["postgresql://postgres@127.0.0.1:5432/test"])
+async def test_checkpoints_are_only_for_sqlite(url):
+    db = Database(url)
+    try:
+        db.start_checkpoints()
+        assert not db.checkpointing
+    finally:
+        await db.dispose()
