@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, or_, update
@@ -36,6 +36,11 @@ class StaleConversation(Exception):
 
 def _dialect(session: AsyncSession) -> str:
     return "postgresql" if session.bind is not None and session.bind.dialect.name == "postgresql" else "sqlite"
+
+
+def _per_dialect(build: Callable[[Callable], Executable]) -> dict[str, Executable]:
+    """A statement built once for each database we run on (their INSERT … ON CONFLICT differ)."""
+    return {"postgresql": build(postgresql.insert), "sqlite": build(sqlite.insert)}
 
 
 def _insert(session: AsyncSession, table: type):
@@ -172,8 +177,7 @@ def _start_conversation(insert) -> Executable:
     ).on_conflict_do_nothing(index_elements=["person_id"])
 
 
-_START_CONVERSATION = {"postgresql": _start_conversation(postgresql.insert),
-                       "sqlite": _start_conversation(sqlite.insert)}
+_START_CONVERSATION = _per_dialect(_start_conversation)
 _END_CONVERSATION = delete(_conversations).where(_conversations.c.id == bindparam("conversation_id"),
                                                  _conversations.c.version == bindparam("seen_version"))
 
@@ -189,7 +193,7 @@ def _record_media(insert) -> Executable:
         "sha256", "size", "width", "height", "mime_type", "created_at")}).on_conflict_do_nothing()
 
 
-_RECORD_MEDIA = {"postgresql": _record_media(postgresql.insert), "sqlite": _record_media(sqlite.insert)}
+_RECORD_MEDIA = _per_dialect(_record_media)
 
 
 # ---- cases
@@ -204,7 +208,7 @@ def _next_case_number(insert) -> Executable:
             .returning(table.c.last))
 
 
-_NEXT_CASE_NUMBER = {"postgresql": _next_case_number(postgresql.insert), "sqlite": _next_case_number(sqlite.insert)}
+_NEXT_CASE_NUMBER = _per_dialect(_next_case_number)
 
 
 async def add_case(session: AsyncSession, case: Case, photos: Sequence[str], actor_id: int) -> Case:
