@@ -114,7 +114,9 @@ async def drain(sender: OutboxSender, db: Database, clock: BusinessClock, second
 
 async def _next_due(db: Database) -> datetime | None:
     async with db.session() as session:
-        pending = await session.scalar(select(func.min(Outbox.due_at)).where(Outbox.status == OutboxStatus.PENDING))
+        # A retried row waits for its retry_at (always after its due_at); a fresh one for its due_at.
+        pending = await session.scalar(select(func.min(func.coalesce(Outbox.retry_at, Outbox.due_at)))
+                                       .where(Outbox.status == OutboxStatus.PENDING))
         leased = await session.scalar(select(func.min(Outbox.lease_until))
                                       .where(Outbox.status == OutboxStatus.SENDING))
     found = [at for at in (pending, leased) if at is not None]

@@ -4,9 +4,11 @@
   process) leaves one row.
 - `OutboxSender` claims due rows with a lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so several senders
   share the work), sends them within an overall and a per-chat rate, and records each outcome at once.
-  429 pauses all sending for `retry_after`; 5xx and timeouts retry with backoff; 403 marks the person
-  unreachable and tells their secretary once. A row whose lease ran out (its sender crashed) is
-  claimed again. The only duplicate left is a message the channel accepted in the instant before the
+  429 pauses all sending for `retry_after`; 5xx and timeouts retry with backoff (1, 2, 4… s), and a
+  retry keeps its place in the queue (it goes before messages that were due after it); 403 marks the
+  person unreachable and tells their secretary once. A row whose lease ran out (its sender crashed)
+  is claimed again. Outcomes are written together (`_Outcomes`, a group commit): one transaction for
+  all the messages that finished while the previous one was being written. The only duplicate left is a message the channel accepted in the instant before the
   crash, before its row was marked sent: at most the messages in flight then (OUTBOX_IN_FLIGHT; with 1,
   every message is marked before the next one leaves, so a crash resends nothing that was delivered).
 """
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, bindparam, or_, select, update
+from sqlalchemy import Row, Update, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,6 +35,7 @@ from storage.db import Database
 from storage.models import Account, Membership, Outbox, OutboxStatus, Person, Role
 
 log = logging.getLogger(__name__)
+FIRST_BACKOFF = 1.0  # seconds before the first retry of a failed message; doubled after each failure
 MAX_BACKOFF = 300.0  # seconds between tries of one message, at most
 GIVE_UP_AFTER = timedelta(days=1)
 STOP_WAIT = 10.0  # seconds a stopping sender waits for the messages it has in flight
@@ -90,6 +93,7 @@ class RateLimiter:
     A sender woken late (a busy event loop, a claim) may make up to CATCH_UP seconds of its lateness by
     starting early; more is lost, so starts never bunch: within any second, at most
     rate × (1 + CATCH_UP) start, under a channel's limit when `rate` keeps a few percent of margin.
+    A message waiting for its chat's turn does not hold up the other chats.
     """
 
     CATCH_UP = 0.01
@@ -105,22 +109,35 @@ class RateLimiter:
     def pause(self, seconds: float) -> None:
         self._next = max(self._next, self.timer() + seconds)
 
-    def give_back(self) -> None:
-        """A start that delivered nothing (5xx, timeout) returns its place in the overall rate."""
+    def give_back(self, chat_id: str, started: float) -> None:
+        """A start the channel refused to take (a 5xx) returns its place in the overall rate and in its
+        chat's, unless that chat has had another start since."""
         self._next = max(self.timer() - self.CATCH_UP, self._next - self.interval)
+        if self._chat_next.get(chat_id) == started + self.chat_interval:
+            self._chat_next[chat_id] = started
 
-    async def acquire(self, chat_id: str) -> None:
-        async with self._lock:  # one start at a time, so the spacing holds across tasks
-            while True:
-                now = self.timer()
-                start = max(self._next, self._chat_next.get(chat_id, 0.0))
-                if start <= now:
-                    break
-                await asyncio.sleep(start - now)
-            self._next = max(self._next, now - self.CATCH_UP) + self.interval
-            self._chat_next[chat_id] = now + self.chat_interval
-            if len(self._chat_next) > 10_000:
-                self._chat_next = {c: at for c, at in self._chat_next.items() if at > now}
+    async def acquire(self, chat_id: str) -> float:
+        """Wait for this chat's turn, then for the overall one; returns the moment of the start."""
+        while True:
+            chat_wait = self._chat_next.get(chat_id, 0.0) - self.timer()
+            if chat_wait > 0:
+                await asyncio.sleep(chat_wait)
+                continue
+            async with self._lock:  # one start at a time, so the spacing holds across tasks
+                now = await self._overall_turn()
+                if self._chat_next.get(chat_id, 0.0) <= now:  # else another message to this chat went first
+                    self._next = max(self._next, now - self.CATCH_UP) + self.interval
+                    self._chat_next[chat_id] = now + self.chat_interval
+                    if len(self._chat_next) > 10_000:
+                        self._chat_next = {c: at for c, at in self._chat_next.items() if at > now}
+                    return now
+
+    async def _overall_turn(self) -> float:
+        while True:  # `pause` may move the turn while we sleep
+            now = self.timer()
+            if self._next <= now:
+                return now
+            await asyncio.sleep(self._next - now)
 
 
 class OutboxSender:
@@ -135,9 +152,10 @@ class OutboxSender:
         self.max_attempts = max_attempts
         self.slots = asyncio.Semaphore(in_flight)
         self.batch = batch
+        self.outcomes = _Outcomes(db)
         self.wake = asyncio.Event()
         self._in_flight: set[asyncio.Task] = set()
-        self._upcoming: asyncio.Task[list[Outbox]] | None = None
+        self._upcoming: asyncio.Task[list[Row]] | None = None
 
     async def run_once(self) -> int:
         """Start sending what is due now; returns how many rows were claimed.
@@ -151,7 +169,6 @@ class OutboxSender:
         if len(rows) == self.batch:
             self._upcoming = asyncio.create_task(self._claim())
         for row in rows:
-            await self.limiter.acquire(row.chat_id)
             await self.slots.acquire()
             task = asyncio.create_task(self._send(row))
             self._in_flight.add(task)
@@ -197,25 +214,19 @@ class OutboxSender:
                 except TimeoutError:
                     pass
 
-    async def _claim(self) -> list[Outbox]:
+    async def _claim(self) -> list[Row]:
+        """Rows whose sender died (their lease ran out) first, then the due ones, oldest first."""
         now = self.clock.now()
-        due = or_(
-            (Outbox.status == OutboxStatus.PENDING) & (Outbox.due_at <= now),
-            (Outbox.status == OutboxStatus.SENDING) & (Outbox.lease_until < now),  # its sender died
-        )
+        params = {"now": now, "lease_until": now + self.lease, "batch": self.batch}
+        statements = _CLAIM_SKIP_LOCKED if not self.db.is_sqlite else _CLAIM
         async with self.db.session() as session:
-            ids = select(Outbox.id).where(due).order_by(Outbox.due_at, Outbox.id).limit(self.batch)
-            if not self.db.is_sqlite:
-                ids = ids.with_for_update(skip_locked=True)
-            claimed = await session.execute(
-                update(Outbox).where(Outbox.id.in_(ids.scalar_subquery()))
-                .values(status=OutboxStatus.SENDING, lease_until=now + self.lease, attempts=Outbox.attempts + 1)
-                .returning(Outbox)
-                .execution_options(synchronize_session=False)
-            )
-            return sorted(claimed.scalars().all(), key=lambda r: (r.due_at, r.id))
+            rows = list(await session.execute(statements[0], params))
+            if len(rows) < self.batch:
+                params["batch"] = self.batch - len(rows)
+                rows += await session.execute(statements[1], params)
+        return sorted(rows, key=lambda r: (r.due_at, r.id))
 
-    async def _send(self, row: Outbox) -> None:
+    async def _send(self, row: Row) -> None:
         try:
             await self._attempt(row)
         except Exception:  # a bug or the database: the row stays claimed and its lease brings it back
@@ -223,7 +234,7 @@ class OutboxSender:
         finally:
             self.slots.release()
 
-    async def _attempt(self, row: Outbox) -> None:
+    async def _attempt(self, row: Row) -> None:
         if row.stale_at is not None and self.clock.now() > row.stale_at:
             await self._finish(row, OutboxStatus.STALE)
             return
@@ -231,6 +242,7 @@ class OutboxSender:
         if delivery is None:
             await self._finish(row, OutboxStatus.FAILED, error=f"no delivery for channel {row.channel}")
             return
+        started = await self.limiter.acquire(row.chat_id)
         try:
             await delivery.deliver(row.chat_id, reply_of(row.payload))
         except RetryLater as slow_down:
@@ -244,20 +256,20 @@ class OutboxSender:
             await self._finish(row, OutboxStatus.FAILED, error=str(refused))
         except TransientFailure as failure:
             if failure.undelivered:  # a timed-out attempt may have been delivered: it keeps its place
-                self.limiter.give_back()
+                self.limiter.give_back(row.chat_id, started)
             if self._given_up(row):
                 await self._finish(row, OutboxStatus.FAILED, error=str(failure))
             else:
                 await self._finish(row, OutboxStatus.PENDING, error=str(failure),
-                                   retry_in=min(MAX_BACKOFF, 2.0 ** row.attempts))
+                                   retry_in=min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** (row.attempts - 1)))
         else:
             await self._finish(row, OutboxStatus.SENT)
 
-    def _given_up(self, row: Outbox) -> bool:
+    def _given_up(self, row: Row) -> bool:
         """An outage of hours is survived: retries go on for a day, or until the message is stale."""
         return self.clock.now() - row.created_at > GIVE_UP_AFTER or row.attempts >= self.max_attempts
 
-    async def _finish(self, row: Outbox, status: OutboxStatus, *, error: str = "", retry_in: float = 0.0,
+    async def _finish(self, row: Row, status: OutboxStatus, *, error: str = "", retry_in: float = 0.0,
                       count_attempt: bool = True) -> None:
         now = self.clock.now()
         params: dict[str, Any] = {"row_id": row.id, "error": error[:500]}
@@ -265,16 +277,15 @@ class OutboxSender:
             statement, params["now"] = _MARK_SENT, now
         elif status == OutboxStatus.PENDING:
             statement = _RESCHEDULE
-            params.update(due=now + timedelta(seconds=retry_in),
+            params.update(retry=now + timedelta(seconds=retry_in),
                           attempts=row.attempts if count_attempt else row.attempts - 1)
         else:
             statement, params["new_status"] = _MARK_DONE, status
-        async with self.db.session() as session:
-            await session.exec(statement, params=params)
+        await self.outcomes.write(statement, params)
         if status == OutboxStatus.PENDING:
             self.wake.set()
 
-    async def _mark_unreachable(self, row: Outbox) -> None:
+    async def _mark_unreachable(self, row: Row) -> None:
         """Note that the person blocked the bot and tell their commune's secretaries, once per episode."""
         now = self.clock.now()
         async with self.db.session() as session:
@@ -296,6 +307,30 @@ class OutboxSender:
             ], now)
 
 
+def _lease(*where: Any, skip_locked: bool) -> Update:
+    """Built once: lease the oldest rows matching `where` (bound :now, :lease_until, :batch).
+
+    Each of the two uses the index on (status, due_at); one condition with an OR across statuses
+    made both databases scan and sort every row due."""
+    ids = select(_outbox.c.id).where(*where).order_by(_outbox.c.due_at, _outbox.c.id).limit(bindparam("batch"))
+    if skip_locked:  # PostgreSQL: several senders share the work without waiting for each other
+        ids = ids.with_for_update(skip_locked=True)
+    return (update(_outbox).where(_outbox.c.id.in_(ids.scalar_subquery()))
+            .values(status=OutboxStatus.SENDING, attempts=_outbox.c.attempts + 1,
+                    lease_until=bindparam("lease_until", type_=_outbox.c.lease_until.type))
+            .returning(*_outbox.c))
+
+
+def _claims(skip_locked: bool) -> tuple[Update, Update]:
+    now = bindparam("now", type_=_outbox.c.due_at.type)
+    return (
+        _lease(_outbox.c.status == OutboxStatus.SENDING, _outbox.c.lease_until < now,  # its sender died
+               skip_locked=skip_locked),
+        _lease(_outbox.c.status == OutboxStatus.PENDING, _outbox.c.due_at <= now,
+               or_(_outbox.c.retry_at.is_(None), _outbox.c.retry_at <= now), skip_locked=skip_locked),
+    )
+
+
 def _outcome(**values: Any) -> Update:
     """Built once, as an outcome is written for every message sent."""
     return (update(_outbox).where(_outbox.c.id == bindparam("row_id"))
@@ -305,8 +340,47 @@ def _outcome(**values: Any) -> Update:
 _outbox = Outbox.__table__
 _MARK_SENT = _outcome(status=OutboxStatus.SENT, sent_at=bindparam("now", type_=_outbox.c.sent_at.type))
 _MARK_DONE = _outcome(status=bindparam("new_status"))
-_RESCHEDULE = _outcome(status=OutboxStatus.PENDING, due_at=bindparam("due", type_=_outbox.c.due_at.type),
+_CLAIM, _CLAIM_SKIP_LOCKED = _claims(skip_locked=False), _claims(skip_locked=True)
+_RESCHEDULE = _outcome(status=OutboxStatus.PENDING, retry_at=bindparam("retry", type_=_outbox.c.retry_at.type),
                        attempts=bindparam("attempts"))
+
+
+class _Outcomes:
+    """Writes outcomes as a group commit: those that arrive while a write is under way go, all together,
+    in the next one. A sender finishing a message every few milliseconds then pays for one transaction
+    per handful of messages instead of one each. `write` returns once its outcome is committed, so a
+    message holds its in-flight place until it is marked, as before."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._queued: list[tuple[Update, dict[str, Any], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task | None = None
+
+    async def write(self, statement: Update, params: dict[str, Any]) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._queued.append((statement, params, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
+        await done
+
+    async def _write_queued(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, []
+            by_statement: dict[Update, list[dict[str, Any]]] = {}
+            for statement, params, _ in batch:
+                by_statement.setdefault(statement, []).append(params)
+            try:
+                async with self.db.session() as session:
+                    for statement, rows in by_statement.items():
+                        await session.execute(statement, rows)
+            except Exception as error:  # each waiting message logs it; its row's lease brings it back
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
+            else:
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
 
 async def _secretaries_of(session: AsyncSession, communes: set[str]) -> list[Account]:

@@ -285,8 +285,9 @@ class Outbox(SQLModel, table=True):
     kind: str = Field(max_length=16)
     payload: dict = json_column()  # {"text": …, "choices": [[label, value], …]}
     status: str = Field(default=OutboxStatus.PENDING, max_length=16)
-    due_at: datetime = utc_column(nullable=False)
+    due_at: datetime = utc_column(nullable=False)  # its place in the queue: the oldest due goes first
     stale_at: datetime | None = utc_column(nullable=True)
+    retry_at: datetime | None = utc_column(nullable=True)  # after a failed attempt: not before then
     attempts: int = 0
     lease_until: datetime | None = utc_column(nullable=True)
     last_error: str = ""

@@ -13,6 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import insert
 from sqlmodel import select
 
@@ -251,3 +252,71 @@ async def test_the_sender_survives_a_database_failure(app, monkeypatch):
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)  # before the database closes under it
     assert sorted(delivered_to.sent) == ["10000", "10001", "10002"]
+
+
+class Recorder:
+    """A channel that records what it sends, failing with a 5xx the first time for the chats named."""
+
+    def __init__(self, fail_once: set[str] = frozenset()) -> None:
+        self.fail_once, self.sent, self.attempts = set(fail_once), [], []
+
+    async def deliver(self, chat_id: str, reply: Reply) -> None:
+        self.attempts.append(chat_id)
+        if chat_id in self.fail_once:
+            self.fail_once.discard(chat_id)
+            raise TransientFailure("500 Internal Server Error", undelivered=True)
+        self.sent.append(chat_id)
+
+
+async def test_a_failed_message_is_retried_before_those_due_after_it(app):
+    clock: FrozenClock = app.core.clock
+    channel = Recorder(fail_once={"10000"})
+    sender = OutboxSender(app.db, clock, {"telegram": channel}, rate=1000, per_chat=1000)
+    await seed(app, 1)
+    await sender.run_until_idle()  # a 5xx: its retry is due a second later
+    await seed(app, 3, first_chat=20_000)  # due as long ago, but queued after it
+    clock.advance(seconds=2)
+    await sender.run_until_idle()
+    assert channel.attempts == ["10000", "10000", "20000", "20001", "20002"]  # the retry kept its place
+    assert await statuses(app) == Counter({OutboxStatus.SENT: 4})
+
+
+async def test_outcomes_finishing_together_are_written_in_one_transaction(app, monkeypatch):
+    await seed(app, 30)
+    opened, session = [], app.db.session
+
+    def counting_session():
+        opened.append(1)
+        return session()
+
+    monkeypatch.setattr(app.db, "session", counting_session)
+    sender = OutboxSender(app.db, app.core.clock, {"telegram": Recorder()}, rate=10_000, per_chat=10_000,
+                          in_flight=30, batch=30)
+    assert await sender.run_until_idle() == 30
+    assert await statuses(app) == Counter({OutboxStatus.SENT: 30})
+    # One claim (and one that finds nothing), and far fewer writes than the 30 outcomes.
+    assert len(opened) - 2 <= 5, len(opened)
+
+
+async def test_a_message_waiting_for_its_chat_does_not_hold_up_other_chats():
+    from scheduler.outbox import RateLimiter
+
+    limiter = RateLimiter(rate=1000, per_chat=0.5)  # a chat may get a message every 2 s
+    await limiter.acquire("A")
+    second_to_a = asyncio.create_task(limiter.acquire("A"))
+    try:
+        await asyncio.wait_for(limiter.acquire("B"), 0.5)  # at once, though A's second waits its turn
+        assert not second_to_a.done()
+    finally:
+        second_to_a.cancel()
+
+
+async def test_a_refused_attempt_gives_back_its_place_in_its_chat():
+    from scheduler.outbox import RateLimiter
+
+    limiter = RateLimiter(rate=1000, per_chat=0.5)
+    started = await limiter.acquire("A")
+    limiter.give_back("A", started)  # the channel answered 5xx: it did not count the message
+    await asyncio.wait_for(limiter.acquire("A"), 0.5)  # the retry need not wait the chat's 2 s
+    with pytest.raises(TimeoutError):  # but a message the channel took does count
+        await asyncio.wait_for(limiter.acquire("A"), 0.5)
