@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,7 +37,8 @@ class Database:
         self.engine = self._create_engine()
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._sqlite_lock = asyncio.Lock()
-        self._checkpoints: asyncio.Task | None = None
+        self._checkpoints: threading.Thread | None = None
+        self._stop_checkpoints = threading.Event()
 
     def _create_engine(self) -> AsyncEngine:
         kwargs: dict[str, Any] = {}
@@ -86,29 +88,19 @@ class Database:
         readers; the commit-time checkpoint stays as a backstop (at a larger log, see _sqlite_pragmas).
         """
         if self.is_sqlite and self._checkpoints is None and make_url(self.url).database not in (None, "", ":memory:"):
-            self._checkpoints = asyncio.create_task(self._checkpoint_forever(every), name="sqlite-checkpoints")
+            self._stop_checkpoints.clear()
+            self._checkpoints = threading.Thread(target=_checkpoint_forever, name="sqlite-checkpoints", daemon=True,
+                                                 args=(make_url(self.url).database, every, self._stop_checkpoints))
+            self._checkpoints.start()
 
     @property
     def checkpointing(self) -> bool:
-        return self._checkpoints is not None and not self._checkpoints.done()
-
-    async def _checkpoint_forever(self, every: float) -> None:
-        path = make_url(self.url).database
-        connection = await asyncio.to_thread(sqlite3.connect, path, timeout=30, check_same_thread=False)
-        try:
-            while True:
-                await asyncio.sleep(every)
-                try:
-                    await asyncio.to_thread(connection.execute, "PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error as error:  # busy or locked: the next round will do
-                    log.debug("checkpoint skipped: %s", error)
-        finally:
-            connection.close()
+        return self._checkpoints is not None and self._checkpoints.is_alive()
 
     async def dispose(self) -> None:
         if self._checkpoints is not None:
-            self._checkpoints.cancel()
-            await asyncio.gather(self._checkpoints, return_exceptions=True)
+            self._stop_checkpoints.set()
+            await asyncio.to_thread(self._checkpoints.join)
             self._checkpoints = None
         await self.engine.dispose()
 
@@ -122,6 +114,20 @@ def is_write_conflict(error: BaseException) -> bool:
 def is_lost_connection(error: BaseException) -> bool:
     """The database closed this connection (a restart, a failover); a new one will do."""
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def _checkpoint_forever(path: str, every: float, stop: threading.Event) -> None:
+    """One thread owns its connection from open to close: closing it from another thread while a
+    checkpoint ran in this one crashed the process (a segmentation fault in SQLite)."""
+    connection = sqlite3.connect(path, timeout=30)
+    try:
+        while not stop.wait(every):
+            try:
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as error:  # busy or locked: the next round will do
+                log.debug("checkpoint skipped: %s", error)
+    finally:
+        connection.close()
 
 
 def _ensure_sqlite_folder(url: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 from pathlib import Path
 
 from sqlalchemy import text
@@ -62,3 +63,30 @@ async def test_checkpoints_are_only_for_sqlite():
         assert not db.checkpointing
     finally:
         await db.dispose()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+STOP_WHILE_CHECKPOINTING = """
+import asyncio, sys
+from sqlalchemy import text
+from storage.db import Database
+
+async def main(folder):
+    for i in range(150):
+        db = Database(f"sqlite:///{folder}/c{i % 3}.db")
+        async with db.session() as session:
+            await session.exec(text("CREATE TABLE IF NOT EXISTS t (x INTEGER)"))
+            await session.exec(text("INSERT INTO t VALUES (1)"))
+        db.start_checkpoints(every=0.0005)
+        await asyncio.sleep(0.002)
+        await db.dispose()
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_stopping_the_checkpointer_in_the_middle_of_a_checkpoint_is_safe(tmp_path):
+    # In its own process: closing the connection under a running checkpoint was a segmentation fault.
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", STOP_WHILE_CHECKPOINTING, str(tmp_path),
+                                                   cwd=ROOT)
+    assert await asyncio.wait_for(process.wait(), 60) == 0
