@@ -35,7 +35,7 @@ from storage.db import Database
 from storage.models import Account, Membership, Outbox, OutboxStatus, Person, Role
 
 log = logging.getLogger(__name__)
-FIRST_BACKOFF = 1.0  # seconds before the first retry of a failed message; doubled after each failure
+FIRST_BACKOFF = 0.5  # seconds before the first retry of a failed message; doubled after each failure
 MAX_BACKOFF = 300.0  # seconds between tries of one message, at most
 GIVE_UP_AFTER = timedelta(days=1)
 STOP_WAIT = 10.0  # seconds a stopping sender waits for the messages it has in flight
@@ -82,8 +82,8 @@ async def enqueue(session: AsyncSession, messages: Iterable[Message], now: datet
     if not rows:
         return 0
     dialect = session.bind.dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Outbox)
-    statement = insert.on_conflict_do_nothing(index_elements=["key"]).returning(Outbox.id)
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_outbox)  # Core: no ORM bookkeeping
+    statement = insert.on_conflict_do_nothing(index_elements=["key"]).returning(_outbox.c.id)
     return len((await session.execute(statement, rows)).all())
 
 

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -117,9 +118,12 @@ class ReminderPlanner:
         messages = []
         horizon = now + timedelta(days=max(self.offsets) + 1)
         for due in (d for d in dues if now <= d.due_at <= horizon):
+            by_hour: dict[int, tuple[int | None, datetime]] = {}  # most members keep the default hour
             for member in commune.members:
                 hour = self._hour(world, member, DEADLINE if member.role == Role.SECRETARY else NUDGE)
-                offset, planned = self._latest_offset(due, now, hour)
+                if hour not in by_hour:
+                    by_hour[hour] = self._latest_offset(due, now, hour)
+                offset, planned = by_hour[hour]
                 if offset is None:
                     continue
                 message = self._for_member(member, commune, due, offset, planned, now, world,
@@ -305,6 +309,7 @@ async def load_world(session: AsyncSession) -> World:
     return World(active, deadlines, drafts, settings, province_officials)
 
 
+@lru_cache(maxsize=1024)  # the same few deadlines, for every member
 def _day(moment: datetime) -> str:
     return moment.strftime("%d/%m/%Y")
 
