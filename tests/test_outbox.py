@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlmodel import select
 
 from bot.channels.telegram import TelegramDelivery, make_bot
@@ -25,7 +25,7 @@ from bot.messages import t
 from scheduler.outbox import Message, OutboxSender, enqueue
 from storage import repo
 from storage.models import Account, Outbox, OutboxStatus, Person
-from tests.conftest import add_member
+from tests.conftest import IS_POSTGRES, add_member
 from tests.fakes.telegram_server import FakeTelegramServer, Fault
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -320,3 +320,11 @@ async def test_a_refused_attempt_gives_back_its_place_in_its_chat():
     await asyncio.wait_for(limiter.acquire("A"), 0.5)  # the retry need not wait the chat's 2 s
     with pytest.raises(TimeoutError):  # but a message the channel took does count
         await asyncio.wait_for(limiter.acquire("A"), 0.5)
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's planner statistics")
+async def test_a_large_enqueue_renews_the_statistics_the_next_look_up_relies_on(app):
+    await seed(app, 1000)
+    async with app.db.session() as session:
+        rows = await session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'outbox'::regclass"))
+    assert rows >= 1000  # else the next minute's look-up of known keys scans the table for each key
