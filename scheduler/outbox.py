@@ -4,7 +4,7 @@
   process) leaves one row.
 - `OutboxSender` claims due rows with a lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so several senders
   share the work), sends them within an overall and a per-chat rate, and records each outcome at once.
-  429 pauses all sending for `retry_after`; 5xx and timeouts retry with backoff (1, 2, 4… s), and a
+  429 pauses all sending for `retry_after`; 5xx and timeouts retry with backoff (0.5, 1, 2… s), and a
   retry keeps its place in the queue (it goes before messages that were due after it); 403 marks the
   person unreachable and tells their secretary once. A row whose lease ran out (its sender crashed)
   is claimed again. Outcomes are written together (`_Outcomes`, a group commit): one transaction for
@@ -99,7 +99,8 @@ class RateLimiter:
     A sender woken late (a busy event loop, a claim) may make up to CATCH_UP seconds of its lateness by
     starting early; more is lost, so starts never bunch: within any second, at most
     rate × (1 + CATCH_UP) start, under a channel's limit when `rate` keeps a few percent of margin.
-    A message waiting for its chat's turn does not hold up the other chats.
+    A message waiting for its chat's turn does not hold up the other chats (while the sender has
+    in-flight places left: each waiting message holds one).
     """
 
     CATCH_UP = 0.01
@@ -161,6 +162,7 @@ class OutboxSender:
         self.outcomes = _Outcomes(db)
         self.wake = asyncio.Event()
         self._in_flight: set[asyncio.Task] = set()
+        self._waiting: set[asyncio.Task] = set()  # in flight, but not yet started: waiting for their turn
         self._upcoming: asyncio.Task[list[Row]] | None = None
 
     async def run_once(self) -> int:
@@ -200,6 +202,8 @@ class OutboxSender:
                 self._upcoming.cancel()
                 await asyncio.gather(self._upcoming, return_exceptions=True)
                 self._upcoming = None
+            for task in list(self._waiting):  # not sent yet: their rows come back when their lease runs out
+                task.cancel()
             if self._in_flight:  # let what is on its way finish and be marked: no resend after a stop
                 await asyncio.wait(self._in_flight, timeout=STOP_WAIT)
 
@@ -248,7 +252,10 @@ class OutboxSender:
         if delivery is None:
             await self._finish(row, OutboxStatus.FAILED, error=f"no delivery for channel {row.channel}")
             return
-        started = await self.limiter.acquire(row.chat_id)
+        started = await self._turn(row)
+        if row.stale_at is not None and self.clock.now() > row.stale_at:  # it went stale while waiting
+            await self._finish(row, OutboxStatus.STALE)
+            return
         try:
             await delivery.deliver(row.chat_id, reply_of(row.payload))
         except RetryLater as slow_down:
@@ -261,7 +268,7 @@ class OutboxSender:
         except Rejected as refused:
             await self._finish(row, OutboxStatus.FAILED, error=str(refused))
         except TransientFailure as failure:
-            if failure.undelivered:  # a timed-out attempt may have been delivered: it keeps its place
+            if failure.undelivered:  # the channel did not take it (a 5xx); a timeout may have delivered
                 self.limiter.give_back(row.chat_id, started)
             if self._given_up(row):
                 await self._finish(row, OutboxStatus.FAILED, error=str(failure))
@@ -270,6 +277,14 @@ class OutboxSender:
                                    retry_in=min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** (row.attempts - 1)))
         else:
             await self._finish(row, OutboxStatus.SENT)
+
+    async def _turn(self, row: Row) -> float:
+        task = asyncio.current_task()
+        self._waiting.add(task)
+        try:
+            return await self.limiter.acquire(row.chat_id)
+        finally:
+            self._waiting.discard(task)
 
     def _given_up(self, row: Row) -> bool:
         """An outage of hours is survived: retries go on for a day, or until the message is stale."""
@@ -372,21 +387,43 @@ class _Outcomes:
     async def _write_queued(self) -> None:
         while self._queued:
             batch, self._queued = self._queued, []
-            by_statement: dict[Update, list[dict[str, Any]]] = {}
-            for statement, params, _ in batch:
-                by_statement.setdefault(statement, []).append(params)
             try:
-                async with self.db.session() as session:
-                    for statement, rows in by_statement.items():
-                        await session.execute(statement, rows)
-            except Exception as error:  # each waiting message logs it; its row's lease brings it back
-                for *_, done in batch:
-                    if not done.done():
-                        done.set_exception(error)
+                await self._write(batch)
+            except Exception as failed:
+                if len(batch) == 1:  # its message logs it; its row's lease brings it back
+                    _settle(batch, failed)
+                    continue
+                # One bad outcome must not fail its neighbours (their messages went out): one by one.
+                for one in batch:
+                    try:
+                        await self._write([one])
+                    except Exception as error:
+                        _settle([one], error)
+                    else:
+                        _settle([one], None)
+            except BaseException as stop:  # cancelled: nobody is left waiting forever
+                _settle(batch + self._queued, stop)
+                raise
             else:
-                for *_, done in batch:
-                    if not done.done():
-                        done.set_result(None)
+                _settle(batch, None)
+
+    async def _write(self, batch: list[tuple[Update, dict[str, Any], asyncio.Future[None]]]) -> None:
+        by_statement: dict[Update, list[dict[str, Any]]] = {}
+        for statement, params, _ in batch:
+            by_statement.setdefault(statement, []).append(params)
+        async with self.db.session() as session:
+            for statement, rows in by_statement.items():
+                await session.execute(statement, rows)
+
+
+def _settle(batch: list[tuple[Update, dict[str, Any], asyncio.Future[None]]], error: BaseException | None) -> None:
+    for *_, done in batch:
+        if done.done():
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
 
 
 async def _secretaries_of(session: AsyncSession, communes: set[str]) -> list[Account]:

@@ -19,7 +19,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
-from functools import lru_cache
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -309,7 +308,6 @@ async def load_world(session: AsyncSession) -> World:
     return World(active, deadlines, drafts, settings, province_officials)
 
 
-@lru_cache(maxsize=1024)  # the same few deadlines, for every member
 def _day(moment: datetime) -> str:
     return moment.strftime("%d/%m/%Y")
 

@@ -89,4 +89,9 @@ async def test_stopping_the_checkpointer_in_the_middle_of_a_checkpoint_is_safe(t
     # In its own process: closing the connection under a running checkpoint was a segmentation fault.
     process = await asyncio.create_subprocess_exec(sys.executable, "-c", STOP_WHILE_CHECKPOINTING, str(tmp_path),
                                                    cwd=ROOT)
-    assert await asyncio.wait_for(process.wait(), 60) == 0
+    try:
+        assert await asyncio.wait_for(process.wait(), 60) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -259,6 +259,7 @@ class Recorder:
 
     def __init__(self, fail_once: set[str] = frozenset()) -> None:
         self.fail_once, self.sent, self.attempts = set(fail_once), [], []
+        self.delivered = asyncio.Event()
 
     async def deliver(self, chat_id: str, reply: Reply) -> None:
         self.attempts.append(chat_id)
@@ -266,6 +267,7 @@ class Recorder:
             self.fail_once.discard(chat_id)
             raise TransientFailure("500 Internal Server Error", undelivered=True)
         self.sent.append(chat_id)
+        self.delivered.set()
 
 
 async def test_a_failed_message_is_retried_before_those_due_after_it(app):
@@ -294,7 +296,8 @@ async def test_outcomes_finishing_together_are_written_in_one_transaction(app, m
                           in_flight=30, batch=30)
     assert await sender.run_until_idle() == 30
     assert await statuses(app) == Counter({OutboxStatus.SENT: 30})
-    # One claim (and one that finds nothing), and far fewer writes than the 30 outcomes.
+    # Three claims (the batch, the next one fetched ahead, the last that finds nothing), and far fewer
+    # writes than the 30 outcomes.
     assert len(opened) - 2 <= 5, len(opened)
 
 
@@ -309,6 +312,7 @@ async def test_a_message_waiting_for_its_chat_does_not_hold_up_other_chats():
         assert not second_to_a.done()
     finally:
         second_to_a.cancel()
+        await asyncio.gather(second_to_a, return_exceptions=True)
 
 
 async def test_a_refused_attempt_gives_back_its_place_in_its_chat():
@@ -328,3 +332,39 @@ async def test_a_large_enqueue_renews_the_statistics_the_next_look_up_relies_on(
     async with app.db.session() as session:
         rows = await session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'outbox'::regclass"))
     assert rows >= 1000  # else the next minute's look-up of known keys scans the table for each key
+
+
+async def test_two_messages_to_one_chat_keep_the_chats_spacing():
+    from scheduler.outbox import RateLimiter
+
+    limiter = RateLimiter(rate=20, per_chat=4)  # a start every 0.05 s, a chat every 0.25 s
+    first, second = await asyncio.gather(limiter.acquire("A"), limiter.acquire("A"))
+    assert abs(second - first) >= 0.25
+
+
+async def test_one_outcome_that_cannot_be_written_does_not_fail_the_others(app):
+    from scheduler.outbox import _MARK_SENT, _RESCHEDULE, _Outcomes
+
+    await seed(app, 3)
+    async with app.db.session() as session:
+        ids = list((await session.exec(select(Outbox.id).order_by(Outbox.id))).all())
+    now, outcomes = app.core.clock.now(), _Outcomes(app.db)
+    results = await asyncio.gather(  # written as one group, in which the second breaks a NOT NULL
+        outcomes.write(_MARK_SENT, {"row_id": ids[0], "error": "", "now": now}),
+        outcomes.write(_RESCHEDULE, {"row_id": ids[1], "error": "", "retry": now, "attempts": None}),
+        outcomes.write(_MARK_SENT, {"row_id": ids[2], "error": "", "now": now}),
+        return_exceptions=True)
+    assert results[0] is None and results[2] is None and isinstance(results[1], Exception)
+    assert await statuses(app) == Counter({OutboxStatus.SENT: 2, OutboxStatus.PENDING: 1})
+
+
+async def test_a_stopping_sender_starts_nothing_more(app):
+    await seed(app, 3)
+    channel = Recorder()
+    sender = OutboxSender(app.db, app.core.clock, {"telegram": channel}, rate=0.5, per_chat=1000)  # every 2 s
+    running = asyncio.create_task(sender.run_forever(idle_wait=0.01))
+    await asyncio.wait_for(channel.delivered.wait(), 10)
+    running.cancel()  # the two others wait for their turn: they are not sent, their rows wait for the lease
+    await asyncio.wait_for(asyncio.gather(running, return_exceptions=True), 5)
+    assert len(channel.sent) == 1 and not sender._in_flight
+    assert await statuses(app) == Counter({OutboxStatus.SENT: 1, OutboxStatus.SENDING: 2})
