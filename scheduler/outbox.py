@@ -4,7 +4,7 @@
   process) leaves one row.
 - `OutboxSender` claims due rows with a lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so several senders
   share the work), sends them within an overall and a per-chat rate, and records each outcome at once.
-  429 pauses all sending for `retry_after`; 5xx and timeouts retry with backoff (0.5, 1, 2… s), and a
+  429 pauses all sending for `retry_after`; 5xx and timeouts retry with backoff (0.25, 0.5, 1… s), and a
   retry keeps its place in the queue (it goes before messages that were due after it); 403 marks the
   person unreachable and tells their secretary once. A row whose lease ran out (its sender crashed)
   is claimed again. Outcomes are written together (`_Outcomes`, a group commit): one transaction for
@@ -35,7 +35,7 @@ from storage.db import Database
 from storage.models import Account, Membership, Outbox, OutboxStatus, Person, Role
 
 log = logging.getLogger(__name__)
-FIRST_BACKOFF = 0.5  # seconds before the first retry of a failed message; doubled after each failure
+FIRST_BACKOFF = 0.25  # seconds before the first retry of a failed message; doubled after each failure
 MAX_BACKOFF = 300.0  # seconds between tries of one message, at most
 GIVE_UP_AFTER = timedelta(days=1)
 ANALYZE_AFTER = 1000  # rows enqueued at once after which PostgreSQL's statistics of the table are renewed
