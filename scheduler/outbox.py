@@ -3,12 +3,12 @@
 - `enqueue` inserts messages under a unique key: planning the same reminder twice (a restart, a second
   process) leaves one row.
 - `OutboxSender` claims due rows with a lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so several senders
-  share the work), sends them within an overall and a per-chat rate, and records each outcome at once.
+  share the work), sends them within an overall and a per-chat rate, and records each outcome as soon as
+  it is known: outcomes that finish together share one transaction (`_Outcomes`, a group commit).
   429 pauses all sending for `retry_after`; 5xx and timeouts retry with backoff (0.25, 0.5, 1… s), and a
   retry keeps its place in the queue (it goes before messages that were due after it); 403 marks the
   person unreachable and tells their secretary once. A row whose lease ran out (its sender crashed)
-  is claimed again. Outcomes are written together (`_Outcomes`, a group commit): one transaction for
-  all the messages that finished while the previous one was being written. The only duplicate left is a message the channel accepted in the instant before the
+  is claimed again. The only duplicate left is a message the channel accepted in the instant before the
   crash, before its row was marked sent: at most the messages in flight then (OUTBOX_IN_FLIGHT; with 1,
   every message is marked before the next one leaves, so a crash resends nothing that was delivered).
 """
