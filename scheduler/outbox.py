@@ -245,7 +245,7 @@ class OutboxSender:
             self.slots.release()
 
     async def _attempt(self, row: Row) -> None:
-        if row.stale_at is not None and self.clock.now() > row.stale_at:
+        if self._stale(row):
             await self._finish(row, OutboxStatus.STALE)
             return
         delivery = self.deliveries.get(row.channel)
@@ -253,7 +253,7 @@ class OutboxSender:
             await self._finish(row, OutboxStatus.FAILED, error=f"no delivery for channel {row.channel}")
             return
         started = await self._turn(row)
-        if row.stale_at is not None and self.clock.now() > row.stale_at:  # it went stale while waiting
+        if self._stale(row):  # it went stale while waiting for its turn (a 429 pause)
             await self._finish(row, OutboxStatus.STALE)
             return
         try:
@@ -277,6 +277,9 @@ class OutboxSender:
                                    retry_in=min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** (row.attempts - 1)))
         else:
             await self._finish(row, OutboxStatus.SENT)
+
+    def _stale(self, row: Row) -> bool:
+        return row.stale_at is not None and self.clock.now() > row.stale_at
 
     async def _turn(self, row: Row) -> float:
         task = asyncio.current_task()
@@ -366,6 +369,9 @@ _RESCHEDULE = _outcome(status=OutboxStatus.PENDING, retry_at=bindparam("retry", 
                        attempts=bindparam("attempts"))
 
 
+_Queued = tuple[Update, dict[str, Any], asyncio.Future[None]]  # an outcome to write, and its waiter
+
+
 class _Outcomes:
     """Writes outcomes as a group commit: those that arrive while a write is under way go, all together,
     in the next one. A sender finishing a message every few milliseconds then pays for one transaction
@@ -374,7 +380,7 @@ class _Outcomes:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._queued: list[tuple[Update, dict[str, Any], asyncio.Future[None]]] = []
+        self._queued: list[_Queued] = []
         self._writer: asyncio.Task | None = None
 
     async def write(self, statement: Update, params: dict[str, Any]) -> None:
@@ -388,26 +394,26 @@ class _Outcomes:
         while self._queued:
             batch, self._queued = self._queued, []
             try:
-                await self._write(batch)
-            except Exception as failed:
-                if len(batch) == 1:  # its message logs it; its row's lease brings it back
-                    _settle(batch, failed)
-                    continue
-                # One bad outcome must not fail its neighbours (their messages went out): one by one.
-                for one in batch:
-                    try:
-                        await self._write([one])
-                    except Exception as error:
-                        _settle([one], error)
-                    else:
-                        _settle([one], None)
+                await self._write_settling(batch)
             except BaseException as stop:  # cancelled: nobody is left waiting forever
                 _settle(batch + self._queued, stop)
                 raise
-            else:
-                _settle(batch, None)
 
-    async def _write(self, batch: list[tuple[Update, dict[str, Any], asyncio.Future[None]]]) -> None:
+    async def _write_settling(self, batch: list[_Queued]) -> None:
+        """Write a group and settle its waiters. If it fails, one bad outcome must not fail its neighbours
+        (their messages went out): each is written again on its own."""
+        try:
+            await self._write(batch)
+        except Exception as failed:
+            if len(batch) == 1:  # its message logs it; its row's lease brings it back
+                _settle(batch, failed)
+                return
+            for one in batch:
+                await self._write_settling([one])
+        else:
+            _settle(batch, None)
+
+    async def _write(self, batch: list[_Queued]) -> None:
         by_statement: dict[Update, list[dict[str, Any]]] = {}
         for statement, params, _ in batch:
             by_statement.setdefault(statement, []).append(params)
@@ -416,7 +422,7 @@ class _Outcomes:
                 await session.execute(statement, rows)
 
 
-def _settle(batch: list[tuple[Update, dict[str, Any], asyncio.Future[None]]], error: BaseException | None) -> None:
+def _settle(batch: list[_Queued], error: BaseException | None) -> None:
     for *_, done in batch:
         if done.done():
             continue

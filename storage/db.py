@@ -87,10 +87,11 @@ class Database:
         of this process waits for it (pauses of 50-300 ms under load). PASSIVE never blocks writers or
         readers; the commit-time checkpoint stays as a backstop (at a larger log, see _sqlite_pragmas).
         """
-        if self.is_sqlite and self._checkpoints is None and make_url(self.url).database not in (None, "", ":memory:"):
+        path = make_url(self.url).database
+        if self.is_sqlite and self._checkpoints is None and path not in (None, "", ":memory:"):
             self._stop_checkpoints.clear()
             self._checkpoints = threading.Thread(target=_checkpoint_forever, name="sqlite-checkpoints", daemon=True,
-                                                 args=(make_url(self.url).database, every, self._stop_checkpoints))
+                                                 args=(path, every, self._stop_checkpoints))
             self._checkpoints.start()
 
     @property
