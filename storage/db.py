@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.settings import to_async_url
+from storage.sqlite_inline import inline_connector
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class Database:
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             _ensure_sqlite_folder(self.url)
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["async_creator"] = inline_connector(self.url, timeout=30)  # see storage/sqlite_inline.py
         else:
             # No ping before each use (a round trip per message); a connection the server dropped is
             # noticed by the failing statement, and the core handles the event again (is_lost_connection).
@@ -62,6 +63,8 @@ class Database:
 
         SQLite has one writer at a time; letting this process's units of work queue here, instead of
         in SQLite's busy handler (which sleeps up to 100 ms between tries), keeps it fast under load.
+        It is also what lets SQLite run on the loop's thread (storage/sqlite_inline.py): no statement
+        ever waits there for a lock another unit of work of this process holds.
         Units of work are short (nothing waits on the network inside one) and never nested.
         """
         async with self._sqlite_turn(), self._sessions() as session, session.begin():
