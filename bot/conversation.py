@@ -104,12 +104,13 @@ class ConversationService:
         return replies
 
     async def _save(self, request: Request, flow: str, state: State, seen: Conversation | None) -> None:
-        await repo.save_conversation(request.session, request.person.id, flow, self._saved(request, state, seen),
-                                     seen, request.now)
+        request.wrote_conversation(await repo.save_conversation(
+            request.session, request.person.id, flow, self._saved(request, state, seen), seen, request.now))
         self._photo_hints.note(_person_key(request), state.step == "photos" and not state.confirming_cancel)
 
     async def end(self, request: Request, conversation: Conversation) -> None:
         await repo.end_conversation(request.session, conversation)
+        request.wrote_conversation(None)
         self._photo_hints.note(_person_key(request), False)
 
     def surely_wants_photos(self, channel: str, user_id: str) -> bool:

@@ -20,6 +20,7 @@ from bot.events import Fetch, Inbound, InboundKind, Reply
 from bot.flows.engine import Input, PhotoInput
 from bot.handlers import cases, deadlines, listing, onboarding, people, review
 from bot.handlers.menu import allowed, cadre_only, command_for_words, help_text, main_menu
+from bot.known_people import Known, KnownPeople
 from bot.messages import t
 from bot.request import Request
 from bot.settings import Settings
@@ -34,6 +35,8 @@ Handler = Callable[[Request], Awaitable[list[Reply]]]
 CONFLICT_RETRIES = 5
 CONTROLS = {"huy": "cancel", "quaylai": "back", "trogiup": "help"}
 FLOW_COMMANDS = {"decu", "sua"}
+# The prefixes of the buttons _choice handles; any other button is an answer to the conversation.
+OTHER_BUTTONS = frozenset({"cmd", "rv", "wd", "fix", "pref", "draft", "ls"})
 REASON_WAIT = timedelta(minutes=30)  # how long a reviewer's "type the reason" question stays open  # they answer about the open conversation themselves
 
 
@@ -44,6 +47,7 @@ class Core:
         self.clock = clock
         self.media = media
         self.conversations = ConversationService(media, settings.max_photo_bytes)
+        self.known = KnownPeople()
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
         # Commands by name; who may use which is in bot/handlers/menu.py (ROLE_COMMANDS).
         self.commands: dict[str, Handler] = {
@@ -68,24 +72,49 @@ class Core:
 
     async def handle(self, event: Inbound, fetch: Fetch) -> list[Reply]:
         """Never raises: an unexpected error is logged and the user told to retry, the draft intact."""
-        lock = self._locks.setdefault((event.channel, event.user_id), asyncio.Lock())
+        key = (event.channel, event.user_id)
+        lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             try:
                 photos = await self._download_if_wanted(event, fetch)
+                known = self.known.get(key) if answers_conversation(event) else None
                 for _ in range(CONFLICT_RETRIES):
                     try:
-                        async with self.db.session() as session:
-                            return await self._route(self._request(event, session), photos)
+                        replies, request = await self._unit_of_work(event, photos, known)
                     except Exception as conflict:
-                        if not isinstance(conflict, repo.StaleConversation) and not is_write_conflict(conflict) \
-                                and not is_lost_connection(conflict):
+                        if not isinstance(conflict, (repo.StaleConversation, _Unverified)) \
+                                and not is_write_conflict(conflict) and not is_lost_connection(conflict):
                             raise
-                        log.info("conversation of %s:%s changed meanwhile; handling again",
-                                 event.channel, event.user_id)
+                        self.known.forget(key)
+                        known = None
+                        if not isinstance(conflict, _Unverified):
+                            log.info("conversation of %s:%s changed meanwhile; handling again",
+                                     event.channel, event.user_id)
+                        continue
+                    self._remember(key, request)
+                    return replies
                 return [Reply(t("error.busy"))]
             except Exception:
+                self.known.forget(key)
                 log.exception("failed to handle %s event from %s:%s", event.kind, event.channel, event.user_id)
                 return [Reply(t("error.unexpected"))]
+
+    async def _unit_of_work(self, event: Inbound, photos: PhotoInput | None,
+                            known: Known | None) -> tuple[list[Reply], Request]:
+        async with self.db.session() as session:
+            request = self._request(event, session)
+            replies = await self._route(request, photos, known)
+            if known is not None and not request.conversation_written:
+                raise _Unverified  # nothing checked what was remembered: read afresh (bot/known_people.py)
+        return replies, request
+
+    def _remember(self, key: tuple[str, str], request: Request) -> None:
+        """Once committed: remember whoever answered their conversation, as it now stands."""
+        if not answers_conversation(request.event) or request.account is None or request.person is None:
+            self.known.forget(key)
+            return
+        conversation = request.conversation_after if request.conversation_written else request.conversation
+        self.known.remember(key, request.account, request.person, request.memberships, conversation)
 
     async def _download_if_wanted(self, event: Inbound, fetch: Fetch) -> PhotoInput | None:
         """Photos are fetched before the unit of work opens, so no transaction waits on the network."""
@@ -102,9 +131,9 @@ class Core:
     def _request(self, event: Inbound, session) -> Request:
         return Request(event=event, session=session, now=self.clock.now(), settings=self.settings)
 
-    async def _route(self, request: Request, photos: PhotoInput | None) -> list[Reply]:
+    async def _route(self, request: Request, photos: PhotoInput | None, known: Known | None) -> list[Reply]:
         event = request.event
-        await self._identify(request)
+        await self._identify(request, known)
         if event.kind is InboundKind.COMMAND and event.command == "start":
             return await onboarding.start(request)
         if request.person is None or not request.memberships:
@@ -149,7 +178,7 @@ class Core:
         return waiting
 
     async def _choice(self, request: Request, conversation: Conversation | None) -> list[Reply] | None:
-        """Buttons that are not answers to the conversation: commands, reviews, preferences."""
+        """Buttons that are not answers to the conversation (OTHER_BUTTONS): commands, reviews, preferences."""
         prefix, _, rest = request.event.choice.partition(":")
         if prefix == "cmd":  # a button that runs a command (from a reminder, a list)
             return await self._command(request, rest, conversation)
@@ -167,7 +196,11 @@ class Core:
             return await listing.page_choice(request, request.event.choice)
         return None
 
-    async def _identify(self, request: Request) -> None:
+    async def _identify(self, request: Request, known: Known | None) -> None:
+        if known is not None:
+            request.account, request.person = known.account, known.person
+            request.memberships, request.conversation = list(known.memberships), known.conversation
+            return
         found = await repo.identity(request.session, request.event.channel, request.event.user_id)
         if found is None:
             return
@@ -245,6 +278,17 @@ class Core:
         if event.kind is InboundKind.CHOICE:
             return [Reply(t("input.stale_button") + " " + t("unknown.text"), menu=main_menu(request.memberships))]
         return [Reply(t("unknown.text"), menu=main_menu(request.memberships))]
+
+def answers_conversation(event: Inbound) -> bool:
+    """Goes to the person's conversation, if they have one: not a command, not another kind of button."""
+    if event.kind is InboundKind.CHOICE:
+        return event.choice.partition(":")[0] not in OTHER_BUTTONS
+    return event.kind in (InboundKind.TEXT, InboundKind.MEDIA, InboundKind.UNSUPPORTED)
+
+
+class _Unverified(Exception):
+    """Handled from what was remembered, but nothing written checked it."""
+
 
 _UNSUPPORTED = {"sticker", "voice", "video", "location", "contact"}
 

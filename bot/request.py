@@ -22,6 +22,13 @@ class Request:
     person: Person | None = None
     memberships: list[Membership] = field(default_factory=list)
     conversation: Conversation | None = None  # the person's open flow (a draft, a fix), if any
+    # What this unit of work wrote to the conversation, as the row now is (None: it ended); see
+    # bot/known_people.py, which remembers it once committed.
+    conversation_written: bool = False
+    conversation_after: Conversation | None = None
+
+    def wrote_conversation(self, conversation: Conversation | None) -> None:
+        self.conversation_written, self.conversation_after = True, conversation
 
     def has_role(self, role: Role) -> bool:
         return any(m.role == role for m in self.memberships)

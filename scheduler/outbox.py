@@ -31,6 +31,7 @@ from bot.clock import Clock
 from bot.delivery import Delivery, Rejected, RetryLater, TransientFailure, Unreachable
 from bot.events import Choice, Reply
 from bot.messages import t
+from storage import repo
 from storage.db import Database
 from storage.models import Account, Membership, Outbox, OutboxStatus, Person, Role
 
@@ -318,6 +319,7 @@ class OutboxSender:
             if account is None or account.unreachable_at is not None:
                 return
             account.unreachable_at = now
+            await repo.touch_conversation(session, row.person_id)  # their next message resets it
             person = await session.get(Person, row.person_id)
             communes = (await session.exec(select(Membership.commune_code).where(
                 Membership.person_id == row.person_id, Membership.revoked_at.is_(None)))).scalars().all()

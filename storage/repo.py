@@ -136,19 +136,31 @@ async def conversation_of(session: AsyncSession, person_id: int) -> Conversation
 
 
 async def save_conversation(session: AsyncSession, person_id: int, flow: str, state: dict,
-                            seen: Conversation | None, now: datetime) -> None:
-    """Write the new state only if nobody changed it since we read it (optimistic locking)."""
+                            seen: Conversation | None, now: datetime) -> Conversation:
+    """Write the new state only if nobody changed it since we read it (optimistic locking); the row
+    as it now is, without reading it back."""
     if seen is None:
         created = await session.exec(_START_CONVERSATION[_dialect(session)], params={
             "person_id": person_id, "new_flow": flow, "new_state": state, "now": now})
-        if created.rowcount != 1:  # someone else started one first
+        conversation_id = created.scalar_one_or_none()
+        if conversation_id is None:  # someone else started one first
             raise StaleConversation
-        return
-    result = await session.exec(_SAVE_CONVERSATION, params={
-        "conversation_id": seen.id, "seen_version": seen.version, "new_state": state, "new_flow": flow,
-        "new_version": seen.version + 1, "now": now})
-    if result.rowcount != 1:
-        raise StaleConversation
+        version = 1
+    else:
+        conversation_id, version = seen.id, seen.version + 1
+        result = await session.exec(_SAVE_CONVERSATION, params={
+            "conversation_id": seen.id, "seen_version": seen.version, "new_state": state, "new_flow": flow,
+            "new_version": version, "now": now})
+        if result.rowcount != 1:
+            raise StaleConversation
+    return Conversation(id=conversation_id, person_id=person_id, flow=flow, state=state, version=version,
+                        updated_at=now)
+
+
+async def touch_conversation(session: AsyncSession, person_id: int) -> None:
+    """Who the person is changed (a role revoked or granted, the account found unreachable): moving their
+    conversation's version makes any process that remembers them read afresh (bot/known_people.py)."""
+    await session.exec(_TOUCH_CONVERSATION, params={"whose": person_id})
 
 
 _conversations = Conversation.__table__  # Core, not ORM: no session bookkeeping for a blind update
@@ -174,10 +186,12 @@ def _start_conversation(insert) -> Executable:
         person_id=bindparam("person_id"), flow=bindparam("new_flow"),
         state=bindparam("new_state", type_=_conversations.c.state.type), version=1,
         updated_at=bindparam("now", type_=_conversations.c.updated_at.type),
-    ).on_conflict_do_nothing(index_elements=["person_id"])
+    ).on_conflict_do_nothing(index_elements=["person_id"]).returning(_conversations.c.id)
 
 
 _START_CONVERSATION = _per_dialect(_start_conversation)
+_TOUCH_CONVERSATION = (update(_conversations).where(_conversations.c.person_id == bindparam("whose"))
+                       .values(version=_conversations.c.version + 1))
 _END_CONVERSATION = delete(_conversations).where(_conversations.c.id == bindparam("conversation_id"),
                                                  _conversations.c.version == bindparam("seen_version"))
 

@@ -65,6 +65,7 @@ async def redeem(request: Request, code: str) -> list[Reply]:
     membership = Membership(person_id=request.person.id, role=invite.role, commune_code=invite.commune_code,
                             province_code=invite.province_code, unit_id=invite.unit_id, created_at=now)
     session.add(membership)
+    await repo.touch_conversation(session, request.person.id)  # the new role counts in a draft at once
     await session.execute(update(Invite).where(Invite.id == invite.id).values(used_by=request.person.id))
     request.memberships.append(membership)
     return [Reply(await _welcome(session, request.person.name, membership), menu=main_menu(request.memberships),

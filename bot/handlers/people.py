@@ -160,6 +160,7 @@ async def revoke(request: Request) -> list[Reply]:
     if not result.rowcount:
         log.warning("refused: person %s tried to revoke %s outside commune %s", request.person.id, number, commune)
         return [Reply(t("people.unknown"))]
+    await repo.touch_conversation(request.session, int(number))  # a draft in progress is refused at once
     # Nothing more reaches them: what was waiting in the outbox is dropped.
     await request.session.execute(
         update(Outbox).where(Outbox.person_id == int(number), Outbox.status == OutboxStatus.PENDING)
