@@ -15,7 +15,6 @@ from functools import lru_cache, partial
 
 from aiogram import Bot, Dispatcher, F, Router, methods
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramAPIError,
@@ -42,6 +41,7 @@ from aiogram.types import (
 )
 from PIL import Image
 
+from bot.channels.telegram_session import LeanSession
 from bot.core import Core
 from bot.delivery import Rejected, RetryLater, TransientFailure, Unreachable
 from bot.events import Choice, Inbound, InboundKind, MediaRef, Reply
@@ -68,9 +68,9 @@ _UNSUPPORTED_FIELDS = ("sticker", "voice", "video", "video_note", "audio", "loca
 
 
 def make_bot(settings: Settings) -> Bot:
-    session = None
+    session = LeanSession()
     if settings.telegram_api_url.rstrip("/") != TELEGRAM_API_DEFAULT:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        session = LeanSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     return Bot(settings.telegram_bot_token, session=session, default=DefaultBotProperties(parse_mode=None))
 
 
