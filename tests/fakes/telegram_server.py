@@ -390,6 +390,7 @@ class Call:
     files: dict[str, UploadedFile] = field(default_factory=dict)
     status: int | None = None  # HTTP status of the answer, None while the call is being handled
     response: dict[str, Any] | None = None
+    content_type: str = ""  # of the request's body
 
 
 class ApiError(Exception):
@@ -649,7 +650,7 @@ class FakeTelegramServer:
         raw_method = request.match_info["method"]
         name = self.validator.method_name(raw_method) or raw_method
         params, files, problems = await self._read_params(request, name)
-        call = Call(name, params, time.monotonic(), files)
+        call = Call(name, params, time.monotonic(), files, content_type=request.content_type)
         self.calls.append(call)
         self._signal()
         status, body = await self._answer(call, problems)
