@@ -25,7 +25,8 @@ from bot.request import Request
 from bot.text import fold
 from storage import repo
 from storage.media import MediaStore, NotAnImage
-from storage.models import Case, CaseStatus, CaseVersion, Commune, Conversation, Unit
+from storage.models import Case, CaseStatus, CaseVersion, Commune, Unit
+from storage.repo import SavedConversation
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class ConversationService:
         self._photo_hints = _Hints(PHOTO_HINTS)
 
     # ---- starting and resuming
-    async def start_nomination(self, request: Request, seen: Conversation | None) -> list[Reply]:
+    async def start_nomination(self, request: Request, seen: SavedConversation | None) -> list[Reply]:
         engine = FLOWS[NOMINATION.name]
         outcome = engine.start(await self._context(request))
         await self._save(request, NOMINATION.name, outcome.state, seen)
@@ -71,22 +72,22 @@ class ConversationService:
         intro = Reply(t("fix.start", code=case.code, reason=case.reason or "—", fields=fields), menu=())
         return [intro, FLOWS[FIX.name].prompt(state, ctx)]
 
-    async def offer_resume(self, request: Request, conversation: Conversation) -> list[Reply]:
+    async def offer_resume(self, request: Request, conversation: SavedConversation) -> list[Reply]:
         state = State.from_json(conversation.state)
         name = state.answers.get("name") or "—"
         choices = (Choice(t("draft.continue"), "draft:continue"), Choice(t("draft.restart"), "draft:restart"))
         return [Reply(t("draft.exists", name=name, answered=len(state.history)), choices)]
 
-    async def reprompt(self, request: Request, conversation: Conversation) -> list[Reply]:
+    async def reprompt(self, request: Request, conversation: SavedConversation) -> list[Reply]:
         engine = FLOWS[conversation.flow]
         return [engine.prompt(State.from_json(conversation.state), await self._context(request))]
 
     # ---- one input
-    def already_handled(self, request: Request, conversation: Conversation) -> bool:
+    def already_handled(self, request: Request, conversation: SavedConversation) -> bool:
         sequence = request.event.sequence
         return sequence is not None and sequence in conversation.state.get(HANDLED, [])
 
-    async def handle(self, request: Request, conversation: Conversation, inp: Input) -> list[Reply]:
+    async def handle(self, request: Request, conversation: SavedConversation, inp: Input) -> list[Reply]:
         engine = FLOWS[conversation.flow]
         ctx = await self._context(request)
         outcome = engine.handle(State.from_json(conversation.state), inp, ctx)
@@ -103,12 +104,12 @@ class ConversationService:
         await self._save(request, conversation.flow, outcome.state, conversation)
         return replies
 
-    async def _save(self, request: Request, flow: str, state: State, seen: Conversation | None) -> None:
+    async def _save(self, request: Request, flow: str, state: State, seen: SavedConversation | None) -> None:
         request.wrote_conversation(await repo.save_conversation(
             request.session, request.person.id, flow, self._saved(request, state, seen), seen, request.now))
         self._photo_hints.note(_person_key(request), state.step == "photos" and not state.confirming_cancel)
 
-    async def end(self, request: Request, conversation: Conversation) -> None:
+    async def end(self, request: Request, conversation: SavedConversation) -> None:
         await repo.end_conversation(request.session, conversation)
         request.wrote_conversation(None)
         self._photo_hints.note(_person_key(request), False)
@@ -119,7 +120,7 @@ class ConversationService:
         return (channel, user_id) in self._photo_hints
 
     @staticmethod
-    def _saved(request: Request, state: State, previous: Conversation | None) -> dict[str, Any]:
+    def _saved(request: Request, state: State, previous: SavedConversation | None) -> dict[str, Any]:
         saved = state.to_json()
         handled = list(previous.state.get(HANDLED, [])) if previous else []
         if request.event.sequence is not None:
@@ -127,7 +128,7 @@ class ConversationService:
         saved[HANDLED] = handled
         return saved
 
-    def wants_photos(self, conversation: Conversation) -> bool:
+    def wants_photos(self, conversation: SavedConversation) -> bool:
         state = State.from_json(conversation.state)
         return not state.confirming_cancel and state.step == "photos"
 
@@ -169,7 +170,7 @@ class ConversationService:
         return None
 
     # ---- events
-    async def _submit(self, request: Request, conversation: Conversation, state: State) -> list[Reply]:
+    async def _submit(self, request: Request, conversation: SavedConversation, state: State) -> list[Reply]:
         session, now = request.session, request.now
         membership = request.cadre_membership()
         if membership is None:  # no longer a cadre (revoked meanwhile): nothing to submit for
@@ -193,7 +194,7 @@ class ConversationService:
         text = t("nom.submitted", code=case.code, status=status_label(case.status))
         return [Reply(text, menu=main_menu(request.memberships))]
 
-    async def _resubmit(self, request: Request, conversation: Conversation, state: State) -> list[Reply]:
+    async def _resubmit(self, request: Request, conversation: SavedConversation, state: State) -> list[Reply]:
         """The fixed case goes back to review; the earlier answers and photos are kept as a version."""
         session, now = request.session, request.now
         case = await session.get(Case, state.data.get("case_id"))

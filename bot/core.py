@@ -27,7 +27,8 @@ from bot.settings import Settings
 from storage import repo
 from storage.db import Database, is_lost_connection, is_write_conflict
 from storage.media import MediaStore
-from storage.models import Conversation, PendingAction, Role
+from storage.models import PendingAction, Role
+from storage.repo import SavedConversation
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ class Core:
             return None
         return waiting
 
-    async def _choice(self, request: Request, conversation: Conversation | None) -> list[Reply] | None:
+    async def _choice(self, request: Request, conversation: SavedConversation | None) -> list[Reply] | None:
         """Buttons that are not answers to the conversation (OTHER_BUTTONS): commands, reviews, preferences."""
         prefix, _, rest = request.event.choice.partition(":")
         if prefix == "cmd":  # a button that runs a command (from a reminder, a list)
@@ -208,7 +209,7 @@ class Core:
         if request.account.unreachable_at is not None:  # they wrote again: reminders may reach them again
             request.account.unreachable_at = None
 
-    async def _command(self, request: Request, command: str, conversation: Conversation | None) -> list[Reply]:
+    async def _command(self, request: Request, command: str, conversation: SavedConversation | None) -> list[Reply]:
         if command in CONTROLS:
             if conversation is None:
                 if command == "trogiup":
@@ -233,7 +234,7 @@ class Core:
     async def _fix_command(self, request: Request) -> list[Reply]:
         return await self._fix(request, request.event.args.strip(), request.conversation)
 
-    async def _fix(self, request: Request, case_ref: str, conversation: Conversation | None) -> list[Reply]:
+    async def _fix(self, request: Request, case_ref: str, conversation: SavedConversation | None) -> list[Reply]:
         if not case_ref:
             return [Reply(t("fix.usage"))]
         target = await review.fix_target(request, case_ref)
@@ -245,7 +246,7 @@ class Core:
             return [Reply(t("fix.draft_first"))]
         return await self.conversations.start_fix(request, target)
 
-    async def _resume_choice(self, request: Request, choice: str, conversation: Conversation | None) -> list[Reply]:
+    async def _resume_choice(self, request: Request, choice: str, conversation: SavedConversation | None) -> list[Reply]:
         if conversation is None:  # an old button: the draft was finished or cancelled meanwhile
             return await self._nominate(request)
         if choice == "draft:restart":
@@ -253,7 +254,7 @@ class Core:
             return await self.conversations.start_nomination(request, None)
         return await self.conversations.reprompt(request, conversation)
 
-    async def _converse(self, request: Request, conversation: Conversation,
+    async def _converse(self, request: Request, conversation: SavedConversation,
                         photos: PhotoInput | None) -> list[Reply]:
         event = request.event
         if self.conversations.already_handled(request, conversation):

@@ -22,7 +22,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from storage.models import Account, Conversation, Membership, Person, Role
+from storage.models import Account, Membership, Person, Role
+from storage.repo import SavedConversation
 
 REMEMBERED = 10_000  # people; the least recently active are dropped first
 FRESH_SECONDS = 60.0  # and nobody is remembered longer than this: a change made by hand shows
@@ -33,7 +34,7 @@ class Known:
     account: Account
     person: Person
     memberships: list[Membership]
-    conversation: Conversation
+    conversation: SavedConversation
     at: float  # time.monotonic() when remembered
 
 
@@ -53,7 +54,7 @@ class KnownPeople:
         return known
 
     def remember(self, key: tuple[str, str], account: Account, person: Person, memberships: list[Membership],
-                 conversation: Conversation | None) -> None:
+                 conversation: SavedConversation | None) -> None:
         """After a committed answer. Not remembered: no conversation left, a reviewer, an unreachable account
         (their next message resets it, which needs the row)."""
         if conversation is None or account.unreachable_at is not None or any(

@@ -9,7 +9,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.events import Inbound
 from bot.settings import Settings
-from storage.models import Account, Conversation, Membership, Person, Role
+from storage.models import Account, Membership, Person, Role
+from storage.repo import SavedConversation
 
 
 @dataclass
@@ -21,13 +22,13 @@ class Request:
     account: Account | None = None
     person: Person | None = None
     memberships: list[Membership] = field(default_factory=list)
-    conversation: Conversation | None = None  # the person's open flow (a draft, a fix), if any
+    conversation: SavedConversation | None = None  # the person's open flow (a draft, a fix), if any
     # What this unit of work wrote to the conversation, as the row now is (None: it ended); see
     # bot/known_people.py, which remembers it once committed.
     conversation_written: bool = False
-    conversation_after: Conversation | None = None
+    conversation_after: SavedConversation | None = None
 
-    def wrote_conversation(self, conversation: Conversation | None) -> None:
+    def wrote_conversation(self, conversation: SavedConversation | None) -> None:
         self.conversation_written, self.conversation_after = True, conversation
 
     def has_role(self, role: Role) -> bool:

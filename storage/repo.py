@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, or_, update
@@ -56,8 +57,27 @@ async def account_of(session: AsyncSession, channel: str, external_id: str) -> A
 
 
 # Built once: these run for every message, and building a statement costs more than running it.
+_conversations = Conversation.__table__  # Core, not ORM: no session bookkeeping for what is only read or
+# written blind
+_SAVED_COLUMNS = (_conversations.c.id, _conversations.c.person_id, _conversations.c.flow, _conversations.c.state,
+                  _conversations.c.version, _conversations.c.updated_at)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedConversation:
+    """A person's conversation as last read or written, for the core to read: building the table model
+    instead cost more than the write that saved it."""
+
+    id: int
+    person_id: int
+    flow: str
+    state: dict
+    version: int
+    updated_at: datetime
+
+
 _IDENTITY = (
-    select(Account, Person, Membership, Conversation)
+    select(Account, Person, Membership, *_SAVED_COLUMNS)
     .join(Person, Person.id == Account.person_id)
     .outerjoin(Membership, (Membership.person_id == Account.person_id) & Membership.revoked_at.is_(None))
     .outerjoin(Conversation, Conversation.person_id == Account.person_id)
@@ -67,13 +87,14 @@ _IDENTITY = (
 
 
 async def identity(session: AsyncSession, channel: str, external_id: str,
-                   ) -> tuple[Account, Person, list[Membership], Conversation | None] | None:
+                   ) -> tuple[Account, Person, list[Membership], SavedConversation | None] | None:
     """The account, the person, their active roles and open conversation, in one query."""
     rows = (await session.exec(_IDENTITY, params={"channel": channel, "external_id": external_id})).all()
     if not rows:
         return None
-    account, person, _, conversation = rows[0]
-    return account, person, [m for _, _, m, _ in rows if m is not None], conversation
+    account, person, _, *saved = rows[0]
+    conversation = SavedConversation(*saved) if saved[0] is not None else None
+    return account, person, [row[2] for row in rows if row[2] is not None], conversation
 
 
 async def create_person(session: AsyncSession, name: str, now: datetime, channel: str, external_id: str,
@@ -130,13 +151,13 @@ async def ensure_default_movements(session: AsyncSession) -> None:
 
 
 # ---- conversations
-async def conversation_of(session: AsyncSession, person_id: int) -> Conversation | None:
-    result = await session.exec(select(Conversation).where(Conversation.person_id == person_id))
-    return result.first()
+async def conversation_of(session: AsyncSession, person_id: int) -> SavedConversation | None:
+    row = (await session.exec(select(*_SAVED_COLUMNS).where(_conversations.c.person_id == person_id))).first()
+    return SavedConversation(*row) if row is not None else None
 
 
 async def save_conversation(session: AsyncSession, person_id: int, flow: str, state: dict,
-                            seen: Conversation | None, now: datetime) -> Conversation:
+                            seen: SavedConversation | None, now: datetime) -> SavedConversation:
     """Write the new state only if nobody changed it since we read it (optimistic locking); the row
     as it now is, without reading it back."""
     if seen is None:
@@ -153,8 +174,7 @@ async def save_conversation(session: AsyncSession, person_id: int, flow: str, st
             "new_version": version, "now": now})
         if result.rowcount != 1:
             raise StaleConversation
-    return Conversation(id=conversation_id, person_id=person_id, flow=flow, state=state, version=version,
-                        updated_at=now)
+    return SavedConversation(conversation_id, person_id, flow, state, version, now)
 
 
 async def touch_conversation(session: AsyncSession, person_id: int) -> None:
@@ -163,7 +183,6 @@ async def touch_conversation(session: AsyncSession, person_id: int) -> None:
     await session.exec(_TOUCH_CONVERSATION, params={"whose": person_id})
 
 
-_conversations = Conversation.__table__  # Core, not ORM: no session bookkeeping for a blind update
 _SAVE_CONVERSATION = (
     update(_conversations)
     .where(_conversations.c.id == bindparam("conversation_id"),
@@ -174,7 +193,7 @@ _SAVE_CONVERSATION = (
 )
 
 
-async def end_conversation(session: AsyncSession, seen: Conversation) -> None:
+async def end_conversation(session: AsyncSession, seen: SavedConversation) -> None:
     result = await session.exec(_END_CONVERSATION, params={"conversation_id": seen.id,
                                                            "seen_version": seen.version})
     if result.rowcount != 1:
