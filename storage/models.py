@@ -40,6 +40,16 @@ def json_column() -> Any:
     return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+def json_list_column() -> Any:
+    # Not default_factory=list: pydantic reads the factory's signature at each construction, and for
+    # the builtin list that means parsing its text signature, about 100 µs per new row (dict: 8).
+    return Field(default_factory=_empty_list, sa_column=Column(JSON, nullable=False))
+
+
+def _empty_list() -> list:
+    return []
+
+
 class Role(StrEnum):
     CADRE = "cadre"
     SECRETARY = "secretary"
@@ -180,7 +190,7 @@ class Case(SQLModel, table=True):
     updated_at: datetime = utc_column(nullable=False)
     version: int = 1  # grows with each resubmission; earlier answers are kept in CaseVersion
     reason: str = ""  # the reviewer's latest reason (returned, rejected)
-    fix_fields: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    fix_fields: list = json_list_column()
     commendation: dict = json_column()  # {"form", "decision", "date"} once commended
 
 
@@ -192,7 +202,7 @@ class CaseVersion(SQLModel, table=True):
     case_id: int = Field(foreign_key="case.id", index=True)
     version: int
     answers: dict = json_column()
-    photos: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    photos: list = json_list_column()
     created_at: datetime = utc_column(nullable=False)
 
 
