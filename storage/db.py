@@ -67,8 +67,9 @@ class Database:
         ever waits there for a lock another unit of work of this process holds.
         Units of work are short (nothing waits on the network inside one) and never nested.
         """
-        async with self._sqlite_turn(), self._sessions() as session, session.begin():
+        async with self._sqlite_turn(), self._sessions() as session:  # begins at its first statement
             yield session
+            await session.commit()  # not reached on an error: closing the session rolls back
 
     def _sqlite_turn(self) -> asyncio.Lock | contextlib.nullcontext:
         return self._sqlite_lock if self.is_sqlite else contextlib.nullcontext()
