@@ -116,3 +116,37 @@ async def test_stopping_the_checkpointer_in_the_middle_of_a_checkpoint_is_safe(t
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+class _Boom(Exception):
+    pass
+
+
+async def _names(settings) -> list[str]:
+    """What another connection sees: only what was committed."""
+    other = Database(settings.database_url, schema=settings.database_schema)
+    try:
+        async with other.session() as session:
+            return list((await session.exec(text("SELECT name FROM person ORDER BY id"))).scalars())
+    finally:
+        await other.dispose()
+
+
+async def test_a_unit_of_work_commits_when_it_ends_and_rolls_back_on_an_error(app, settings):
+    async with app.db.session() as session:
+        await session.exec(text("INSERT INTO person (name, created_at) VALUES ('Kept', '2026-12-01')"))
+    assert await _names(settings) == ["Kept"]
+
+    try:
+        async with app.db.session() as session:
+            await session.exec(text("INSERT INTO person (name, created_at) VALUES ('Lost', '2026-12-01')"))
+            raise _Boom
+    except _Boom:
+        pass
+    assert await _names(settings) == ["Kept"]
+
+    async with app.db.session():  # no statement at all: nothing to begin or to commit
+        pass
+    async with app.db.session() as session:  # the connection went back clean: the next one works
+        await session.exec(text("INSERT INTO person (name, created_at) VALUES ('Next', '2026-12-01')"))
+    assert await _names(settings) == ["Kept", "Next"]
