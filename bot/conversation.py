@@ -54,7 +54,7 @@ class ConversationService:
     async def start_nomination(self, request: Request, seen: SavedConversation | None) -> list[Reply]:
         engine = FLOWS[NOMINATION.name]
         outcome = engine.start(await self._context(request))
-        await self._save(request, NOMINATION.name, outcome.state, seen)
+        self._save(request, NOMINATION.name, outcome.state, seen)
         replies = outcome.replies
         replies[0] = Reply(replies[0].text, replies[0].choices, replies[0].columns, menu=())
         return replies
@@ -66,7 +66,7 @@ class ConversationService:
         flagged = [f for f in case.fix_fields if f in {s.id for s in FIX.applicable(answers)}]
         state = State(step=flagged[0] if flagged else "summary", answers=answers, editing=bool(flagged),
                       queue=flagged[1:], data={"case_id": case.id})
-        await self._save(request, FIX.name, state, None)
+        self._save(request, FIX.name, state, None)
         ctx = await self._context(request)
         fields = ", ".join(t(FIX.step(f).label) for f in flagged) or t("fix.any_field")
         intro = Reply(t("fix.start", code=case.code, reason=case.reason or "—", fields=fields), menu=())
@@ -92,7 +92,7 @@ class ConversationService:
         ctx = await self._context(request)
         outcome = engine.handle(State.from_json(conversation.state), inp, ctx)
         if "cancelled" in outcome.events:
-            await self.end(request, conversation)
+            self.end(request, conversation)
             return _with_menu(outcome.replies, request)
         if "submit" in outcome.events:
             if conversation.flow == FIX.name:
@@ -101,17 +101,16 @@ class ConversationService:
         replies = outcome.replies
         if "summary" in outcome.events:
             replies = await self._duplicate_warning(request, outcome.state) + replies
-        await self._save(request, conversation.flow, outcome.state, conversation)
+        self._save(request, conversation.flow, outcome.state, conversation)
         return replies
 
-    async def _save(self, request: Request, flow: str, state: State, seen: SavedConversation | None) -> None:
-        request.wrote_conversation(await repo.save_conversation(
-            request.session, request.person.id, flow, self._saved(request, state, seen), seen, request.now))
+    def _save(self, request: Request, flow: str, state: State, seen: SavedConversation | None) -> None:
+        request.write_conversation(repo.ConversationWrite(request.person.id, seen, flow,
+                                                          self._saved(request, state, seen)))
         self._photo_hints.note(_person_key(request), state.step == "photos" and not state.confirming_cancel)
 
-    async def end(self, request: Request, conversation: SavedConversation) -> None:
-        await repo.end_conversation(request.session, conversation)
-        request.wrote_conversation(None)
+    def end(self, request: Request, conversation: SavedConversation) -> None:
+        request.write_conversation(repo.ConversationWrite(request.person.id, conversation))
         self._photo_hints.note(_person_key(request), False)
 
     def surely_wants_photos(self, channel: str, user_id: str) -> bool:
@@ -174,7 +173,7 @@ class ConversationService:
         session, now = request.session, request.now
         membership = request.cadre_membership()
         if membership is None:  # no longer a cadre (revoked meanwhile): nothing to submit for
-            await self.end(request, conversation)
+            self.end(request, conversation)
             return [Reply(t("role.not_cadre"), menu=main_menu(request.memberships))]
         answers = {s.id: state.answers.get(s.id) for s in NOMINATION.applicable(state.answers)
                    if s.id in state.answers}
@@ -188,7 +187,7 @@ class ConversationService:
             movement=answers.get("movement") or "", answers=answers, submitted_at=now, updated_at=now,
         )
         await repo.add_case(session, case, photos, request.person.id)
-        await self.end(request, conversation)
+        self.end(request, conversation)
         await casework.tell_secretaries_new(session, case, now)
         log.info("case %s submitted by person %s", case.code, request.person.id)
         text = t("nom.submitted", code=case.code, status=status_label(case.status))
@@ -198,7 +197,7 @@ class ConversationService:
         """The fixed case goes back to review; the earlier answers and photos are kept as a version."""
         session, now = request.session, request.now
         case = await session.get(Case, state.data.get("case_id"))
-        await self.end(request, conversation)
+        self.end(request, conversation)
         if case is None or case.nominator_id != request.person.id:
             return [Reply(t("fix.gone"), menu=main_menu(request.memberships))]
         answers = {s.id: state.answers.get(s.id) for s in FIX.applicable(state.answers) if s.id in state.answers}

@@ -105,9 +105,20 @@ class Core:
         async with self.db.session() as session:
             request = self._request(event, session)
             replies = await self._route(request, photos, known)
+            await self._write_conversation(request)
             if known is not None and not request.conversation_written:
                 raise _Unverified  # nothing checked what was remembered: read afresh (bot/known_people.py)
         return replies, request
+
+    async def _write_conversation(self, request: Request) -> None:
+        """The conversation's writes, last: an answer's only statement, as it mostly is, then goes alone."""
+        writes = request.conversation_writes
+        if len(writes) == 1 and self.db.can_go_alone(request.session):
+            async with self.db.alone() as connection:
+                request.wrote_conversation(await repo.write_conversation(connection, writes[0], request.now))
+            return
+        for write in writes:
+            request.wrote_conversation(await repo.write_conversation(request.session, write, request.now))
 
     def _remember(self, key: tuple[str, str], request: Request) -> None:
         """Once committed: remember whoever answered their conversation, as it now stands."""
@@ -250,7 +261,7 @@ class Core:
         if conversation is None:  # an old button: the draft was finished or cancelled meanwhile
             return await self._nominate(request)
         if choice == "draft:restart":
-            await self.conversations.end(request, conversation)
+            self.conversations.end(request, conversation)
             return await self.conversations.start_nomination(request, None)
         return await self.conversations.reprompt(request, conversation)
 

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.events import Inbound
 from bot.settings import Settings
 from storage.models import Account, Membership, Person, Role
-from storage.repo import SavedConversation
+from storage.repo import ConversationWrite, SavedConversation
 
 
 @dataclass
@@ -23,10 +23,15 @@ class Request:
     person: Person | None = None
     memberships: list[Membership] = field(default_factory=list)
     conversation: SavedConversation | None = None  # the person's open flow (a draft, a fix), if any
-    # What this unit of work wrote to the conversation, as the row now is (None: it ended); see
-    # bot/known_people.py, which remembers it once committed.
+    # What is to be written to the conversation, in order, when the unit of work ends (Core); often
+    # the unit of work's only statement, which then goes alone (Database.can_go_alone).
+    conversation_writes: list[ConversationWrite] = field(default_factory=list)
+    # What was written, as the row now is (None: it ended); bot/known_people.py remembers it once committed.
     conversation_written: bool = False
     conversation_after: SavedConversation | None = None
+
+    def write_conversation(self, write: ConversationWrite) -> None:
+        self.conversation_writes.append(write)
 
     def wrote_conversation(self, conversation: SavedConversation | None) -> None:
         self.conversation_written, self.conversation_after = True, conversation

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,8 +36,9 @@ class StaleConversation(Exception):
     """Someone else (another worker, another photo of the album) saved the conversation first."""
 
 
-def _dialect(session: AsyncSession) -> str:
-    return "postgresql" if session.bind is not None and session.bind.dialect.name == "postgresql" else "sqlite"
+def _dialect(target: AsyncSession | AsyncConnection) -> str:
+    bind = target.bind if isinstance(target, AsyncSession) else target
+    return "postgresql" if bind is not None and bind.dialect.name == "postgresql" else "sqlite"
 
 
 def _per_dialect(build: Callable[[Callable], Executable]) -> dict[str, Executable]:
@@ -156,25 +158,49 @@ async def conversation_of(session: AsyncSession, person_id: int) -> SavedConvers
     return SavedConversation(*row) if row is not None else None
 
 
-async def save_conversation(session: AsyncSession, person_id: int, flow: str, state: dict,
-                            seen: SavedConversation | None, now: datetime) -> SavedConversation:
-    """Write the new state only if nobody changed it since we read it (optimistic locking); the row
-    as it now is, without reading it back."""
+@dataclass(frozen=True, slots=True)
+class ConversationWrite:
+    """A conversation's next state, or its end (`flow` None), to be written when the unit of work ends."""
+
+    person_id: int
+    seen: SavedConversation | None  # as it was read; None: the conversation starts
+    flow: str | None = None
+    state: dict | None = None
+
+
+async def write_conversation(target: AsyncSession | AsyncConnection, write: ConversationWrite,
+                             now: datetime) -> SavedConversation | None:
+    """Write only if nobody changed the conversation since we read it (optimistic locking), else
+    StaleConversation; the row as it now is (None: ended), without reading it back. `target` is the
+    unit of work's session or, for a lone statement, a connection of its own (Database.alone)."""
+    seen = write.seen
+    if write.flow is None:
+        assert seen is not None
+        ended = await _run(target, _END_CONVERSATION, {"conversation_id": seen.id, "seen_version": seen.version})
+        if ended.rowcount != 1:
+            raise StaleConversation
+        return None
     if seen is None:
-        created = await session.exec(_START_CONVERSATION[_dialect(session)], params={
-            "person_id": person_id, "new_flow": flow, "new_state": state, "now": now})
+        created = await _run(target, _START_CONVERSATION[_dialect(target)], {
+            "person_id": write.person_id, "new_flow": write.flow, "new_state": write.state, "now": now})
         conversation_id = created.scalar_one_or_none()
         if conversation_id is None:  # someone else started one first
             raise StaleConversation
         version = 1
     else:
         conversation_id, version = seen.id, seen.version + 1
-        result = await session.exec(_SAVE_CONVERSATION, params={
-            "conversation_id": seen.id, "seen_version": seen.version, "new_state": state, "new_flow": flow,
-            "new_version": version, "now": now})
-        if result.rowcount != 1:
+        saved = await _run(target, _SAVE_CONVERSATION, {
+            "conversation_id": seen.id, "seen_version": seen.version, "new_state": write.state,
+            "new_flow": write.flow, "new_version": version, "now": now})
+        if saved.rowcount != 1:
             raise StaleConversation
-    return SavedConversation(conversation_id, person_id, flow, state, version, now)
+    return SavedConversation(conversation_id, write.person_id, write.flow, write.state, version, now)
+
+
+async def _run(target: AsyncSession | AsyncConnection, statement: Executable, params: dict):
+    if isinstance(target, AsyncSession):
+        return await target.exec(statement, params=params)
+    return await target.execute(statement, params)
 
 
 async def touch_conversation(session: AsyncSession, person_id: int) -> None:
@@ -191,13 +217,6 @@ _SAVE_CONVERSATION = (
             flow=bindparam("new_flow"), version=bindparam("new_version"),
             updated_at=bindparam("now", type_=_conversations.c.updated_at.type))
 )
-
-
-async def end_conversation(session: AsyncSession, seen: SavedConversation) -> None:
-    result = await session.exec(_END_CONVERSATION, params={"conversation_id": seen.id,
-                                                           "seen_version": seen.version})
-    if result.rowcount != 1:
-        raise StaleConversation
 
 
 def _start_conversation(insert) -> Executable:

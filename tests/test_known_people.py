@@ -14,8 +14,8 @@ from bot.messages import t
 from scheduler.outbox import Message, OutboxSender, enqueue
 from storage import repo
 from storage.models import Membership
-from tests.chat import Chat
-from tests.conftest import add_member
+from tests.chat import Chat, image_bytes
+from tests.conftest import IS_POSTGRES, add_member
 from tests.fakes.telegram_server import Fault
 from tests.test_nomination import state_of
 
@@ -28,15 +28,37 @@ def statements_of(app) -> list[str]:
     return sent
 
 
+def commits_of(app) -> list[str]:
+    """Transactions committed from now on: a statement that went alone (PostgreSQL) commits none."""
+    commits: list[str] = []
+    event.listen(app.db.engine.sync_engine, "commit", lambda conn: commits.append("COMMIT"))
+    return commits
+
+
 async def test_an_answer_in_a_conversation_is_one_write(app):
     await add_member(app, "701")
     chat = Chat(app.core, "701")
     for text in ("/decu", "ca nhan"):  # the first answer after a command reads who they are
         await chat.say(text)
-    sent = statements_of(app)
+    sent, commits = statements_of(app), commits_of(app)
     assert (await chat.say("Nguyen Van An"))[0].text == t("nom.birth_year.prompt")
     assert sent == ["UPDATE conversation SET"]
+    # On PostgreSQL it goes alone: no BEGIN and COMMIT round trips around it.
+    assert commits == ([] if IS_POSTGRES else ["COMMIT"])
     assert (await state_of(app, "701"))["answers"]["name"] == "Nguyen Van An"
+
+
+async def test_an_answer_that_writes_more_is_one_transaction(app):
+    await add_member(app, "705")
+    chat = Chat(app.core, "705")
+    for text in ("/decu", "1", "Nguyen Van An", "1990", "kinh", "bo qua", "1", "1", "1",
+                 "Anh An cứu hai em nhỏ bị đuối nước ở sông.", "hom nay"):
+        await chat.say(text)
+    sent, commits = statements_of(app), commits_of(app)
+    await chat.photos(image_bytes())
+    assert [s.split()[0] for s in sent] == ["INSERT", "UPDATE"]  # the photo's record, then the draft
+    assert commits == ["COMMIT"]
+    assert len((await state_of(app, "705"))["answers"]["photos"]) == 1
 
 
 async def test_a_draft_moved_on_by_another_worker_is_read_again(app, settings, clock, caplog):
