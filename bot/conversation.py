@@ -20,7 +20,7 @@ from bot.flows.nomination import FIX, NOMINATION
 from bot.handlers.cases import status_label
 from bot.handlers.menu import main_menu
 from bot.messages import t
-from bot.parsing import Option
+from bot.parsing import Invalid, Option, match_option
 from bot.request import Request
 from bot.text import fold
 from storage import repo
@@ -39,6 +39,9 @@ CACHE_SECONDS = 60.0  # how long a commune's names and movement list are cached 
 HANDLED = "handled_updates"
 REMEMBERED_UPDATES = 50  # update ids remembered per conversation
 PHOTO_HINTS = 10_000  # people whose last step this process remembers
+RESUME_OFFERED = "resume_offered"  # saved beside the flow state while "continue or start over?" waits
+RESUME_OPTIONS = (Option("continue", t("draft.continue"), ("tiep tuc", "lam tiep")),
+                  Option("restart", t("draft.restart"), ("lam moi", "bat dau lai")))
 
 
 class ConversationService:
@@ -72,11 +75,27 @@ class ConversationService:
         intro = Reply(t("fix.start", code=case.code, reason=case.reason or "—", fields=fields), menu=())
         return [intro, FLOWS[FIX.name].prompt(state, ctx)]
 
-    async def offer_resume(self, request: Request, conversation: SavedConversation) -> list[Reply]:
-        state = State.from_json(conversation.state)
-        name = state.answers.get("name") or "—"
-        choices = (Choice(t("draft.continue"), "draft:continue"), Choice(t("draft.restart"), "draft:restart"))
-        return [Reply(t("draft.exists", name=name, answered=len(state.history)), choices)]
+    def offer_resume(self, request: Request, conversation: SavedConversation) -> list[Reply]:
+        """Continue the draft or start over? The offer is noted in the saved state, so a typed answer
+        ("1", "lam moi") answers it, not the draft's current question."""
+        self._write(request, conversation, conversation.flow, {**conversation.state, RESUME_OFFERED: True})
+        return [_resume_offer(conversation)]
+
+    async def resume(self, request: Request, conversation: SavedConversation, start_over: bool) -> list[Reply]:
+        if start_over:
+            self.end(request, conversation)
+            return await self.start_nomination(request, None)
+        state = {k: v for k, v in conversation.state.items() if k != RESUME_OFFERED}
+        self._write(request, conversation, conversation.flow, state)
+        return await self.reprompt(request, conversation)
+
+    async def _answer_resume_offer(self, request: Request, conversation: SavedConversation,
+                                   text: str) -> list[Reply]:
+        try:
+            picked = match_option(text, RESUME_OPTIONS)
+        except Invalid:
+            return [Reply(t("choice.unknown", count=len(RESUME_OPTIONS))), _resume_offer(conversation)]
+        return await self.resume(request, conversation, start_over=picked.key == "restart")
 
     async def reprompt(self, request: Request, conversation: SavedConversation) -> list[Reply]:
         engine = FLOWS[conversation.flow]
@@ -88,6 +107,8 @@ class ConversationService:
         return sequence is not None and sequence in conversation.state.get(HANDLED, [])
 
     async def handle(self, request: Request, conversation: SavedConversation, inp: Input) -> list[Reply]:
+        if inp.text and conversation.state.get(RESUME_OFFERED):
+            return await self._answer_resume_offer(request, conversation, inp.text)
         engine = FLOWS[conversation.flow]
         ctx = await self._context(request)
         outcome = engine.handle(State.from_json(conversation.state), inp, ctx)
@@ -105,9 +126,15 @@ class ConversationService:
         return replies
 
     def _save(self, request: Request, flow: str, state: State, seen: SavedConversation | None) -> None:
-        request.write_conversation(repo.ConversationWrite(request.person.id, seen, flow,
-                                                          self._saved(request, state, seen)))
+        self._write(request, seen, flow, state.to_json())
         self._photo_hints.note(_person_key(request), state.step == "photos" and not state.confirming_cancel)
+
+    @staticmethod
+    def _write(request: Request, seen: SavedConversation | None, flow: str, state: dict[str, Any]) -> None:
+        handled = list(seen.state.get(HANDLED, [])) if seen else []
+        if request.event.sequence is not None:
+            handled = (handled + [request.event.sequence])[-REMEMBERED_UPDATES:]
+        request.write_conversation(repo.ConversationWrite(request.person.id, seen, flow, {**state, HANDLED: handled}))
 
     def end(self, request: Request, conversation: SavedConversation) -> None:
         request.write_conversation(repo.ConversationWrite(request.person.id, conversation))
@@ -117,15 +144,6 @@ class ConversationService:
         """This process last left the person's conversation waiting for photos: a hint that saves a
         query before a download. Never a refusal: another worker may have moved the conversation on."""
         return (channel, user_id) in self._photo_hints
-
-    @staticmethod
-    def _saved(request: Request, state: State, previous: SavedConversation | None) -> dict[str, Any]:
-        saved = state.to_json()
-        handled = list(previous.state.get(HANDLED, [])) if previous else []
-        if request.event.sequence is not None:
-            handled = (handled + [request.event.sequence])[-REMEMBERED_UPDATES:]
-        saved[HANDLED] = handled
-        return saved
 
     def wants_photos(self, conversation: SavedConversation) -> bool:
         state = State.from_json(conversation.state)
@@ -264,6 +282,13 @@ class ConversationService:
         options = tuple(Option(f"m{m.id}", m.name) for m in rows)
         self._movements[commune_code] = (time.monotonic(), options)
         return options
+
+
+def _resume_offer(conversation: SavedConversation) -> Reply:
+    state = State.from_json(conversation.state)
+    name = state.answers.get("name") or "—"
+    choices = tuple(Choice(o.label, f"draft:{o.key}") for o in RESUME_OPTIONS)
+    return Reply(t("draft.exists", name=name, answered=len(state.history)), choices)
 
 
 def _person_key(request: Request) -> tuple[str, str]:

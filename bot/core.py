@@ -155,8 +155,10 @@ class Core:
         conversation = request.conversation
         waiting = await self._pending_reason(request)
         command = event.command if event.kind is InboundKind.COMMAND else ""
-        if not command and conversation is None and event.kind is InboundKind.TEXT:
-            command = command_for_words(event.text)
+        if not command and event.kind is InboundKind.TEXT:
+            words = command_for_words(event.text)
+            if conversation is None or words == "decu":  # in a draft, "đề cử" offers to continue it; other
+                command = words                          # words are answers
         part_of_question = event.kind is InboundKind.CHOICE and event.choice.startswith(("rv:flag:", "rv:cancel"))
         if waiting is not None and (command or event.kind is InboundKind.CHOICE) and not part_of_question:
             await request.session.delete(waiting)  # anything else than the reason: the question is dropped
@@ -239,7 +241,7 @@ class Core:
 
     async def _nominate(self, request: Request) -> list[Reply]:
         if request.conversation is not None:
-            return await self.conversations.offer_resume(request, request.conversation)
+            return self.conversations.offer_resume(request, request.conversation)
         return await self.conversations.start_nomination(request, None)
 
     async def _fix_command(self, request: Request) -> list[Reply]:
@@ -257,13 +259,11 @@ class Core:
             return [Reply(t("fix.draft_first"))]
         return await self.conversations.start_fix(request, target)
 
-    async def _resume_choice(self, request: Request, choice: str, conversation: SavedConversation | None) -> list[Reply]:
+    async def _resume_choice(self, request: Request, choice: str,
+                             conversation: SavedConversation | None) -> list[Reply]:
         if conversation is None:  # an old button: the draft was finished or cancelled meanwhile
             return await self._nominate(request)
-        if choice == "draft:restart":
-            self.conversations.end(request, conversation)
-            return await self.conversations.start_nomination(request, None)
-        return await self.conversations.reprompt(request, conversation)
+        return await self.conversations.resume(request, conversation, start_over=choice == "draft:restart")
 
     async def _converse(self, request: Request, conversation: SavedConversation,
                         photos: PhotoInput | None) -> list[Reply]:

@@ -292,3 +292,24 @@ async def test_my_cases_and_status(app):
     assert "NT-2026-00001 – Nguyen Van An – đã gửi (22/11/2026)" in replies[0].text
     replies = await chat.say("/trangthai nt-2026-00001")
     assert "Hồ sơ NT-2026-00001" in replies[0].text and "• Ảnh: 1" in replies[0].text
+
+
+async def test_the_offer_to_continue_a_draft_is_answered_by_typing(app):
+    chat = await cadre_chat(app)
+    for text in ("/decu", "ca nhan", "Nguyen Van Binh"):
+        await chat.say(text)
+
+    replies = await chat.say("de cu")  # the words, as on Zalo, mean /decu in a draft too
+    assert replies[0].text == t("draft.exists", name="Nguyen Van Binh", answered=2)
+    replies = await chat.say("lung tung")  # neither: asked again, nothing lost
+    assert replies[0].text == t("choice.unknown", count=2)
+    assert replies[1].text.startswith(t("draft.exists", name="Nguyen Van Binh", answered=2))
+    replies = await chat.say("1")  # continue: the year of birth is asked again, not answered with "1"
+    assert replies[0].text.startswith(t("nom.birth_year.prompt"))
+    await chat.say("1968")
+    assert (await state_of(app, chat.user_id))["answers"]["birth_year"] == 1968
+
+    await chat.say("/decu")
+    replies = await chat.say("lam moi")  # start over: a fresh draft from the first question
+    assert replies[-1].text.startswith(t("nom.kind.prompt"))
+    assert (await state_of(app, chat.user_id))["answers"] == {}
