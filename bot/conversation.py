@@ -163,8 +163,8 @@ class ConversationService:
         name = ref.file_name or "ảnh"
         if ref.file_size and ref.file_size > self.max_photo_bytes:
             return ("photos.too_big", name)
-        if ref.kind == "document" and ref.mime_type and not ref.mime_type.startswith("image/"):
-            return ("photos.not_image", name)
+        # The declared type is not trusted either way (phones label JPEGs application/octet-stream):
+        # what decodes as an image is one.
         data = await self._download(ref, fetch)
         if data is None:
             return ("photos.fetch_failed", name)

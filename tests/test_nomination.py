@@ -178,7 +178,16 @@ async def test_photo_step_rules(app, settings):
     assert replies[0].text == t("photos.not_image", name="giaykhen.pdf")
     replies = await chat.photos(image_bytes(), kind="document", names=("to.jpg",), sizes=(25 * 1024 * 1024,))
     assert replies[0].text == t("photos.too_big", name="to.jpg")
+    app.core.conversations.max_photo_bytes = 1000  # the size that arrives counts, whatever was declared
+    replies = await chat.photos(image_bytes(size=(800, 600)), kind="document", names=("lon.jpg",), sizes=(900,))
+    assert replies[0].text == t("photos.too_big", name="lon.jpg")
+    app.core.conversations.max_photo_bytes = settings.max_photo_bytes
     assert (await state_of(app, chat.user_id))["answers"].get("photos", []) == []
+    # What decodes as an image is one, whatever type the phone declared for the file.
+    replies = await chat.photos(image_bytes("navy"), kind="document", names=("IMG_0042",),
+                                mime="application/octet-stream")
+    assert len((await state_of(app, chat.user_id))["answers"]["photos"]) == 1
+    await chat.press("photos:_clear")  # and away again, for the counts below
 
     colours = ["red", "green", "blue", "white", "black", "yellow", "purple", "orange", "pink", "gray", "brown"]
     images = [image_bytes(c) for c in colours]
