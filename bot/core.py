@@ -149,6 +149,8 @@ class Core:
         if event.kind is InboundKind.COMMAND and event.command == "start":
             return await onboarding.start(request)
         if request.person is None or not request.memberships:
+            if event.kind is InboundKind.TEXT and onboarding.looks_like_invite(event.text):
+                return await onboarding.redeem(request, event.text.strip())  # the code alone, without /start
             return [Reply(t("access.unregistered"))]
         if event.kind is InboundKind.EDITED:
             return [Reply(t("input.edited"))]

@@ -28,11 +28,22 @@ VI: dict[str, str] = {
     "welcome.secretary": (
         "Chào mừng {name}! Bạn đã được đăng ký là thường trực Hội đồng Thi đua – Khen thưởng {commune}.\n"
         "Bạn sẽ nhận thông báo khi có hồ sơ đề cử mới và nhắc hạn gửi danh sách hằng quý.\n"
+        "Bạn có thể:\n"
+        "• /choduyet – xem và duyệt các hồ sơ đang chờ (duyệt, trả lại để sửa, từ chối)\n"
+        "• /khenthuong <mã> – ghi nhận khen thưởng cho hồ sơ đã duyệt\n"
+        "• /danhsach, /thongke – danh sách và số liệu của xã\n"
+        "• /han, /themhan – xem và thêm hạn gửi\n"
+        "• /donvi, /moi, /nguoi, /thuhoi – thôn, đoàn thể, mời và quản lý người dùng\n"
         "• /trangthai <mã> – xem một hồ sơ\n"
         "• /trogiup – hướng dẫn"
     ),
     "welcome.official": (
         "Chào mừng {name}! Bạn đã được đăng ký để theo dõi phong trào người tốt, việc tốt ({scope}).\n"
+        "Bạn có thể:\n"
+        "• /thongke [quý|năm] – số liệu theo trạng thái, thôn, lĩnh vực và chỉ tiêu\n"
+        "• /danhsach – danh sách hồ sơ\n"
+        "• /han – các hạn gửi sắp tới\n"
+        "• /nhacnho – nhận nhắc hồ sơ quá hạn và bản tin hằng tuần\n"
         "• /trangthai <mã> – xem một hồ sơ\n"
         "• /trogiup – hướng dẫn"
     ),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 
 from sqlmodel import select
 
-from bot.handlers.onboarding import hash_code
+from bot.handlers.onboarding import create_invite, hash_code
 from bot.messages import t
 from storage import repo
 from storage.models import Invite, Membership, Role, Unit
@@ -23,8 +24,15 @@ async def test_each_role_is_greeted_with_what_it_can_do(app):
     assert replies[0].menu == (t("menu.nominate"), t("menu.my_cases"), t("menu.help"))
     replies = await secretary.say(f"/start {await new_invite(app, Role.SECRETARY, village=None)}")
     assert "thường trực Hội đồng Thi đua – Khen thưởng Phường Hoàn Kiếm" in replies[0].text
+    assert "/choduyet" in replies[0].text and "/thongke" in replies[0].text  # what a secretary can do
     assert (await secretary.say("/decu"))[0].text == t("role.not_cadre")
     assert (await cadre.say("/start"))[0].text == t("welcome.back", name="Chị Lan")
+    official = Chat(app.core, "14")
+    async with app.db.session() as session:
+        code = await create_invite(session, role=Role.OFFICIAL, now=app.core.clock.now(),
+                                   ttl=timedelta(days=1), province_code="01")
+    replies = await official.say(f"  {code} ")  # the code alone, typed or pasted, without /start
+    assert "(Thành phố Hà Nội)" in replies[0].text and "/thongke" in replies[0].text
 
 
 async def test_a_person_can_hold_two_roles(app):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from bot.handlers.menu import commands_for, main_menu
 from bot.messages import t
 from bot.request import Request
 from storage import repo
+from storage.communes import find_province
 from storage.models import Commune, Invite, Membership, Role, Unit
 
 INVITE_BYTES = 16  # 128 bits; token_urlsafe keeps to Telegram's deep-link alphabet [A-Za-z0-9_-]
@@ -33,6 +35,14 @@ async def create_invite(session: AsyncSession, *, role: Role, now: datetime, ttl
                        province_code=province_code, unit_id=unit_id, created_at=now, expires_at=now + ttl))
     await session.flush()
     return code
+
+
+# What token_urlsafe(INVITE_BYTES) gives: someone not yet registered who sends just this has typed a code.
+_CODE_SHAPE = re.compile(r"[A-Za-z0-9_-]{22}")
+
+
+def looks_like_invite(text: str) -> bool:
+    return _CODE_SHAPE.fullmatch(text.strip()) is not None
 
 
 async def start(request: Request) -> list[Reply]:
@@ -98,6 +108,6 @@ async def _welcome(session: AsyncSession, name: str, membership: Membership) -> 
     if membership.role == Role.SECRETARY:
         return t("welcome.secretary", name=name, commune=commune_name)
     if membership.role == Role.OFFICIAL:
-        scope = commune_name or f"tỉnh/thành phố mã {membership.province_code}"
+        scope = commune_name or find_province(membership.province_code or "")[1]  # "Tỉnh …", "Thành phố …"
         return t("welcome.official", name=name, scope=scope)
     return t("welcome.admin", name=name)
