@@ -160,7 +160,7 @@ class ConversationService:
             await repo.record_media(request.session, info, request.now)
 
     async def _fetch_one(self, ref: MediaRef, fetch: Fetch) -> dict[str, Any] | tuple[str, str]:
-        name = ref.file_name or "ảnh"
+        name = ref.file_name or t("photos.unnamed")
         if ref.file_size and ref.file_size > self.max_photo_bytes:
             return ("photos.too_big", name)
         # The declared type is not trusted either way (phones label JPEGs application/octet-stream):

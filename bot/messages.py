@@ -48,6 +48,13 @@ VI: dict[str, str] = {
         "• /trogiup – hướng dẫn"
     ),
     "welcome.admin": "Chào mừng {name}! Bạn đã được đăng ký là quản trị hệ thống.",
+    "person.unnamed": "bạn",
+    "terminal.photos": "[{count} ảnh]",
+    "terminal.demo_name": "Cán bộ demo",
+    "invite.bot_placeholder": "<tên_bot>",
+    "commune.label": "{name}, {province} (mã {code})",
+    "preview.line": "{due}  {kind:<8} → người {person} ({channel} {chat}): {text}",
+    "terminal.intro": "Gõ tin nhắn như trên điện thoại. Gửi ảnh: gõ đường dẫn tệp ảnh. Thoát: Ctrl+D hoặc /thoat",  # who someone is until they tell us, when the channel gives no name
     "welcome.back": "Chào {name}! Gõ /decu để đề cử, /hoso để xem hồ sơ đã gửi, /trogiup để xem hướng dẫn.",
     "role.not_cadre": "Chức năng này dành cho cán bộ thôn, tổ dân phố hoặc đoàn thể.",
     "help.general": (
@@ -146,6 +153,11 @@ VI: dict[str, str] = {
     "nom.photos.label": "Ảnh",
     "nom.photos.help": "Gửi ảnh chụp việc tốt, giấy khen, bài báo… Tối đa 10 ảnh, mỗi ảnh dưới 20 MB. Gửi xong bấm \"Xong\".",
     "photos.done": "Xong",
+    "photos.unnamed": "ảnh",  # a photo has no file name: errors call it this
+    "period.day": "{date}",
+    "period.week": "tuần từ {date}",
+    "period.month": "tháng {month}/{year}",
+    "period.year": "năm {year}",
     "photos.clear": "Xóa hết ảnh, gửi lại",
     "photos.cleared": "Đã xóa các ảnh của hồ sơ. Hãy gửi lại ảnh.",
     "photos.received": "Đã nhận {added} ảnh (tổng {total}/10). Gửi thêm ảnh, hoặc bấm \"Xong\".",
@@ -308,6 +320,9 @@ VI: dict[str, str] = {
         "• /trangthai <mã> – xem một hồ sơ; /han – các hạn sắp tới\n"
         "• /nhacnho – nhận tóm tắt hằng tuần, báo quá hạn"
     ),
+    "command.start": "Bắt đầu, nhập mã mời",
+    "deadline.quarterly": "Hạn gửi danh sách {period}",
+    "deadline.quarter": "quý {quarter}/{year}",
     "command.decu": "Đề cử người tốt, việc tốt",
     "command.hoso": "Hồ sơ tôi đã gửi",
     "command.trangthai": "Xem một hồ sơ theo mã",

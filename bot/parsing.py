@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from bot.messages import t
 from bot.text import compact, fold
 from bot.vocab import ETHNIC_GROUPS
 
@@ -149,15 +150,9 @@ class When:
         return self.start
 
     def label(self) -> str:
-        """Vietnamese display form: "15/10/2026", "tuần từ 09/11/2026", "tháng 10/2026", "năm 2025"."""
+        """Display form, from the catalogue: "15/10/2026", "tuần từ 09/11/2026", "tháng 10/2026", "năm 2025"."""
         s = self.start
-        if self.precision == "week":
-            return f"tuần từ {s:%d/%m/%Y}"
-        if self.precision == "month":
-            return f"tháng {s.month}/{s.year}"
-        if self.precision == "year":
-            return f"năm {s.year}"
-        return f"{s:%d/%m/%Y}"
+        return t(f"period.{self.precision}", date=f"{s:%d/%m/%Y}", month=s.month, year=s.year)
 
 
 def _monday(d: date) -> date:

@@ -12,9 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 
+from bot.messages import t
 from storage.models import Deadline
 
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+
+
+def quarter_label(quarter: int, year: int) -> str:
+    return t("deadline.quarter", quarter=ROMAN[quarter], year=year)
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class Calendar:
     def quarterly(self, year: int, quarter: int) -> Due:
         day, month = self.days[quarter - 1]
         return Due(f"q{year}-{quarter}", self.end_of(date(year, month, day)),
-                   f"Hạn gửi danh sách quý {ROMAN[quarter]}/{year}", quarter)
+                   t("deadline.quarterly", period=quarter_label(quarter, year)), quarter)
 
     def for_commune(self, commune_code: str, province_code: str, years: Iterable[int],
                     rows: Sequence[Deadline]) -> list[Due]:

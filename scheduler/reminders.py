@@ -314,5 +314,6 @@ def _day(moment: datetime) -> str:
 
 def summarize(messages: Iterable[Message]) -> list[str]:
     """One line per message, for `nguoitot remind preview`."""
-    return [f"{m.due_at:%d/%m %H:%M}  {m.kind:<8} → người {m.person_id} ({m.channel} {m.chat_id}): "
-            + m.reply.text.replace("\n", " | ") for m in sorted(messages, key=lambda m: (m.due_at, m.key))]
+    return [t("preview.line", due=f"{m.due_at:%d/%m %H:%M}", kind=m.kind, person=m.person_id, channel=m.channel,
+              chat=m.chat_id, text=m.reply.text.replace("\n", " | "))
+            for m in sorted(messages, key=lambda m: (m.due_at, m.key))]

@@ -11,6 +11,7 @@ from functools import cache
 
 from vietnam_provinces import Province, Ward
 
+from bot.messages import t
 from bot.text import fold
 
 _PREFIXES = ("xa ", "phuong ", "dac khu ", "thi tran ")
@@ -26,7 +27,7 @@ class OfficialCommune:
 
     @property
     def label(self) -> str:
-        return f"{self.name}, {self.province_name} (mã {self.code})"
+        return t("commune.label", name=self.name, province=self.province_name, code=self.code)
 
 
 class CommuneNotFound(LookupError):

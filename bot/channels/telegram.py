@@ -45,6 +45,7 @@ from bot.channels.telegram_session import LeanSession
 from bot.core import Core
 from bot.delivery import Rejected, RetryLater, TransientFailure, Unreachable
 from bot.events import Choice, Inbound, InboundKind, MediaRef, Reply
+from bot.messages import t
 from bot.settings import TELEGRAM_API_DEFAULT, Settings
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096
 # Everyone's menu before registration; each person then gets their roles' menu (bot/handlers/menu.py).
-COMMANDS = (
-    ("start", "Bắt đầu, nhập mã mời"),
-    ("trogiup", "Hướng dẫn"),
-)
+COMMANDS = ("start", "trogiup")
 # aiogram asks pydantic for Response[T] on every call, and pydantic caches that class weakly: once
 # collected, it is rebuilt (about 0.4 ms) on the next call, a tenth of the bot's CPU when polling.
 # Holding the ones we use keeps pydantic's cache warm.
@@ -92,7 +90,7 @@ class TelegramChannel:
         return dispatcher
 
     async def on_startup(self) -> None:
-        await self.bot.set_my_commands([BotCommand(command=c, description=d) for c, d in COMMANDS])
+        await self.bot.set_my_commands([BotCommand(command=c, description=t(f"command.{c}")) for c in COMMANDS])
 
     # ---- inbound
     async def on_message(self, message: Message, event_update: Update) -> None:
@@ -281,7 +279,7 @@ def to_inbound(message: Message) -> Inbound:
 def _media_refs(message: Message) -> tuple[MediaRef, ...]:
     if message.photo:
         largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
-        return (MediaRef(largest.file_id, "photo", largest.file_size, "image/jpeg", "ảnh"),)
+        return (MediaRef(largest.file_id, "photo", largest.file_size, "image/jpeg", ""),)  # unnamed
     if message.document:
         doc = message.document
         return (MediaRef(doc.file_id, "document", doc.file_size, doc.mime_type, doc.file_name),)

@@ -15,6 +15,7 @@ from typing import TextIO
 
 from bot.core import Core
 from bot.events import Inbound, InboundKind, MediaRef, Reply
+from bot.messages import t
 
 CHANNEL = "terminal"
 DEMO_USER = "demo-cadre"
@@ -22,7 +23,7 @@ DEMO_USER = "demo-cadre"
 
 def render(reply: Reply) -> str:
     """A reply as plain text: the choices become a numbered list."""
-    lines = [f"[{len(reply.photos)} ảnh]"] if reply.photos else []
+    lines = [t("terminal.photos", count=len(reply.photos))] if reply.photos else []
     lines.append(reply.text)
     lines += [f"  {i}. {c.label}" for i, c in enumerate(reply.choices, start=1)]
     if reply.menu:
@@ -31,10 +32,10 @@ def render(reply: Reply) -> str:
 
 
 class TerminalChat:
-    def __init__(self, core: Core, user_id: str = DEMO_USER, name: str = "Cán bộ demo") -> None:
+    def __init__(self, core: Core, user_id: str = DEMO_USER, name: str = "") -> None:
         self.core = core
         self.user_id = user_id
-        self.name = name
+        self.name = name or t("terminal.demo_name")
         self.last_choices: tuple = ()
 
     def to_inbound(self, line: str) -> Inbound:
@@ -57,7 +58,7 @@ class TerminalChat:
         return replies
 
     async def run(self, stdin: TextIO = sys.stdin, write: Callable[[str], None] = print) -> None:
-        write("Gõ tin nhắn như trên điện thoại. Gửi ảnh: gõ đường dẫn tệp ảnh. Thoát: Ctrl+D hoặc /thoat")
+        write(t("terminal.intro"))
         for reply in await self.say("/start"):
             write(render(reply))
         while True:

@@ -20,7 +20,7 @@ from bot.handlers.deadlines import calendar
 from bot.messages import t
 from bot.request import Request
 from bot.text import fold
-from scheduler.calendar import period_of, years_around
+from scheduler.calendar import period_of, quarter_label, years_around
 from storage.communes import all_communes
 from storage.models import Case, CaseStatus, Commune, Deadline, Role, Unit
 
@@ -148,7 +148,7 @@ async def _bounds(request: Request, commune: Commune | None) -> tuple[datetime, 
     dues = calendar(request).for_commune(commune.code if commune else "", commune.province_code if commune else "",
                                          years_around(request.now.date()), rows)
     start, due = period_of(request.now, dues)
-    return start, due.due_at, due.title.replace("Hạn gửi danh sách ", "")
+    return start, due.due_at, quarter_label(due.quarter, due.due_at.year) if due.quarterly else due.title
 
 
 async def _cases(request: Request, communes: list[str], start: datetime, end: datetime) -> list[Case]:

@@ -70,7 +70,7 @@ async def redeem(request: Request, code: str) -> list[Reply]:
         return [Reply(t("invite.used"))]  # someone else redeemed it a moment ago
     if request.person is None:
         event = request.event
-        request.person = await repo.create_person(session, event.display_name or "bạn", now, event.channel,
+        request.person = await repo.create_person(session, event.display_name or t("person.unnamed"), now, event.channel,
                                                   event.user_id, event.chat_id)
     membership = Membership(person_id=request.person.id, role=invite.role, commune_code=invite.commune_code,
                             province_code=invite.province_code, unit_id=invite.unit_id, created_at=now)
