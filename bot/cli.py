@@ -8,6 +8,7 @@ import csv
 import logging
 import sys
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from alembic import command
 
@@ -97,11 +98,26 @@ def _parser() -> argparse.ArgumentParser:
     who = people.add_parser("list", help="the people of a commune, with role and unit")
     who.add_argument("--commune", required=True)
     who.set_defaults(action=_people_list)
+    movements = sub.add_parser("movements", help="the movements (phong trào) cadres choose from").add_subparsers(
+        dest="movements_command", required=True)
+    shown = movements.add_parser("list", help="the list a commune's cadres see")
+    shown.add_argument("--commune", required=True)
+    shown.set_defaults(action=_movements_list)
+    own = movements.add_parser("set", help="a commune's own list, one movement a line, in order")
+    own.add_argument("--commune", required=True)
+    source = own.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", nargs="?", help="a UTF-8 text file, one movement a line")
+    source.add_argument("--default", action="store_true", help="go back to the default list")
+    own.set_defaults(action=_movements_set)
     case = sub.add_parser("case", help="cases").add_subparsers(dest="case_command", required=True)
     history = case.add_parser("history", help="the audit trail of a case")
     history.add_argument("code")
     history.set_defaults(action=_case_history)
     return parser
+
+
+def _read_lines(path: str) -> list[str]:
+    return Path(path).read_text(encoding="utf-8-sig").splitlines()
 
 
 def _read_csv(path: str) -> list[list[str]]:
@@ -145,6 +161,41 @@ async def _units_list(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"#{unit.id}\t{unit.kind}\t{unit.name}{retired}")
     finally:
         await app.close()
+    return 0
+
+
+async def _movements_list(settings: Settings, args: argparse.Namespace) -> int:
+    commune = find_commune(args.commune)
+    app = await build_app(settings)
+    try:
+        async with app.db.session() as session:
+            shown = await repo.movements_for(session, commune.code)
+        if not any(m.commune_code for m in shown):
+            print(f"{commune.name} dùng danh sách mặc định:")
+        for number, movement in enumerate(shown, start=1):
+            print(f"{number}. {movement.name}")
+    finally:
+        await app.close()
+    return 0
+
+
+async def _movements_set(settings: Settings, args: argparse.Namespace) -> int:
+    commune = find_commune(args.commune)
+    names = [] if args.default else _read_lines(args.file)
+    if not args.default and not any(n.strip() for n in names):
+        print(f"Tệp {args.file} không có phong trào nào (mỗi dòng một phong trào).", file=sys.stderr)
+        return 1
+    app = await build_app(settings)
+    try:
+        async with app.db.session() as session:
+            await repo.ensure_commune(session, commune)
+            await repo.set_commune_movements(session, commune.code, names)
+        async with app.db.session() as session:
+            count = len(await repo.movements_for(session, commune.code))
+    finally:
+        await app.close()
+    which = "danh sách mặc định" if args.default else "danh sách riêng"
+    print(f"{commune.name} dùng {which}: {count} phong trào. Bot dùng danh sách mới trong vòng một phút.")
     return 0
 
 

@@ -146,6 +146,21 @@ async def movements_for(session: AsyncSession, commune_code: str) -> list[Moveme
     return own or [m for m in rows if m.commune_code is None]
 
 
+async def set_commune_movements(session: AsyncSession, commune_code: str, names: Sequence[str]) -> None:
+    """The commune's own list, in this order; none: back to the default list. Rows leaving the list are
+    retired, not deleted (cases keep the movement's name as it was)."""
+    own = (await session.exec(select(Movement).where(Movement.commune_code == commune_code))).all()
+    by_key = {fold(m.name): m for m in own}
+    for movement in own:
+        movement.active = False
+    for position, name in enumerate(dict.fromkeys(" ".join(n.split()) for n in names if n.strip())):
+        movement = by_key.get(fold(name))
+        if movement is None:
+            session.add(Movement(commune_code=commune_code, name=name, position=position))
+        else:
+            movement.name, movement.position, movement.active = name, position, True
+
+
 async def ensure_default_movements(session: AsyncSession) -> None:
     count = await session.scalar(select(func.count()).select_from(Movement).where(Movement.commune_code.is_(None)))
     if not count:
