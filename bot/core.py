@@ -121,8 +121,10 @@ class Core:
             request.wrote_conversation(await repo.write_conversation(request.session, write, request.now))
 
     def _remember(self, key: tuple[str, str], request: Request) -> None:
-        """Once committed: remember whoever answered their conversation, as it now stands."""
-        if not answers_conversation(request.event) or request.account is None or request.person is None:
+        """Once committed: remember whoever answered their conversation, or started or moved it with a
+        command (/decu), as it now stands."""
+        if not (request.conversation_written or answers_conversation(request.event)) \
+                or request.account is None or request.person is None:
             self.known.forget(key)
             return
         conversation = request.conversation_after if request.conversation_written else request.conversation

@@ -1,8 +1,9 @@
 """Who wrote, remembered between their answers, so an answer in a conversation costs one write.
 
 Reading the person, their roles and their conversation before each answer was the largest part of
-the bot's work per message. A person in a conversation is remembered here after each answer, with
-the conversation as this process last wrote it. The next answer is handled from that, and its write
+the bot's work per message. A person in a conversation is remembered here after each answer (and
+after a command that started or moved it, such as /decu), with the conversation as this process last
+wrote it. The next answer is handled from that, and its write
 (`UPDATE conversation … WHERE version = <remembered>`) is what checks it:
 
 - another worker that moved the conversation on changed its version;
