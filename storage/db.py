@@ -35,23 +35,22 @@ class Database:
         self.url = to_async_url(url)
         self.schema = schema
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
-        self.engine = self._create_engine(pool_size=10)
+        self.engine = self._create_engine()
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
-        # Lone statements (see can_go_alone) have connections of their own, always in autocommit: switching
-        # a pooled connection's isolation level at each checkout and checkin cost a quarter of the saving.
-        self._alone = None if self.is_sqlite else self._create_engine(pool_size=5, isolation_level="AUTOCOMMIT")
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sqlite_lock = asyncio.Lock()
         self._checkpoints: threading.Thread | None = None
         self._stop_checkpoints = threading.Event()
 
-    def _create_engine(self, pool_size: int, **kwargs: Any) -> AsyncEngine:
+    def _create_engine(self) -> AsyncEngine:
+        kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             _ensure_sqlite_folder(self.url)
             kwargs["async_creator"] = inline_connector(self.url, timeout=30)  # see storage/sqlite_inline.py
         else:
             # No ping before each use (a round trip per message); a connection the server dropped is
             # noticed by the failing statement, and the core handles the event again (is_lost_connection).
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+            kwargs.update(pool_size=10, max_overflow=10, pool_recycle=1800)
             if self.schema:
                 kwargs["connect_args"] = {"server_settings": {"search_path": self.schema}}
         engine = create_async_engine(self.url, **kwargs)
@@ -85,8 +84,7 @@ class Database:
     @asynccontextmanager
     async def alone(self) -> AsyncIterator[AsyncConnection]:
         """A connection of its own, each statement committed by itself (see can_go_alone)."""
-        assert self._alone is not None
-        async with self._alone.connect() as connection:
+        async with self._autocommit.connect() as connection:
             yield connection
 
     def _sqlite_turn(self) -> asyncio.Lock | contextlib.nullcontext:
@@ -125,13 +123,7 @@ class Database:
             self._stop_checkpoints.set()
             await asyncio.to_thread(self._checkpoints.join)
             self._checkpoints = None
-        for engine in self.engines:
-            await engine.dispose()
-
-    @property
-    def engines(self) -> tuple[AsyncEngine, ...]:
-        """Every engine of this database (for listeners): the units of work's, and the lone statements'."""
-        return (self.engine,) if self._alone is None else (self.engine, self._alone)
+        await self.engine.dispose()
 
 
 def is_write_conflict(error: BaseException) -> bool:

@@ -23,17 +23,15 @@ from tests.test_nomination import state_of
 def statements_of(app) -> list[str]:
     """The SQL the core sends from now on, first words of each."""
     sent: list[str] = []
-    for engine in app.db.engines:
-        event.listen(engine.sync_engine, "before_cursor_execute",
-                     lambda conn, cursor, statement, *rest: sent.append(" ".join(statement.split()[:3])))
+    event.listen(app.db.engine.sync_engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *rest: sent.append(" ".join(statement.split()[:3])))
     return sent
 
 
 def commits_of(app) -> list[str]:
     """Transactions committed from now on: a statement that went alone (PostgreSQL) commits none."""
     commits: list[str] = []
-    for engine in app.db.engines:
-        event.listen(engine.sync_engine, "commit", lambda conn: commits.append("COMMIT"))
+    event.listen(app.db.engine.sync_engine, "commit", lambda conn: commits.append("COMMIT"))
     return commits
 
 
