@@ -7,12 +7,14 @@ import asyncio
 import csv
 import logging
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from alembic import command
 
-from bot.app import build_app, configure_logging, settle_memory
+from bot.app import App, build_app, configure_logging, settle_memory
 from bot.channels.telegram import TelegramDelivery, make_bot, run_polling
 from bot.channels.terminal import TerminalChat
 from bot.demo import ensure_demo_cadre
@@ -116,6 +118,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@asynccontextmanager
+async def _opened(settings: Settings) -> AsyncIterator[App]:
+    """The application on the configured database, closed however the command ends."""
+    app = await build_app(settings)
+    try:
+        yield app
+    finally:
+        await app.close()
+
+
 def _read_lines(path: str) -> list[str]:
     return Path(path).read_text(encoding="utf-8-sig").splitlines()
 
@@ -153,29 +165,23 @@ async def _units_import(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _units_list(settings: Settings, args: argparse.Namespace) -> int:
     commune = find_commune(args.commune)
-    app = await build_app(settings)
-    try:
+    async with _opened(settings) as app:
         async with app.db.session() as session:
             for unit in await repo.units_of(session, commune.code):
                 retired = " (đã ngừng)" if unit.retired_at else ""
                 print(f"#{unit.id}\t{unit.kind}\t{unit.name}{retired}")
-    finally:
-        await app.close()
     return 0
 
 
 async def _movements_list(settings: Settings, args: argparse.Namespace) -> int:
     commune = find_commune(args.commune)
-    app = await build_app(settings)
-    try:
+    async with _opened(settings) as app:
         async with app.db.session() as session:
             shown = await repo.movements_for(session, commune.code)
         if not any(m.commune_code for m in shown):
             print(f"{commune.name} dùng danh sách mặc định:")
         for number, movement in enumerate(shown, start=1):
             print(f"{number}. {movement.name}")
-    finally:
-        await app.close()
     return 0
 
 
@@ -185,15 +191,12 @@ async def _movements_set(settings: Settings, args: argparse.Namespace) -> int:
     if not args.default and not any(n.strip() for n in names):
         print(f"Tệp {args.file} không có phong trào nào (mỗi dòng một phong trào).", file=sys.stderr)
         return 1
-    app = await build_app(settings)
-    try:
+    async with _opened(settings) as app:
         async with app.db.session() as session:
             await repo.ensure_commune(session, commune)
             await repo.set_commune_movements(session, commune.code, names)
         async with app.db.session() as session:
             count = len(await repo.movements_for(session, commune.code))
-    finally:
-        await app.close()
     which = "danh sách mặc định" if args.default else "danh sách riêng"
     print(f"{commune.name} dùng {which}: {count} phong trào. Bot dùng danh sách mới trong vòng một phút.")
     return 0
@@ -201,20 +204,16 @@ async def _movements_set(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _people_list(settings: Settings, args: argparse.Namespace) -> int:
     commune = find_commune(args.commune)
-    app = await build_app(settings)
-    try:
+    async with _opened(settings) as app:
         async with app.db.session() as session:
             for person, membership, unit in await repo.people_of(session, commune.code):
                 revoked = " (đã thu hồi)" if membership.revoked_at else ""
                 print(f"#{person.id}\t{membership.role}\t{person.name}\t{unit.name if unit else ''}{revoked}")
-    finally:
-        await app.close()
     return 0
 
 
 async def _case_history(settings: Settings, args: argparse.Namespace) -> int:
-    app = await build_app(settings)
-    try:
+    async with _opened(settings) as app:
         async with app.db.session() as session:
             case = await repo.case_by_code(session, args.code)
             if case is None:
@@ -228,8 +227,6 @@ async def _case_history(settings: Settings, args: argparse.Namespace) -> int:
                 extra = "; ".join(x for x in (event.reason, ", ".join(f"{k}: {v}" for k, v in event.details.items()))
                                   if x)
                 print(line + (f"  ({extra})" if extra else ""))
-    finally:
-        await app.close()
     return 0
 
 
@@ -243,15 +240,12 @@ def _date(text: str) -> date:
 
 async def _remind_preview(settings: Settings, args: argparse.Namespace) -> int:
     at = args.at if args.at.tzinfo else args.at.replace(tzinfo=settings.zone)
-    app = await build_app(settings)
-    try:
+    async with _opened(settings) as app:
         async with app.db.session() as session:
             messages = await ReminderPlanner(settings).plan(session, at)
         print(f"Lúc {at:%d/%m/%Y %H:%M}: {len(messages)} nhắc nhở (chưa gửi).")
         for line in summarize(messages):
             print("  " + line)
-    finally:
-        await app.close()
     return 0
 
 
@@ -292,8 +286,7 @@ async def _save_deadline(settings: Settings, args: argparse.Namespace, *, quarte
         print("Cần --commune hoặc --province.", file=sys.stderr)
         return 2
     calendar = Calendar(settings.zone, settings.deadline_dates, settings.deadline_time)
-    app = await build_app(settings)
-    try:
+    async with _opened(settings) as app:
         async with app.db.session() as session:
             if commune is not None:
                 await repo.ensure_commune(session, commune)
@@ -301,8 +294,6 @@ async def _save_deadline(settings: Settings, args: argparse.Namespace, *, quarte
                                  year=year or args.date.year, quarter=quarter, title=title,
                                  due_at=calendar.end_of(args.date), created_at=app.core.clock.now()))
         print(f"Đã lưu hạn {title or f'quý {quarter}/{year}'}: {args.date:%d/%m/%Y} 23:59.")
-    finally:
-        await app.close()
     return 0
 
 
@@ -327,12 +318,9 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _chat(settings: Settings, args: argparse.Namespace) -> int:
-    app = await build_app(settings)
-    try:
+    async with _opened(settings) as app:
         await ensure_demo_cadre(app.db, app.core.clock.now())
         await TerminalChat(app.core).run()
-    finally:
-        await app.close()
     return 0
 
 
@@ -357,8 +345,7 @@ async def _invite(settings: Settings, args: argparse.Namespace) -> int:
     except (ValueError, CommuneNotFound, AmbiguousCommune) as exc:
         print(_scope_error(exc), file=sys.stderr)
         return 2
-    app = await build_app(settings)
-    try:
+    async with _opened(settings) as app:
         now = app.core.clock.now()
         async with app.db.session() as session:
             unit_id = None
@@ -380,8 +367,6 @@ async def _invite(settings: Settings, args: argparse.Namespace) -> int:
         if not username:
             print("  (đặt TELEGRAM_BOT_USERNAME hoặc TELEGRAM_BOT_TOKEN để in đúng tên bot)")
         return 0
-    finally:
-        await app.close()
 
 
 def _invite_scope(role: Role, args: argparse.Namespace) -> dict:
