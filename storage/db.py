@@ -27,6 +27,7 @@ from bot.settings import to_async_url
 from storage.sqlite_inline import inline_connector
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+POOL_SIZE = 20  # PostgreSQL connections per process
 log = logging.getLogger(__name__)
 
 
@@ -50,7 +51,9 @@ class Database:
         else:
             # No ping before each use (a round trip per message); a connection the server dropped is
             # noticed by the failing statement, and the core handles the event again (is_lost_connection).
-            kwargs.update(pool_size=10, max_overflow=10, pool_recycle=1800)
+            # No overflow: under a burst, overflow connections were opened and closed again by the hundred
+            # (a server process forked for each); waiting a moment for a pooled one is far cheaper.
+            kwargs.update(pool_size=POOL_SIZE, max_overflow=0, pool_recycle=1800)
             if self.schema:
                 kwargs["connect_args"] = {"server_settings": {"search_path": self.schema}}
         engine = create_async_engine(self.url, **kwargs)

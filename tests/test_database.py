@@ -8,9 +8,10 @@ import sys
 import threading
 from pathlib import Path
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import event, text
 
-from storage.db import Database
+from storage.db import POOL_SIZE, Database
 from storage.sqlite_inline import InlineConnection
 
 
@@ -150,3 +151,18 @@ async def test_a_unit_of_work_commits_when_it_ends_and_rolls_back_on_an_error(ap
     async with app.db.session() as session:  # the connection went back clean: the next one works
         await session.exec(text("INSERT INTO person (name, created_at) VALUES ('Next', '2026-12-01')"))
     assert await _names(settings) == ["Kept", "Next"]
+
+
+async def test_a_burst_of_work_reuses_the_pool_s_connections(app):
+    if app.db.is_sqlite:
+        pytest.skip("PostgreSQL's connection pool")
+    opened: list[int] = []
+    event.listen(app.db.engine.sync_engine.pool, "connect", lambda *args: opened.append(1))
+
+    async def one_unit_of_work() -> None:
+        async with app.db.session() as session:
+            await session.exec(text("SELECT pg_sleep(0.01)"))
+
+    for _ in range(3):  # bursts of three times the pool's size: later bursts open nothing new
+        await asyncio.gather(*(one_unit_of_work() for _ in range(3 * POOL_SIZE)))
+    assert 0 < len(opened) <= POOL_SIZE
