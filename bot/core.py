@@ -106,7 +106,7 @@ class Core:
             request = self._request(event, session)
             replies = await self._route(request, photos, known)
             await self._write_conversation(request)
-            if known is not None and not request.conversation_written:
+            if known is not None and not request.conversation_writes:
                 raise _Unverified  # nothing checked what was remembered: read afresh (bot/known_people.py)
         return replies, request
 
@@ -115,19 +115,19 @@ class Core:
         writes = request.conversation_writes
         if len(writes) == 1 and self.db.can_go_alone(request.session):
             async with self.db.alone() as connection:
-                request.wrote_conversation(await repo.write_conversation(connection, writes[0], request.now))
+                request.conversation_after = await repo.write_conversation(connection, writes[0], request.now)
             return
         for write in writes:
-            request.wrote_conversation(await repo.write_conversation(request.session, write, request.now))
+            request.conversation_after = await repo.write_conversation(request.session, write, request.now)
 
     def _remember(self, key: tuple[str, str], request: Request) -> None:
         """Once committed: remember whoever answered their conversation, or started or moved it with a
         command (/decu), as it now stands."""
-        if not (request.conversation_written or answers_conversation(request.event)) \
+        if not (request.conversation_writes or answers_conversation(request.event)) \
                 or request.account is None or request.person is None:
             self.known.forget(key)
             return
-        conversation = request.conversation_after if request.conversation_written else request.conversation
+        conversation = request.conversation_after if request.conversation_writes else request.conversation
         self.known.remember(key, request.account, request.person, request.memberships, conversation)
 
     async def _download_if_wanted(self, event: Inbound, fetch: Fetch) -> PhotoInput | None:

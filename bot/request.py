@@ -26,15 +26,11 @@ class Request:
     # What is to be written to the conversation, in order, when the unit of work ends (Core); often
     # the unit of work's only statement, which then goes alone (Database.can_go_alone).
     conversation_writes: list[ConversationWrite] = field(default_factory=list)
-    # What was written, as the row now is (None: it ended); bot/known_people.py remembers it once committed.
-    conversation_written: bool = False
+    # Once written: the row as it now is (None: it ended); bot/known_people.py remembers it once committed.
     conversation_after: SavedConversation | None = None
 
     def write_conversation(self, write: ConversationWrite) -> None:
         self.conversation_writes.append(write)
-
-    def wrote_conversation(self, conversation: SavedConversation | None) -> None:
-        self.conversation_written, self.conversation_after = True, conversation
 
     def has_role(self, role: Role) -> bool:
         return any(m.role == role for m in self.memberships)
