@@ -29,8 +29,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: bot/, storage/, 
 
 from bot.app import settle_memory  # noqa: E402
 from bot.channels.telegram import TelegramDelivery, make_bot  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.text import fold  # noqa: E402
+from common.settings import Settings  # noqa: E402
+from common.text import fold  # noqa: E402
 from scheduler.outbox import OutboxSender  # noqa: E402
 from scheduler.service import ReminderService  # noqa: E402
 from storage.communes import OfficialCommune  # noqa: E402

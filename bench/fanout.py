@@ -64,7 +64,7 @@ from _fanout_support import cpu_seconds, seed_world  # noqa: E402
 from _harness import collector_paused  # noqa: E402
 
 from bot.app import settle_memory  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from common.settings import Settings  # noqa: E402
 from scheduler.outbox import enqueue  # noqa: E402
 from scheduler.reminders import ReminderPlanner  # noqa: E402
 from storage.communes import all_communes  # noqa: E402

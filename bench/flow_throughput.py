@@ -52,8 +52,8 @@ from sqlalchemy import func, text
 from sqlmodel import select
 
 from bot.app import build_app
-from bot.messages import t
-from bot.settings import Settings
+from common.messages import t
+from common.settings import Settings
 from storage import repo
 from storage.communes import find_commune
 from storage.db import Database

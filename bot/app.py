@@ -6,9 +6,9 @@ import gc
 import logging
 from dataclasses import dataclass
 
-from bot.clock import Clock, SystemClock
 from bot.core import Core
-from bot.settings import Settings
+from common.clock import Clock, SystemClock
+from common.settings import Settings
 from storage import repo
 from storage.db import Database
 from storage.media import FolderBackend, MediaStore

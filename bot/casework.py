@@ -15,8 +15,8 @@ from sqlalchemy import bindparam, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.events import Choice, Reply
-from bot.messages import t
+from common.events import Choice, Reply
+from common.messages import t
 from scheduler.outbox import Message, enqueue
 from storage.communes import all_communes
 from storage.models import Account, Case, CaseEvent, CaseStatus, Membership, Outbox, OutboxStatus, Role
@@ -45,6 +45,10 @@ TRANSITIONS = {
 REVIEWABLE = (S.SUBMITTED, S.RESUBMITTED)
 REASON_MAX = 1000
 DIGEST_WINDOW = timedelta(minutes=5)  # new cases within this time after a notice make one digest
+
+
+def status_label(status: str) -> str:
+    return t(f"status.{status}")
 
 
 # ---- who may do what

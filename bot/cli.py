@@ -19,8 +19,8 @@ from bot.channels.telegram import TelegramDelivery, make_bot, run_polling
 from bot.channels.terminal import TerminalChat
 from bot.demo import ensure_demo_cadre
 from bot.handlers.onboarding import create_invite
-from bot.settings import Settings
-from bot.text import fold
+from common.settings import Settings
+from common.text import fold
 from scheduler.calendar import Calendar
 from scheduler.reminders import ReminderPlanner, summarize
 from scheduler.service import ReminderService

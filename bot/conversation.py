@@ -14,15 +14,14 @@ from datetime import timedelta
 from typing import Any
 
 from bot import casework
-from bot.events import Choice, Fetch, MediaRef, Reply
 from bot.flows.engine import Context, Engine, Input, PhotoInput, State
 from bot.flows.nomination import FIX, NOMINATION
-from bot.handlers.cases import status_label
 from bot.handlers.menu import main_menu
-from bot.messages import t
 from bot.parsing import Invalid, Option, match_option
 from bot.request import Request
-from bot.text import fold
+from common.events import Choice, Fetch, MediaRef, Reply
+from common.messages import t
+from common.text import fold
 from storage import repo
 from storage.media import MediaStore, NotAnImage
 from storage.models import Case, CaseStatus, CaseVersion, Commune, Unit
@@ -208,7 +207,7 @@ class ConversationService:
         self.end(request, conversation)
         await casework.tell_secretaries_new(session, case, now)
         log.info("case %s submitted by person %s", case.code, request.person.id)
-        text = t("nom.submitted", code=case.code, status=status_label(case.status))
+        text = t("nom.submitted", code=case.code, status=casework.status_label(case.status))
         return [Reply(text, menu=main_menu(request.memberships))]
 
     async def _resubmit(self, request: Request, conversation: SavedConversation, state: State) -> list[Reply]:
@@ -250,7 +249,7 @@ class ConversationService:
         cases = [c for c in cases if c.id != state.data.get("case_id")]  # not the case being fixed
         if not cases:
             return []
-        listed = "; ".join(f"{c.code} ({status_label(c.status)})" for c in cases)
+        listed = "; ".join(f"{c.code} ({casework.status_label(c.status)})" for c in cases)
         return [Reply(t("nom.duplicate", cases=listed))]
 
     # ---- context

@@ -14,16 +14,16 @@ import weakref
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from bot.clock import Clock
 from bot.conversation import ConversationService
-from bot.events import Fetch, Inbound, InboundKind, Reply
 from bot.flows.engine import Input, PhotoInput
 from bot.handlers import cases, deadlines, listing, onboarding, people, review
 from bot.handlers.menu import allowed, cadre_only, command_for_words, help_text, main_menu
 from bot.known_people import Known, KnownPeople
-from bot.messages import t
 from bot.request import Request
-from bot.settings import Settings
+from common.clock import Clock
+from common.events import Fetch, Inbound, InboundKind, Reply
+from common.messages import t
+from common.settings import Settings
 from storage import repo
 from storage.db import Database, is_lost_connection, is_write_conflict
 from storage.media import MediaStore

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from bot.messages import t
-from bot.text import compact, fold
-from bot.vocab import ETHNIC_GROUPS
+from common.messages import t
+from common.text import compact, fold
+from common.vocab import ETHNIC_GROUPS
 
 
 class Invalid(ValueError):

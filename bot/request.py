@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.events import Inbound
-from bot.settings import Settings
+from common.events import Inbound
+from common.settings import Settings
 from storage.models import Account, Membership, Person, Role
 from storage.repo import ConversationWrite, SavedConversation
 

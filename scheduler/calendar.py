@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 
-from bot.messages import t
+from common.messages import t
 from storage.models import Deadline
 
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}

@@ -27,10 +27,10 @@ from sqlalchemy import Row, Update, bindparam, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.clock import Clock
-from bot.delivery import Delivery, Rejected, RetryLater, TransientFailure, Unreachable
-from bot.events import Choice, Reply
-from bot.messages import t
+from common.clock import Clock
+from common.delivery import Delivery, Rejected, RetryLater, TransientFailure, Unreachable
+from common.events import Choice, Reply
+from common.messages import t
 from storage import repo
 from storage.db import Database
 from storage.models import Account, Membership, Outbox, OutboxStatus, Person, Role

@@ -23,9 +23,9 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.events import Choice, Reply
-from bot.messages import t
-from bot.settings import Settings
+from common.events import Choice, Reply
+from common.messages import t
+from common.settings import Settings
 from scheduler.calendar import Calendar, Due, period_of, years_around
 from scheduler.outbox import Message
 from storage import stats

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.clock import Clock
-from bot.delivery import Delivery
-from bot.settings import Settings
+from common.clock import Clock
+from common.delivery import Delivery
+from common.settings import Settings
 from scheduler.outbox import OutboxSender, enqueue
 from scheduler.reminders import ReminderPlanner
 from storage.db import Database

@@ -11,8 +11,8 @@ from functools import cache
 
 from vietnam_provinces import Province, Ward
 
-from bot.messages import t
-from bot.text import fold
+from common.messages import t
+from common.text import fold
 
 _PREFIXES = ("xa ", "phuong ", "dac khu ", "thi tran ")
 _PROVINCE_PREFIXES = ("tinh ", "thanh pho ", "tp ")

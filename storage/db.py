@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.settings import to_async_url
+from common.settings import to_async_url
 from storage.sqlite_inline import inline_connector
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -13,8 +13,8 @@ from sqlalchemy.sql.expression import Executable
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.text import fold
-from bot.vocab import DEFAULT_MOVEMENTS
+from common.text import fold
+from common.vocab import DEFAULT_MOVEMENTS
 from storage.communes import OfficialCommune
 from storage.models import (
     Account,

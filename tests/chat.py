@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from bot.events import Inbound, InboundKind, MediaRef, Reply
+from common.events import Inbound, InboundKind, MediaRef, Reply
 
 
 def image_bytes(color: str = "red", size: tuple[int, int] = (64, 48), fmt: str = "JPEG") -> bytes:

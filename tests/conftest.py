@@ -20,9 +20,9 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from bot.app import build_app
-from bot.clock import FrozenClock
 from bot.handlers.onboarding import create_invite
-from bot.settings import Settings
+from common.clock import FrozenClock
+from common.settings import Settings
 from storage import repo
 from storage.communes import find_commune
 from storage.db import Database

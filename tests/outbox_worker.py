@@ -10,7 +10,7 @@ import asyncio
 
 from bot.app import build_app
 from bot.channels.telegram import TelegramDelivery, make_bot
-from bot.settings import Settings
+from common.settings import Settings
 from scheduler.outbox import OutboxSender
 
 

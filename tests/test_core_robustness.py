@@ -8,10 +8,10 @@ import logging
 
 from bot.app import build_app
 from bot.conversation import ConversationService
-from bot.events import Inbound, InboundKind
 from bot.flows import nomination
 from bot.flows.engine import StepKind
-from bot.messages import t
+from common.events import Inbound, InboundKind
+from common.messages import t
 from storage import repo
 from tests.chat import Chat, image_bytes
 from tests.conftest import add_member

@@ -6,7 +6,7 @@ from datetime import date
 
 from bot.flows.engine import Context, Engine, Input, PhotoInput, State
 from bot.flows.nomination import FIX, NOMINATION
-from bot.messages import t
+from common.messages import t
 
 CTX = Context(today=date(2026, 11, 22), home_address="Thôn Đông, Phường Hoàn Kiếm")
 ENGINE = Engine(NOMINATION)

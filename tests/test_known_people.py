@@ -9,8 +9,8 @@ from sqlalchemy import event, update
 
 from bot.app import build_app
 from bot.channels.telegram import TelegramDelivery, make_bot
-from bot.events import InboundKind, Reply
-from bot.messages import t
+from common.events import InboundKind, Reply
+from common.messages import t
 from scheduler.outbox import Message, OutboxSender, enqueue
 from storage import repo
 from storage.models import Membership

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.messages import t
+from common.messages import t
 from tests.cli import run_cli_async
 from tests.test_nomination import cadre_chat, state_of
 

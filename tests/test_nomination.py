@@ -6,8 +6,8 @@ import hashlib
 
 from sqlmodel import select
 
-from bot.events import InboundKind
-from bot.messages import t
+from common.events import InboundKind
+from common.messages import t
 from storage import repo
 from storage.models import Case, CaseEvent, CasePhoto, Media
 from tests.chat import Chat, image_bytes

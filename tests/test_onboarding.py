@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.handlers.onboarding import create_invite, hash_code
-from bot.messages import t
+from common.messages import t
 from storage import repo
 from storage.models import Invite, Membership, Role, Unit
 from tests.chat import Chat

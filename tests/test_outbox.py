@@ -18,10 +18,10 @@ from sqlalchemy import insert, text
 from sqlmodel import select
 
 from bot.channels.telegram import TelegramDelivery, make_bot
-from bot.clock import FrozenClock
-from bot.delivery import TransientFailure
-from bot.events import Reply
-from bot.messages import t
+from common.clock import FrozenClock
+from common.delivery import TransientFailure
+from common.events import Reply
+from common.messages import t
 from scheduler.outbox import Message, OutboxSender, enqueue
 from storage import repo
 from storage.models import Account, Outbox, OutboxStatus, Person
@@ -214,7 +214,7 @@ class Flaky:
 
 
 async def test_an_outage_of_hours_is_survived_and_a_refused_message_is_not_retried(app):
-    from bot.delivery import Rejected
+    from common.delivery import Rejected
 
     await seed(app, 2)
     clock: FrozenClock = app.core.clock
@@ -368,3 +368,45 @@ async def test_a_stopping_sender_starts_nothing_more(app):
     await asyncio.wait_for(asyncio.gather(running, return_exceptions=True), 5)
     assert len(channel.sent) == 1 and not sender._in_flight
     assert await statuses(app) == Counter({OutboxStatus.SENT: 1, OutboxStatus.SENDING: 2})
+
+
+async def test_retries_end_after_a_day_or_after_too_many_attempts(app):
+    clock: FrozenClock = app.core.clock
+    await seed(app, 1)
+    never = Flaky(TransientFailure("timeout"), times=10**6)
+    sender = OutboxSender(app.db, clock, {"telegram": never}, rate=1000, per_chat=1000)
+    for _ in range(11):  # 22 hours of an outage: still trying
+        await sender.run_until_idle()
+        clock.advance(hours=2)
+    assert await statuses(app) == Counter({OutboxStatus.PENDING: 1})
+    clock.advance(hours=3)  # past a day since it was queued
+    await sender.run_until_idle()
+    assert await statuses(app) == Counter({OutboxStatus.FAILED: 1})
+
+    async with app.db.session() as session:
+        await session.execute(Outbox.__table__.delete())
+    await seed(app, 1, first_chat=20_000)
+    impatient = OutboxSender(app.db, clock, {"telegram": never}, rate=1000, per_chat=1000, max_attempts=3)
+    for attempt in range(1, 4):
+        await impatient.run_until_idle()
+        clock.advance(seconds=5)  # past each backoff
+        expected = OutboxStatus.FAILED if attempt == 3 else OutboxStatus.PENDING
+        assert await statuses(app) == Counter({expected: 1}), attempt
+
+
+async def test_a_message_past_its_stale_at_is_not_sent(app):
+    clock: FrozenClock = app.core.clock
+    now = clock.now()
+    async with app.db.session() as session:
+        person = Person(name="Người nhận", created_at=now)
+        session.add(person)
+        await session.flush()
+        await enqueue(session, [
+            Message("stale", person.id, "telegram", "1", "test", Reply("Đã quá hạn"), now - timedelta(hours=2),
+                    stale_at=now - timedelta(minutes=1)),
+            Message("fresh", person.id, "telegram", "2", "test", Reply("Còn hạn"), now - timedelta(hours=2),
+                    stale_at=now + timedelta(minutes=1))], now)
+    channel = Recorder()
+    await OutboxSender(app.db, clock, {"telegram": channel}, rate=1000, per_chat=1000).run_until_idle()
+    assert channel.sent == ["2"]
+    assert await statuses(app) == Counter({OutboxStatus.STALE: 1, OutboxStatus.SENT: 1})

@@ -19,8 +19,8 @@ from bot.parsing import (
     parse_when,
     parse_year,
 )
-from bot.text import compact, fold
-from bot.vocab import (
+from common.text import compact, fold
+from common.vocab import (
     CASE_KINDS,
     COMMON_ETHNIC_GROUPS,
     DEFAULT_MOVEMENTS,

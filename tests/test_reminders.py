@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import select
 
-from bot.events import Reply
-from bot.messages import t
+from common.events import Reply
+from common.messages import t
 from scheduler.outbox import OutboxSender, enqueue
 from scheduler.reminders import ReminderPlanner
 from scheduler.service import ReminderService

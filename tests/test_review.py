@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from bot.app import build_app
-from bot.messages import t
+from common.messages import t
 from scheduler.outbox import OutboxSender
 from storage.models import Case, CaseEvent, Outbox, Unit
 from tests.chat import Chat
@@ -225,3 +225,18 @@ async def test_list_a_numbered_village_beside_similar_ones(app, world):
     listed = (await Chat(app.core, "a3").say("/danhsach Thôn 1"))[0].text
     assert "NT-2026-00101" in listed and "NT-2026-00110" not in listed
     assert (await Chat(app.core, "a3").press("ls:1:q=x"))[0].text.startswith(t("input.stale_button"))
+
+
+async def test_a_reviewers_question_for_a_reason_expires_after_30_minutes(app, world, clock):
+    _, case = world
+    secretary = Chat(app.core, "a3")
+    await secretary.press(f"rv:rej:{case.id}")
+    clock.advance(minutes=31)
+    replies = await secretary.say("Không đủ minh chứng về việc tốt.")
+    assert replies[0].text != t("review.done.reject", code=case.code)
+    async with app.db.session() as session:
+        assert (await session.get(Case, case.id)).status == "submitted"
+    await secretary.press(f"rv:rej:{case.id}")
+    clock.advance(minutes=29)
+    assert (await secretary.say("Không đủ minh chứng về việc tốt."))[0].text == t("review.done.reject",
+                                                                                 code=case.code)

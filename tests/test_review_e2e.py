@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.messages import t
+from common.messages import t
 from storage.models import Case, CaseEvent, CaseVersion
 from tests.chat import image_bytes
 from tests.conftest import add_member

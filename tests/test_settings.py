@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.settings import Settings, to_async_url
+from common.settings import Settings, to_async_url
 
 ROOT = Path(__file__).resolve().parents[1]
 

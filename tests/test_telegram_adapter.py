@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.channels.telegram import markup, split_text
-from bot.events import Choice, Reply
+from common.events import Choice, Reply
 
 
 def test_split_text_keeps_every_character_and_respects_the_limit():

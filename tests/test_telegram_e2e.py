@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.messages import t
+from common.messages import t
 from storage import repo
 from storage.models import Case, CasePhoto, Media
 from tests.chat import image_bytes

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.channels.terminal import render
-from bot.events import Choice, Reply
+from common.events import Choice, Reply
 from tests.chat import image_bytes
 
 ROOT = Path(__file__).resolve().parents[1]

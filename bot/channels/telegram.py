@@ -43,10 +43,10 @@ from PIL import Image
 
 from bot.channels.telegram_session import LeanSession
 from bot.core import Core
-from bot.delivery import Rejected, RetryLater, TransientFailure, Unreachable
-from bot.events import Choice, Inbound, InboundKind, MediaRef, Reply
-from bot.messages import t
-from bot.settings import TELEGRAM_API_DEFAULT, Settings
+from common.delivery import Rejected, RetryLater, TransientFailure, Unreachable
+from common.events import Choice, Inbound, InboundKind, MediaRef, Reply
+from common.messages import t
+from common.settings import TELEGRAM_API_DEFAULT, Settings
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class TelegramChannel:
 
 
 class TelegramDelivery:
-    """Sends outbox messages; Bot API errors become the channel-neutral outcomes of bot.delivery."""
+    """Sends outbox messages; Bot API errors become the channel-neutral outcomes of common.delivery."""
 
     def __init__(self, bot: Bot, timeout: float = 15.0) -> None:
         self.bot = bot

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.core import Core
-from bot.events import Inbound, InboundKind, MediaRef, Reply
-from bot.messages import t
+from common.events import Inbound, InboundKind, MediaRef, Reply
+from common.messages import t
 
 CHANNEL = "terminal"
 DEMO_USER = "demo-cadre"

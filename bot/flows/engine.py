@@ -13,10 +13,10 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from bot.events import Choice, Reply
-from bot.messages import t
 from bot.parsing import Invalid, Option, is_skip, match_option
-from bot.text import compact, fold
+from common.events import Choice, Reply
+from common.messages import t
+from common.text import compact, fold
 
 
 class StepKind(StrEnum):

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from bot.flows.engine import UNKNOWN, Answers, Context, Flow, Step, StepKind
-from bot.messages import t
 from bot.parsing import (
     Option,
     format_phone_local,
@@ -19,7 +18,8 @@ from bot.parsing import (
     parse_when,
     parse_year,
 )
-from bot.vocab import CASE_KINDS, COMMON_ETHNIC_GROUPS, FIELDS
+from common.messages import t
+from common.vocab import CASE_KINDS, COMMON_ETHNIC_GROUPS, FIELDS
 
 KIND_OPTIONS = tuple(Option(key, label) for key, label in CASE_KINDS)
 FIELD_OPTIONS = tuple(Option(str(n), label) for n, label in enumerate(FIELDS, start=1))

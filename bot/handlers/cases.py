@@ -6,19 +6,15 @@ import logging
 import re
 
 from bot import casework
-from bot.events import Reply
-from bot.messages import t
 from bot.request import Request
+from common.events import Reply
+from common.messages import t
 from storage import repo
 from storage.models import Case, Unit
 
 log = logging.getLogger(__name__)
 MY_CASES_SHOWN = 20
 _CODE = re.compile(r"^NT-\d{4}-\d{3,}$", re.IGNORECASE)
-
-
-def status_label(status: str) -> str:
-    return t(f"status.{status}")
 
 
 def local_date(request: Request, case: Case) -> str:
@@ -32,7 +28,7 @@ async def my_cases(request: Request) -> list[Reply]:
         return [Reply(t("cases.none"))]
     lines = [t("cases.title", count=total)]
     lines += [
-        t("cases.line", code=c.code, name=c.name, status=status_label(c.status), date=local_date(request, c))
+        t("cases.line", code=c.code, name=c.name, status=casework.status_label(c.status), date=local_date(request, c))
         for c in cases
     ]
     if total > len(cases):
@@ -54,7 +50,7 @@ async def case_status(request: Request) -> list[Reply]:
     photos = await repo.photo_count(request.session, case.id)
     tz = request.now.tzinfo
     lines = [t("case.detail", code=case.code, name=case.name, kind=t(f"kind.{case.kind}"),
-               status=status_label(case.status), submitted=case.submitted_at.astimezone(tz).strftime("%H:%M %d/%m/%Y"),
+               status=casework.status_label(case.status), submitted=case.submitted_at.astimezone(tz).strftime("%H:%M %d/%m/%Y"),
                updated=case.updated_at.astimezone(tz).strftime("%H:%M %d/%m/%Y"), unit=unit.name if unit else "—",
                field=case.field or "—", photos=photos)]
     if case.reason:

@@ -6,10 +6,10 @@ from datetime import date, datetime, time, timedelta
 
 from sqlmodel import select
 
-from bot.events import Choice, Reply
-from bot.messages import t
 from bot.request import Request
-from bot.text import fold
+from common.events import Choice, Reply
+from common.messages import t
+from common.text import fold
 from scheduler.calendar import Calendar, Due, period_of, years_around
 from scheduler.reminders import DEADLINE, DIGEST, DRAFT, NUDGE, OVERDUE
 from storage import stats

@@ -14,12 +14,11 @@ from sqlalchemy import func, or_
 from sqlmodel import select
 
 from bot import casework
-from bot.events import Choice, Reply
-from bot.handlers.cases import status_label
 from bot.handlers.deadlines import calendar
-from bot.messages import t
 from bot.request import Request
-from bot.text import fold
+from common.events import Choice, Reply
+from common.messages import t
+from common.text import fold
 from scheduler.calendar import period_of, quarter_label, years_around
 from storage.communes import all_communes
 from storage.models import Case, CaseStatus, Commune, Deadline, Role, Unit
@@ -108,7 +107,7 @@ async def _page(request: Request, token: str, page: int) -> list[Reply]:
                                        .offset((page - 1) * PAGE).limit(PAGE))).all()
     tz = request.settings.zone
     lines = [t("list.title", total=total, page=page, pages=pages)]
-    lines += [t("cases.line", code=c.code, name=c.name, status=status_label(c.status),
+    lines += [t("cases.line", code=c.code, name=c.name, status=casework.status_label(c.status),
                 date=c.submitted_at.astimezone(tz).strftime("%d/%m/%Y")) for c in rows]
     choices = []
     if page > 1:
@@ -169,7 +168,7 @@ async def _commune(request: Request, code: str, by_year: bool) -> Reply:
     forwarded = sum(1 for c in year if c.status in (CaseStatus.APPROVED, CaseStatus.COMMENDED))
     lines = [t("stats.title", commune=commune.name if commune else code,
                period=t("stats.year", year=request.now.year) if by_year else q_label, total=len(shown))]
-    lines += _counted(t("stats.by_status"), Counter(status_label(c.status) for c in shown))
+    lines += _counted(t("stats.by_status"), Counter(casework.status_label(c.status) for c in shown))
     lines += _counted(t("stats.by_unit"), Counter(units[c.unit_id].name if c.unit_id in units else "—"
                                                   for c in shown))
     lines += _counted(t("stats.by_field"), Counter(c.field or "—" for c in shown))

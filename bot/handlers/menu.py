@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.messages import t
-from bot.text import fold
+from common.messages import t
+from common.text import fold
 from storage.models import Membership, Role
 
 # The commands each role may use, in menu order; a person with several roles gets the union.

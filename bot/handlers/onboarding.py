@@ -11,10 +11,10 @@ from sqlalchemy import update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.events import Reply
 from bot.handlers.menu import commands_for, main_menu
-from bot.messages import t
 from bot.request import Request
+from common.events import Reply
+from common.messages import t
 from storage import repo
 from storage.communes import find_province
 from storage.models import Commune, Invite, Membership, Role, Unit

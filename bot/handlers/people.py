@@ -10,11 +10,11 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import select
 
-from bot.events import Reply
 from bot.handlers.onboarding import create_invite
-from bot.messages import t
 from bot.request import Request
-from bot.text import fold
+from common.events import Reply
+from common.messages import t
+from common.text import fold
 from storage import repo
 from storage.models import Membership, Outbox, OutboxStatus, Person, Role, Unit, UnitKind
 

@@ -14,13 +14,12 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot import casework
-from bot.events import Choice, Reply
 from bot.flows.engine import Context, Engine
 from bot.flows.nomination import NOMINATION
-from bot.handlers.cases import status_label
-from bot.messages import t
 from bot.parsing import Invalid, parse_when
 from bot.request import Request
+from common.events import Choice, Reply
+from common.messages import t
 from storage import repo
 from storage.models import Case, CaseEvent, Membership, PendingAction, Role, Unit
 
@@ -57,7 +56,7 @@ async def pending(request: Request, page: int = 1) -> list[Reply]:
                                         .offset((page - 1) * PAGE).limit(PAGE))).all()
     tz = request.settings.zone
     lines = [t("review.pending_title", total=total, page=page, pages=pages)]
-    lines += [t("review.pending_line", code=c.code, name=c.name, status=status_label(c.status),
+    lines += [t("review.pending_line", code=c.code, name=c.name, status=casework.status_label(c.status),
                 date=c.updated_at.astimezone(tz).strftime("%d/%m")) for c in cases]
     choices = [Choice(f"{c.code} – {c.name}"[:60], f"rv:open:{c.id}") for c in cases]
     if page > 1:
@@ -79,7 +78,7 @@ async def describe(request: Request, case: Case, *, actions: bool) -> list[Reply
     unit = await session.get(Unit, case.unit_id) if case.unit_id else None
     photos = await repo.case_photos(session, case.id)
     answers = {**case.answers, "photos": photos}
-    lines = [t("review.case_title", code=case.code, status=status_label(case.status),
+    lines = [t("review.case_title", code=case.code, status=casework.status_label(case.status),
                unit=unit.name if unit else "—"),
              *SUMMARY.summary_lines(answers, Context(today=request.now.date()))]
     last = (await session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id)
@@ -119,7 +118,7 @@ async def choose(request: Request, value: str) -> list[Reply]:
     if action == "open":
         return await describe(request, case, actions=True)
     if case.status not in casework.REVIEWABLE:
-        return [Reply(t("review.already", code=case.code, status=status_label(case.status)))]
+        return [Reply(t("review.already", code=case.code, status=casework.status_label(case.status)))]
     if action == "ok":
         return await _decide(request, case, "approve", reason="")
     if action in ("ret", "rej"):
@@ -175,7 +174,7 @@ async def _decide(request: Request, case: Case, name: str, *, reason: str, field
                                       details={"fields": list(fields)} if fields else {}, values=values)
     if moved is None:
         await request.session.refresh(case)
-        return [Reply(t("review.already", code=case.code, status=status_label(case.status)))]
+        return [Reply(t("review.already", code=case.code, status=casework.status_label(case.status)))]
     await _tell(request, moved, name, reason, fields)
     log.info("case %s: %s → %s by person %s", case.code, previous, moved.status, request.person.id)
     return [Reply(t(f"review.done.{name}", code=case.code))]
@@ -223,7 +222,7 @@ async def commend(request: Request) -> list[Reply]:
     moved = await casework.transition(request.session, case, "commend", request.person.id, request.now,
                                       details=commendation, values={"commendation": commendation})
     if moved is None:
-        return [Reply(t("commend.not_approved", code=case.code, status=status_label(case.status)))]
+        return [Reply(t("commend.not_approved", code=case.code, status=casework.status_label(case.status)))]
     await _tell(request, moved, "commend", "", [])
     return [Reply(t("review.done.commend", code=case.code))]
 
@@ -242,7 +241,7 @@ async def withdraw_command(request: Request) -> list[Reply]:
     if case is None:
         return refused(request, "withdraw", request.event.args.strip()[:32])
     if case.status not in casework.TRANSITIONS["withdraw"].sources:
-        return [Reply(t("withdraw.too_late", code=case.code, status=status_label(case.status)))]
+        return [Reply(t("withdraw.too_late", code=case.code, status=casework.status_label(case.status)))]
     return [Reply(t("withdraw.confirm", code=case.code, name=case.name),
                   (Choice(t("withdraw.yes"), f"wd:{case.id}"), Choice(t("cancel.no"), "wd:no")), columns=2)]
 
@@ -256,7 +255,7 @@ async def withdraw_choice(request: Request, value: str) -> list[Reply]:
         return refused(request, "withdraw", case_id)
     moved = await casework.transition(request.session, case, "withdraw", request.person.id, request.now)
     if moved is None:
-        return [Reply(t("withdraw.too_late", code=case.code, status=status_label(case.status)))]
+        return [Reply(t("withdraw.too_late", code=case.code, status=casework.status_label(case.status)))]
     return [Reply(t("withdraw.done", code=case.code))]
 
 

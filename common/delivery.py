@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.events import Reply
+from common.events import Reply
 
 
 class RetryLater(Exception):
