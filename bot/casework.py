@@ -7,17 +7,19 @@ the nominator may withdraw a case that is not yet approved.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.events import Choice, Reply
 from common.messages import t
 from scheduler.outbox import Message, enqueue
+from storage import repo
 from storage.communes import all_communes
 from storage.models import Account, Case, CaseEvent, CaseStatus, Membership, Outbox, OutboxStatus, Role
 
@@ -43,6 +45,7 @@ TRANSITIONS = {
     )
 }
 REVIEWABLE = (S.SUBMITTED, S.RESUBMITTED)
+CASE_CODE = re.compile(r"^NT-\d{4}-\d{3,}$", re.IGNORECASE)  # NT-<year>-<number>
 REASON_MAX = 1000
 DIGEST_WINDOW = timedelta(minutes=5)  # new cases within this time after a notice make one digest
 
@@ -107,23 +110,6 @@ async def accounts_of(session: AsyncSession, person_ids: set[int]) -> dict[int, 
     return found
 
 
-async def secretaries(session: AsyncSession, commune_code: str) -> list[Account]:
-    """Each active secretary's first reachable account."""
-    rows = await session.exec(_SECRETARY_ACCOUNTS, params={"commune_code": commune_code})
-    found: dict[int, Account] = {}
-    for account in rows.all():
-        found.setdefault(account.person_id, account)
-    return list(found.values())
-
-
-_SECRETARY_ACCOUNTS = (  # built once: it runs for every submission
-    select(Account).join(Membership, Membership.person_id == Account.person_id)
-    .where(Membership.role == Role.SECRETARY, Membership.commune_code == bindparam("commune_code"),
-           Membership.revoked_at.is_(None), Account.unreachable_at.is_(None))
-    .order_by(Account.id)
-)
-
-
 async def tell_nominator(session: AsyncSession, case: Case, text: str, now: datetime,
                          choices: tuple[Choice, ...] = ()) -> None:
     account = (await accounts_of(session, {case.nominator_id})).get(case.nominator_id)
@@ -137,7 +123,7 @@ async def tell_nominator(session: AsyncSession, case: Case, text: str, now: date
 async def tell_secretaries_new(session: AsyncSession, case: Case, now: datetime, *, resubmitted: bool = False) -> None:
     """At once for the first case; cases that follow within minutes join one digest, not a flood."""
     line = t("review.new_line" if not resubmitted else "review.resubmitted_line", code=case.code, name=case.name)
-    for account in await secretaries(session, case.commune_code):
+    for account in await repo.secretary_accounts(session, [case.commune_code]):
         if account.person_id == case.nominator_id:
             continue
         if await _join_digest(session, account.person_id, line):

@@ -15,7 +15,7 @@ from pathlib import Path
 from alembic import command
 
 from bot.app import App, build_app, configure_logging, settle_memory
-from bot.channels.telegram import TelegramDelivery, make_bot, run_polling
+from bot.channels.telegram import TelegramDelivery, invite_link, make_bot, run_polling
 from bot.channels.terminal import TerminalChat
 from bot.demo import ensure_demo_cadre
 from bot.handlers.onboarding import create_invite
@@ -309,7 +309,8 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     app.db.start_checkpoints()
     reminders.start()
     try:
-        await run_polling(bot, app.core, settings.album_wait_seconds, handle_signals=True)
+        await run_polling(bot, app.core, settings.album_wait_seconds, handle_signals=True,
+                          username=settings.telegram_bot_username)
     finally:
         await reminders.stop()
         await bot.session.close()
@@ -363,7 +364,7 @@ async def _invite(settings: Settings, args: argparse.Namespace) -> int:
         print(f"Mã mời ({role.value}, {scope['label']}), dùng một lần, hết hạn sau "
               f"{args.days or settings.invite_ttl_days} ngày:")
         print(f"  {code}")
-        print(f"  https://t.me/{username or '<tên_bot>'}?start={code}")
+        print(f"  {invite_link(username, code)}")
         if not username:
             print("  (đặt TELEGRAM_BOT_USERNAME hoặc TELEGRAM_BOT_TOKEN để in đúng tên bot)")
         return 0

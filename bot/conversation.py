@@ -16,7 +16,6 @@ from typing import Any
 from bot import casework
 from bot.flows.engine import Context, Engine, Input, PhotoInput, State
 from bot.flows.nomination import FIX, NOMINATION
-from bot.handlers.menu import main_menu
 from bot.parsing import Invalid, Option, match_option
 from bot.request import Request
 from common.events import Choice, Fetch, MediaRef, Reply
@@ -191,7 +190,7 @@ class ConversationService:
         membership = request.cadre_membership()
         if membership is None:  # no longer a cadre (revoked meanwhile): nothing to submit for
             self.end(request, conversation)
-            return [Reply(t("role.not_cadre"), menu=main_menu(request.memberships))]
+            return [Reply(t("role.not_cadre"), with_main_menu=True)]
         answers = {s.id: state.answers.get(s.id) for s in NOMINATION.applicable(state.answers)
                    if s.id in state.answers}
         photos = [p["sha256"] for p in answers.pop("photos", [])]
@@ -208,7 +207,7 @@ class ConversationService:
         await casework.tell_secretaries_new(session, case, now)
         log.info("case %s submitted by person %s", case.code, request.person.id)
         text = t("nom.submitted", code=case.code, status=casework.status_label(case.status))
-        return [Reply(text, menu=main_menu(request.memberships))]
+        return [Reply(text, with_main_menu=True)]
 
     async def _resubmit(self, request: Request, conversation: SavedConversation, state: State) -> list[Reply]:
         """The fixed case goes back to review; the earlier answers and photos are kept as a version."""
@@ -216,7 +215,7 @@ class ConversationService:
         case = await session.get(Case, state.data.get("case_id"))
         self.end(request, conversation)
         if case is None or case.nominator_id != request.person.id:
-            return [Reply(t("fix.gone"), menu=main_menu(request.memberships))]
+            return [Reply(t("fix.gone"), with_main_menu=True)]
         answers = {s.id: state.answers.get(s.id) for s in FIX.applicable(state.answers) if s.id in state.answers}
         photos = [p["sha256"] for p in answers.pop("photos", [])]
         answers["photo_count"] = len(photos)
@@ -233,11 +232,11 @@ class ConversationService:
                                               movement=answers.get("movement") or "", version=case.version + 1,
                                               fix_fields=[]))
         if moved is None:
-            return [Reply(t("fix.gone"), menu=main_menu(request.memberships))]
+            return [Reply(t("fix.gone"), with_main_menu=True)]
         session.add(previous)
         await repo.replace_case_photos(session, case.id, photos)
         await casework.tell_secretaries_new(session, moved, now, resubmitted=True)
-        return [Reply(t("fix.resubmitted", code=case.code), menu=main_menu(request.memberships))]
+        return [Reply(t("fix.resubmitted", code=case.code), with_main_menu=True)]
 
     async def _duplicate_warning(self, request: Request, state: State) -> list[Reply]:
         membership = request.cadre_membership()
@@ -315,4 +314,4 @@ def _with_menu(replies: list[Reply], request: Request) -> list[Reply]:
     if not replies:
         return replies
     last = replies[-1]
-    return replies[:-1] + [Reply(last.text, last.choices, last.columns, menu=main_menu(request.memberships))]
+    return replies[:-1] + [Reply(last.text, last.choices, last.columns, with_main_menu=True)]

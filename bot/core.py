@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.conversation import ConversationService
 from bot.flows.engine import Input, PhotoInput
-from bot.handlers import cases, deadlines, listing, onboarding, people, review
-from bot.handlers.menu import allowed, cadre_only, command_for_words, help_text, main_menu
+from bot.handlers import onboarding, registry, review
 from bot.known_people import Known, KnownPeople
 from bot.request import Request
 from common.clock import Clock
@@ -32,13 +31,8 @@ from storage.repo import SavedConversation
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Request], Awaitable[list[Reply]]]
 CONFLICT_RETRIES = 5
-CONTROLS = {"huy": "cancel", "quaylai": "back", "trogiup": "help"}
-FLOW_COMMANDS = {"decu", "sua"}
-# The prefixes of the buttons _choice handles; any other button is an answer to the conversation.
-OTHER_BUTTONS = frozenset({"cmd", "rv", "wd", "fix", "pref", "draft", "ls"})
-REASON_WAIT = timedelta(minutes=30)  # how long a reviewer's "type the reason" question stays open  # they answer about the open conversation themselves
+REASON_WAIT = timedelta(minutes=30)  # how long a reviewer's "type the reason" question stays open
 
 
 class Core:
@@ -50,26 +44,6 @@ class Core:
         self.conversations = ConversationService(media, settings.max_photo_bytes)
         self.known = KnownPeople()
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
-        # Commands by name; who may use which is in bot/handlers/menu.py (ROLE_COMMANDS).
-        self.commands: dict[str, Handler] = {
-            "start": onboarding.start,
-            "decu": self._nominate,
-            "sua": self._fix_command,
-            "hoso": cases.my_cases,
-            "trangthai": cases.case_status,
-            "han": deadlines.deadlines,
-            "themhan": deadlines.add_deadline,
-            "nhacnho": deadlines.reminders,
-            "choduyet": review.pending_command,
-            "khenthuong": review.commend,
-            "rut": review.withdraw_command,
-            "danhsach": listing.case_list,
-            "thongke": listing.statistics,
-            "donvi": people.units,
-            "moi": people.invite,
-            "nguoi": people.people,
-            "thuhoi": people.revoke,
-        }
 
     async def handle(self, event: Inbound, fetch: Fetch) -> list[Reply]:
         """Never raises: an unexpected error is logged and the user told to retry, the draft intact."""
@@ -93,7 +67,7 @@ class Core:
                                      event.channel, event.user_id)
                         continue
                     self._remember(key, request)
-                    return replies
+                    return [_drawn(reply, request) for reply in replies]
                 return [Reply(t("error.busy"))]
             except Exception:
                 self.known.forget(key)
@@ -143,13 +117,14 @@ class Core:
         return await self.conversations.download(event.media, fetch) if wanted else None
 
     def _request(self, event: Inbound, session) -> Request:
-        return Request(event=event, session=session, now=self.clock.now(), settings=self.settings)
+        return Request(event=event, session=session, now=self.clock.now(), settings=self.settings,
+                       conversations=self.conversations)
 
     async def _route(self, request: Request, photos: PhotoInput | None, known: Known | None) -> list[Reply]:
         event = request.event
         await self._identify(request, known)
         if event.kind is InboundKind.COMMAND and event.command == "start":
-            return await onboarding.start(request)
+            return await onboarding.start(request)  # before registration too
         if request.person is None or not request.memberships:
             if event.kind is InboundKind.TEXT and onboarding.looks_like_invite(event.text):
                 return await onboarding.redeem(request, event.text.strip())  # the code alone, without /start
@@ -160,7 +135,7 @@ class Core:
         waiting = await self._pending_reason(request)
         command = event.command if event.kind is InboundKind.COMMAND else ""
         if not command and event.kind is InboundKind.TEXT:
-            words = command_for_words(event.text)
+            words = registry.command_for_words(event.text)
             if conversation is None or words == "decu":  # in a draft, "đề cử" offers to continue it; other
                 command = words                          # words are answers
         part_of_question = event.kind is InboundKind.CHOICE and event.choice.startswith(("rv:flag:", "rv:cancel"))
@@ -196,23 +171,18 @@ class Core:
         return waiting
 
     async def _choice(self, request: Request, conversation: SavedConversation | None) -> list[Reply] | None:
-        """Buttons that are not answers to the conversation (OTHER_BUTTONS): commands, reviews, preferences."""
-        prefix, _, rest = request.event.choice.partition(":")
-        if prefix == "cmd":  # a button that runs a command (from a reminder, a list)
-            return await self._command(request, rest, conversation)
-        if prefix == "rv":
-            return await review.choose(request, request.event.choice)
-        if prefix == "wd":
-            return await review.withdraw_choice(request, request.event.choice)
-        if prefix == "fix":
-            return await self._fix(request, rest, conversation)
-        if prefix == "pref":
-            return await deadlines.choose(request, request.event.choice)
-        if prefix == "draft":
-            return await self._resume_choice(request, request.event.choice, conversation)
-        if prefix == "ls":
-            return await listing.page_choice(request, request.event.choice)
-        return None
+        """A button that is not an answer to the conversation (registry.BUTTONS), gated like its command."""
+        choice = request.event.choice
+        found = registry.button(choice)
+        if found is None:
+            return None
+        if found.handler is None:  # cmd:<name>
+            return await self._command(request, choice.partition(":")[2], conversation)
+        gate = registry.command(found.command)
+        if gate is not None and not gate.allows(request.memberships):
+            log.warning("refused: person %s pressed %s outside their roles", request.person.id, choice[:40])
+            return [Reply(t(gate.refusal()))]
+        return await found.handler(request, choice)
 
     async def _identify(self, request: Request, known: Known | None) -> None:
         if known is not None:
@@ -226,48 +196,22 @@ class Core:
         if request.account.unreachable_at is not None:  # they wrote again: reminders may reach them again
             request.account.unreachable_at = None
 
-    async def _command(self, request: Request, command: str, conversation: SavedConversation | None) -> list[Reply]:
-        if command in CONTROLS:
+    async def _command(self, request: Request, name: str, conversation: SavedConversation | None) -> list[Reply]:
+        command = registry.command(name)
+        if command is None:
+            return [Reply(t("unknown.command", command=name[:32]))]
+        if command.control:  # anyone may ask for help or cancel their own draft
             if conversation is None:
-                if command == "trogiup":
-                    return [Reply(help_text(request.memberships), menu=main_menu(request.memberships))]
-                return [Reply(t("cancel.nothing"), menu=main_menu(request.memberships))]
-            return await self.conversations.handle(request, conversation, Input(control=CONTROLS[command]))
-        handler = self.commands.get(command)
-        if handler is None:
-            return [Reply(t("unknown.command", command=command[:32]))]
-        if not allowed(request.memberships, command):
-            return [Reply(t("role.not_cadre" if cadre_only(command) else "role.not_allowed"))]
-        replies = await handler(request)
-        if conversation is not None and command not in FLOW_COMMANDS:
+                if command.control == "help":
+                    return [Reply(registry.help_text(request.memberships), with_main_menu=True)]
+                return [Reply(t("cancel.nothing"), with_main_menu=True)]
+            return await self.conversations.handle(request, conversation, Input(control=command.control))
+        if not command.allows(request.memberships):
+            return [Reply(t(command.refusal()))]
+        replies = await command.handler(request)
+        if conversation is not None and not command.moves_draft:
             replies.append(Reply(t("draft.pending_hint")))
         return replies
-
-    async def _nominate(self, request: Request) -> list[Reply]:
-        if request.conversation is not None:
-            return self.conversations.offer_resume(request, request.conversation)
-        return await self.conversations.start_nomination(request, None)
-
-    async def _fix_command(self, request: Request) -> list[Reply]:
-        return await self._fix(request, request.event.args.strip(), request.conversation)
-
-    async def _fix(self, request: Request, case_ref: str, conversation: SavedConversation | None) -> list[Reply]:
-        if not case_ref:
-            return [Reply(t("fix.usage"))]
-        target = await review.fix_target(request, case_ref)
-        if isinstance(target, str):
-            return [Reply(t(target, code=case_ref.upper()[:32]))]
-        if conversation is not None:
-            if conversation.flow == "fix" and conversation.state.get("data", {}).get("case_id") == target.id:
-                return await self.conversations.reprompt(request, conversation)
-            return [Reply(t("fix.draft_first"))]
-        return await self.conversations.start_fix(request, target)
-
-    async def _resume_choice(self, request: Request, choice: str,
-                             conversation: SavedConversation | None) -> list[Reply]:
-        if conversation is None:  # an old button: the draft was finished or cancelled meanwhile
-            return await self._nominate(request)
-        return await self.conversations.resume(request, conversation, start_over=choice == "draft:restart")
 
     async def _converse(self, request: Request, conversation: SavedConversation,
                         photos: PhotoInput | None) -> list[Reply]:
@@ -292,13 +236,22 @@ class Core:
     def _idle_reply(self, request: Request) -> list[Reply]:
         event = request.event
         if event.kind is InboundKind.CHOICE:
-            return [Reply(t("input.stale_button") + " " + t("unknown.text"), menu=main_menu(request.memberships))]
-        return [Reply(t("unknown.text"), menu=main_menu(request.memberships))]
+            return [Reply(t("input.stale_button") + " " + t("unknown.text"), with_main_menu=True)]
+        return [Reply(t("unknown.text"), with_main_menu=True)]
+
+def _drawn(reply: Reply, request: Request) -> Reply:
+    """The menus a handler asked for, drawn from the person's roles as they are now."""
+    if not (reply.with_main_menu or reply.with_commands):
+        return reply
+    return replace(reply, with_main_menu=False, with_commands=False,
+                   menu=registry.main_menu(request.memberships) if reply.with_main_menu else reply.menu,
+                   commands=registry.commands_for(request.memberships) if reply.with_commands else reply.commands)
+
 
 def answers_conversation(event: Inbound) -> bool:
     """Goes to the person's conversation, if they have one: not a command, not another kind of button."""
     if event.kind is InboundKind.CHOICE:
-        return event.choice.partition(":")[0] not in OTHER_BUTTONS
+        return registry.button(event.choice) is None
     return event.kind in (InboundKind.TEXT, InboundKind.MEDIA, InboundKind.UNSUPPORTED)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -12,6 +13,9 @@ from common.settings import Settings
 from storage.models import Account, Membership, Person, Role
 from storage.repo import ConversationWrite, SavedConversation
 
+if TYPE_CHECKING:
+    from bot.conversation import ConversationService
+
 
 @dataclass
 class Request:
@@ -19,6 +23,7 @@ class Request:
     session: AsyncSession
     now: datetime  # aware, in the configured zone
     settings: Settings
+    conversations: ConversationService | None = None  # the conversation service, for the flow commands
     account: Account | None = None
     person: Person | None = None
     memberships: list[Membership] = field(default_factory=list)

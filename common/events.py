@@ -65,6 +65,13 @@ class Reply:
     photos: tuple[str, ...] = ()  # SHA-256 of stored photos, shown before the text (an album if several)
     # This person's command menu, as (command, description): set by the channel where it has one.
     commands: tuple[tuple[str, str], ...] | None = None
+    # Asked for by a handler, drawn by the core from the person's roles (bot/handlers/registry.py):
+    # their main menu as `menu`, their command menu as `commands`.
+    # A single-use invite code: the channel adds how to use it (a deep link on Telegram; the code to
+    # send to the bot elsewhere). The core only knows the code.
+    invite: str = ""
+    with_main_menu: bool = False
+    with_commands: bool = False
 
 
 # Adapters hand the core a way to fetch the bytes behind a MediaRef.

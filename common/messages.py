@@ -303,23 +303,32 @@ VI: dict[str, str] = {
     "role.admin": "quản trị",
     "menu.pending": "📋 Chờ duyệt",
     "menu.stats": "📊 Thống kê",
-    "help.secretary": (
-        "Thường trực Hội đồng Thi đua xã:\n"
-        "• /choduyet – hồ sơ chờ duyệt; mở từng hồ sơ để Duyệt, Trả lại (kèm lý do, đánh dấu mục cần sửa) "
-        "hoặc Từ chối (kèm lý do)\n"
-        "• /khenthuong <mã> | <hình thức> | <số quyết định> | <ngày> – ghi nhận khen thưởng\n"
-        "• /danhsach [thôn | quý 4 | chờ duyệt] – danh sách hồ sơ; /thongke [quý | năm] – số liệu\n"
-        "• /han – các hạn sắp tới; /themhan <ngày> <tên> – thêm hạn\n"
-        "• /donvi – thôn, tổ dân phố, đoàn thể; /moi canbo <thôn> – mời cán bộ; /nguoi – danh sách người dùng; "
-        "/thuhoi <số> – thu hồi quyền"
-    ),
-    "help.official": (
-        "Lãnh đạo:\n"
-        "• /thongke [quý | năm] – số liệu theo thôn, lĩnh vực, chỉ tiêu\n"
-        "• /danhsach [thôn | quý 4 | trạng thái] – danh sách hồ sơ\n"
-        "• /trangthai <mã> – xem một hồ sơ; /han – các hạn sắp tới\n"
-        "• /nhacnho – nhận tóm tắt hằng tuần, báo quá hạn"
-    ),
+    # ---- /trogiup: a line for each command the person may use (bot/handlers/registry.py)
+    "help.title": "Hướng dẫn – các lệnh bạn dùng được:",
+    "help.line": "• /{command} – {text}",
+    "help.line.decu": "đề cử một gương người tốt, việc tốt. Bot hỏi từng bước; mỗi câu trả lời được lưu ngay, "
+                      "mất sóng cũng không mất",
+    "help.line.hoso": "các hồ sơ bạn đã gửi và trạng thái",
+    "help.line.choduyet": "hồ sơ chờ duyệt; mở từng hồ sơ để Duyệt, Trả lại (kèm lý do, đánh dấu mục cần sửa) "
+                          "hoặc Từ chối (kèm lý do)",
+    "help.line.thongke": "[quý | năm] – số liệu theo trạng thái, thôn, lĩnh vực và chỉ tiêu",
+    "help.line.trangthai": "<mã> – xem một hồ sơ, ví dụ /trangthai NT-2026-00042",
+    "help.line.danhsach": "[thôn | quý 4 | chờ duyệt] – danh sách hồ sơ",
+    "help.line.han": "các hạn sắp tới và những gì còn thiếu",
+    "help.line.themhan": "<ngày> <tên> – thêm một hạn, ví dụ /themhan 15/04/2027 Kế hoạch thi đua năm",
+    "help.line.sua": "<mã> – sửa một hồ sơ bị trả lại",
+    "help.line.rut": "<mã> – rút một hồ sơ chưa được duyệt",
+    "help.line.khenthuong": "<mã> | <hình thức> | <số quyết định> | <ngày> – ghi nhận khen thưởng",
+    "help.line.donvi": "thôn, tổ dân phố, đoàn thể của xã",
+    "help.line.moi": "canbo <thôn> | lanhdao | thuky – mời người dùng",
+    "help.line.nguoi": "danh sách người dùng của xã",
+    "help.line.thuhoi": "<số> – thu hồi quyền một người",
+    "help.line.nhacnho": "bật, tắt, tạm dừng nhắc nhở, chọn giờ nhận",
+    "help.line.quaylai": "khi đang làm hồ sơ: quay lại bước trước",
+    "help.line.huy": "khi đang làm hồ sơ: hủy hồ sơ",
+    "help.line.trogiup": "hướng dẫn này; khi đang làm hồ sơ: giải thích bước đang làm",
+    "help.typing": "Với câu hỏi có lựa chọn, bạn bấm nút hoặc gõ số thứ tự, hoặc gõ chữ (có dấu hay không dấu đều "
+                   "được).",
     "command.start": "Bắt đầu, nhập mã mời",
     "deadline.quarterly": "Hạn gửi danh sách {period}",
     "deadline.quarter": "quý {quarter}/{year}",
@@ -431,10 +440,9 @@ VI: dict[str, str] = {
     "units.taken": "Đã có đơn vị tên {name}.",
     "invite.usage": "Gõ: /moi canbo <tên thôn hoặc số #>, /moi lanhdao, hoặc /moi thuky",
     "invite.unit_unknown": "Không tìm thấy thôn/đơn vị này. Gõ /donvi để xem, hoặc /donvi them thon <tên> để thêm.",
-    "invite.created": (
-        "Mã mời {role} (dùng một lần, hết hạn sau {days} ngày): {code}\n"
-        "Gửi đường link này cho người được mời: {link}"
-    ),
+    "invite.created": "Mã mời {role} (dùng một lần, hết hạn sau {days} ngày): {code}",
+    "invite.link": "Gửi đường link này cho người được mời: {link}",
+    "invite.send_code": "Người được mời gửi mã này cho bot (hoặc gõ /start {code}).",
     "people.title": "Người dùng của xã ({count}):",
     "people.line": "#{id} {name} – {role} {unit}",
     "people.hint": "Thu hồi quyền của một người: /thuhoi <số #>",

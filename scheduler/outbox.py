@@ -33,7 +33,7 @@ from common.events import Choice, Reply
 from common.messages import t
 from storage import repo
 from storage.db import Database
-from storage.models import Account, Membership, Outbox, OutboxStatus, Person, Role
+from storage.models import Account, Membership, Outbox, OutboxStatus, Person
 
 log = logging.getLogger(__name__)
 FIRST_BACKOFF = 0.25  # seconds before the first retry of a failed message; doubled after each failure
@@ -323,7 +323,7 @@ class OutboxSender:
             person = await session.get(Person, row.person_id)
             communes = (await session.exec(select(Membership.commune_code).where(
                 Membership.person_id == row.person_id, Membership.revoked_at.is_(None)))).scalars().all()
-            secretaries = await _secretaries_of(session, {c for c in communes if c})
+            secretaries = await repo.secretary_accounts(session, sorted({c for c in communes if c}))
             episode = now.strftime("%Y%m%d%H%M%S")
             text = t("remind.unreachable", name=person.name if person else "?")
             await enqueue(session, [
@@ -432,14 +432,3 @@ def _settle(batch: list[_Queued], error: BaseException | None) -> None:
             done.set_result(None)
         else:
             done.set_exception(error)
-
-
-async def _secretaries_of(session: AsyncSession, communes: set[str]) -> list[Account]:
-    if not communes:
-        return []
-    rows = await session.exec(
-        select(Account).join(Membership, Membership.person_id == Account.person_id)
-        .where(Membership.role == Role.SECRETARY, Membership.commune_code.in_(communes),
-               Membership.revoked_at.is_(None), Account.unreachable_at.is_(None))
-        .order_by(Account.id))
-    return list({a.person_id: a for a in rows.scalars().all()}.values())

@@ -28,6 +28,7 @@ from storage.models import (
     Membership,
     Movement,
     Person,
+    Role,
     Unit,
 )
 
@@ -360,3 +361,22 @@ async def case_history(session: AsyncSession, case_id: int) -> list[tuple[CaseEv
         select(CaseEvent, Person).outerjoin(Person, Person.id == CaseEvent.actor_id)
         .where(CaseEvent.case_id == case_id).order_by(CaseEvent.at, CaseEvent.id))
     return list(result.all())
+
+
+async def secretary_accounts(session: AsyncSession, communes: Sequence[str]) -> list[Account]:
+    """Each active secretary of these communes, by their first reachable account."""
+    if not communes:
+        return []
+    rows = await session.exec(_SECRETARY_ACCOUNTS, params={"communes": list(communes)})
+    found: dict[int, Account] = {}
+    for account in rows.all():
+        found.setdefault(account.person_id, account)
+    return list(found.values())
+
+
+_SECRETARY_ACCOUNTS = (  # built once: it runs for every submission
+    select(Account).join(Membership, Membership.person_id == Account.person_id)
+    .where(Membership.role == Role.SECRETARY, Membership.commune_code.in_(bindparam("communes", expanding=True)),
+           Membership.revoked_at.is_(None), Account.unreachable_at.is_(None))
+    .order_by(Account.id)
+)

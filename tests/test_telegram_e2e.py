@@ -263,3 +263,26 @@ async def test_a_new_bot_process_continues_the_conversation_after_a_crash(server
     [case] = await stored_cases(app)
     assert case.answers["photo_count"] == 3 and case.answers["position"] == "giao vien"
     assert case.commune_code == COMMUNE_A
+
+
+async def test_an_invite_link_is_drawn_by_the_channel_with_the_bots_own_name(server, bot, app):
+    from storage.models import Role
+    from tests.conftest import add_member
+
+    await add_member(app, "7001", role=Role.SECRETARY, village="Thôn Đông")
+    secretary = TelegramUser(server, 7001)
+    text = (await secretary.say("/moi canbo Thôn Đông"))[0]["text"]
+    code = text.split("): ", 1)[1].split("\n", 1)[0]
+    assert text.endswith(f"https://t.me/{server.bot_username}?start={code}")  # asked with getMe, not configured
+
+
+async def test_the_core_knows_only_the_invite_code(app):
+    from bot.channels.terminal import render
+    from storage.models import Role
+    from tests.chat import Chat
+    from tests.conftest import add_member
+
+    await add_member(app, "s1", role=Role.SECRETARY, village="Thôn Đông")
+    [reply] = await Chat(app.core, "s1").say("/moi canbo Thôn Đông")
+    assert reply.invite and reply.invite in reply.text and "t.me" not in reply.text
+    assert render(reply).endswith(t("invite.send_code", code=reply.invite))

@@ -43,6 +43,7 @@ from PIL import Image
 
 from bot.channels.telegram_session import LeanSession
 from bot.core import Core
+from bot.handlers.registry import public_commands
 from common.delivery import Rejected, RetryLater, TransientFailure, Unreachable
 from common.events import Choice, Inbound, InboundKind, MediaRef, Reply
 from common.messages import t
@@ -52,8 +53,6 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096
-# Everyone's menu before registration; each person then gets their roles' menu (bot/handlers/menu.py).
-COMMANDS = ("start", "trogiup")
 # aiogram asks pydantic for Response[T] on every call, and pydantic caches that class weakly: once
 # collected, it is rebuilt (about 0.4 ms) on the next call, a tenth of the bot's CPU when polling.
 # Holding the ones we use keeps pydantic's cache warm.
@@ -73,9 +72,10 @@ def make_bot(settings: Settings) -> Bot:
 
 
 class TelegramChannel:
-    def __init__(self, bot: Bot, core: Core, album_wait: float) -> None:
+    def __init__(self, bot: Bot, core: Core, album_wait: float, username: str = "") -> None:
         self.bot = bot
         self.core = core
+        self.username = username  # for invite links; asked from Telegram at start-up when not configured
         self.album_wait = album_wait
         self._albums: dict[str, list[tuple[int, Message]]] = {}
         self.router = Router(name="nguoitot")
@@ -90,7 +90,10 @@ class TelegramChannel:
         return dispatcher
 
     async def on_startup(self) -> None:
-        await self.bot.set_my_commands([BotCommand(command=c, description=t(f"command.{c}")) for c in COMMANDS])
+        if not self.username:
+            self.username = (await self.bot.me()).username or ""
+        # Everyone's menu before registration; each person then gets their roles' menu.
+        await self.bot.set_my_commands([BotCommand(command=c, description=d) for c, d in public_commands()])
 
     # ---- inbound
     async def on_message(self, message: Message, event_update: Update) -> None:
@@ -169,7 +172,7 @@ class TelegramChannel:
                 await self._set_commands(chat_id, reply.commands)
             if reply.photos:
                 await self._send_photos(chat_id, reply.photos)
-            chunks = split_text(reply.text, TEXT_LIMIT)
+            chunks = split_text(with_invite(reply, self.username), TEXT_LIMIT)
             for i, chunk in enumerate(chunks):
                 last = i == len(chunks) - 1
                 try:
@@ -178,6 +181,17 @@ class TelegramChannel:
                 except TelegramAPIError:
                     log.exception("could not send a reply to chat %s", chat_id)
                     return
+
+
+def invite_link(username: str, code: str) -> str:
+    return f"https://t.me/{username or t('invite.bot_placeholder')}?start={code}"
+
+
+def with_invite(reply: Reply, username: str) -> str:
+    """The reply's text, and for an invite code the deep link that redeems it."""
+    if not reply.invite:
+        return reply.text
+    return reply.text + "\n" + t("invite.link", link=invite_link(username, reply.invite))
 
 
 class TelegramDelivery:
@@ -324,6 +338,7 @@ def split_text(text: str, limit: int) -> list[str]:
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 
-async def run_polling(bot: Bot, core: Core, album_wait: float, handle_signals: bool = False) -> None:
-    channel = TelegramChannel(bot, core, album_wait)
+async def run_polling(bot: Bot, core: Core, album_wait: float, handle_signals: bool = False,
+                      username: str = "") -> None:
+    channel = TelegramChannel(bot, core, album_wait, username)
     await channel.dispatcher().start_polling(bot, handle_signals=handle_signals, allowed_updates=ALLOWED_UPDATES)

@@ -25,6 +25,8 @@ def render(reply: Reply) -> str:
     """A reply as plain text: the choices become a numbered list."""
     lines = [t("terminal.photos", count=len(reply.photos))] if reply.photos else []
     lines.append(reply.text)
+    if reply.invite:  # no deep links here: the code itself is sent to the bot
+        lines.append(t("invite.send_code", code=reply.invite))
     lines += [f"  {i}. {c.label}" for i, c in enumerate(reply.choices, start=1)]
     if reply.menu:
         lines.append("  [menu: " + " | ".join(reply.menu) + "]")

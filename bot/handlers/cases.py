@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 
 from bot import casework
 from bot.request import Request
@@ -14,7 +13,6 @@ from storage.models import Case, Unit
 
 log = logging.getLogger(__name__)
 MY_CASES_SHOWN = 20
-_CODE = re.compile(r"^NT-\d{4}-\d{3,}$", re.IGNORECASE)
 
 
 def local_date(request: Request, case: Case) -> str:
@@ -40,7 +38,7 @@ async def case_status(request: Request) -> list[Reply]:
     code = request.event.args.strip().split()[0] if request.event.args.strip() else ""
     if not code:
         return [Reply(t("case.usage"))]
-    case = await repo.case_by_code(request.session, code) if _CODE.match(code) else None
+    case = await repo.case_by_code(request.session, code) if casework.CASE_CODE.match(code) else None
     # The same answer whether the case is missing or out of scope: existence is not revealed.
     if case is None or not casework.may_see(request.person.id, request.memberships, case):
         if case is not None:

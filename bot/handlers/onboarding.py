@@ -11,7 +11,6 @@ from sqlalchemy import update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.handlers.menu import commands_for, main_menu
 from bot.request import Request
 from common.events import Reply
 from common.messages import t
@@ -51,8 +50,8 @@ async def start(request: Request) -> list[Reply]:
         return await redeem(request, code)
     if request.person is None:
         return [Reply(t("access.unregistered"))]
-    return [Reply(t("welcome.back", name=request.person.name), menu=main_menu(request.memberships),
-                  commands=commands_for(request.memberships))]
+    return [Reply(t("welcome.back", name=request.person.name), with_main_menu=True,
+                  with_commands=True)]
 
 
 async def redeem(request: Request, code: str) -> list[Reply]:
@@ -65,7 +64,7 @@ async def redeem(request: Request, code: str) -> list[Reply]:
     if invite.expires_at <= now:
         return [Reply(t("invite.expired"))]
     if _already_holds(request, invite):
-        return [Reply(t("invite.already"), menu=main_menu(request.memberships))]
+        return [Reply(t("invite.already"), with_main_menu=True)]
     if not await _claim(session, invite, now):
         return [Reply(t("invite.used"))]  # someone else redeemed it a moment ago
     if request.person is None:
@@ -78,8 +77,8 @@ async def redeem(request: Request, code: str) -> list[Reply]:
     await repo.touch_conversation(session, request.person.id)  # the new role counts in a draft at once
     await session.execute(update(Invite).where(Invite.id == invite.id).values(used_by=request.person.id))
     request.memberships.append(membership)
-    return [Reply(await _welcome(session, request.person.name, membership), menu=main_menu(request.memberships),
-                  commands=commands_for(request.memberships))]
+    return [Reply(await _welcome(session, request.person.name, membership), with_main_menu=True,
+                  with_commands=True)]
 
 
 def _already_holds(request: Request, invite: Invite) -> bool:

@@ -113,9 +113,8 @@ async def invite(request: Request) -> list[Reply]:
         unit_id = unit.id
     code = await create_invite(request.session, role=role, now=request.now, commune_code=commune, unit_id=unit_id,
                                ttl=timedelta(days=request.settings.invite_ttl_days))
-    username = request.settings.telegram_bot_username or t("invite.bot_placeholder")
-    return [Reply(t("invite.created", role=t(f"role.{role.value}"), code=code, days=request.settings.invite_ttl_days,
-                    link=f"https://t.me/{username}?start={code}"))]
+    return [Reply(t("invite.created", role=t(f"role.{role.value}"), code=code, days=request.settings.invite_ttl_days),
+                  invite=code)]
 
 
 async def _find_unit(request: Request, commune: str, name: str) -> Unit | None:

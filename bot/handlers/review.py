@@ -8,7 +8,6 @@ commune's case gets the same answer as a case that does not exist.
 from __future__ import annotations
 
 import logging
-import re
 
 from sqlalchemy import func
 from sqlmodel import select
@@ -26,7 +25,6 @@ from storage.models import Case, CaseEvent, Membership, PendingAction, Role, Uni
 log = logging.getLogger(__name__)
 
 PAGE = 5
-CODE = re.compile(r"^NT-\d{4}-\d{3,}$", re.IGNORECASE)
 SUMMARY = Engine(NOMINATION)
 REASON_MIN = 5
 
@@ -206,7 +204,7 @@ async def _clear_pending(request: Request) -> None:
 # ---- /khenthuong NT-2026-00042 | Giấy khen của Chủ tịch UBND xã | 123/QĐ-UBND | 15/12/2026
 async def commend(request: Request) -> list[Reply]:
     parts = [p.strip() for p in request.event.args.split("|")]
-    if len(parts) != 4 or not all(parts) or not CODE.match(parts[0]):
+    if len(parts) != 4 or not all(parts) or not casework.CASE_CODE.match(parts[0]):
         return [Reply(t("commend.usage"))]
     code, form, decision, day = parts
     case = await repo.case_by_code(request.session, code)
@@ -230,7 +228,7 @@ async def commend(request: Request) -> list[Reply]:
 # ---- the nominator's own actions
 async def _own_case(request: Request) -> Case | None:
     code = request.event.args.strip().split()[0] if request.event.args.strip() else ""
-    case = await repo.case_by_code(request.session, code) if CODE.match(code) else None
+    case = await repo.case_by_code(request.session, code) if casework.CASE_CODE.match(code) else None
     return case if case is not None and case.nominator_id == request.person.id else None
 
 
@@ -262,7 +260,7 @@ async def withdraw_choice(request: Request, value: str) -> list[Reply]:
 async def fix_target(request: Request, case_ref: str) -> Case | str:
     """The returned case the person may fix, or the catalogue key saying why not."""
     case = await request.session.get(Case, int(case_ref)) if case_ref.isdigit() else \
-        await repo.case_by_code(request.session, case_ref) if CODE.match(case_ref) else None
+        await repo.case_by_code(request.session, case_ref) if casework.CASE_CODE.match(case_ref) else None
     if case is None or case.nominator_id != request.person.id:
         return "case.not_found"
     if case.status != casework.S.RETURNED:
