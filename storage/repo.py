@@ -24,6 +24,7 @@ from storage.models import (
     CasePhoto,
     Commune,
     Conversation,
+    Deadline,
     Media,
     Membership,
     Movement,
@@ -380,3 +381,21 @@ _SECRETARY_ACCOUNTS = (  # built once: it runs for every submission
            Membership.revoked_at.is_(None), Account.unreachable_at.is_(None))
     .order_by(Account.id)
 )
+
+
+async def all_deadlines(session: AsyncSession) -> list[Deadline]:
+    return list((await session.exec(select(Deadline))).all())
+
+
+async def last_case_event(session: AsyncSession, case_id: int) -> CaseEvent | None:
+    return (await session.exec(select(CaseEvent).where(CaseEvent.case_id == case_id)
+                               .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()))).first()
+
+
+async def units_matching(session: AsyncSession, communes: Sequence[str], unit_ids: Sequence[int],
+                         words: str) -> list[Unit]:
+    """Units of these communes (or these units) whose folded name contains `words`, or numbered `words`."""
+    number = int(words) if words.isdigit() else -1
+    return list((await session.exec(select(Unit).where(
+        or_(Unit.commune_code.in_(communes or [""]), Unit.id.in_(unit_ids or [0])),
+        or_(Unit.name_key.contains(words), Unit.id == number)))).all())

@@ -1,14 +1,15 @@
-"""Counts for reminders, /han and digests, computed for many communes at once (planning 10,000
-reminders must not run a query per person)."""
+"""Counts for reminders, /han, /thongke and digests, computed in SQL for many communes at once (planning
+10,000 reminders must not run a query per person); and the one way cases are paged."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Collection
+from collections import Counter, defaultdict
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -78,3 +79,83 @@ async def progress(session: AsyncSession, communes: Collection[str], start: date
         if status not in NOT_COUNTED:
             result[commune].year_submitted += count
     return result
+
+
+@dataclass
+class Breakdown:
+    """The cases of some communes submitted in (start, end], withdrawn ones left out, counted three ways."""
+
+    by_status: Counter = field(default_factory=Counter)
+    by_unit: Counter = field(default_factory=Counter)  # unit name ("" for none)
+    by_field: Counter = field(default_factory=Counter)  # field ("" for none)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+async def breakdown(session: AsyncSession, communes: Collection[str], start: datetime, end: datetime) -> Breakdown:
+    counted = Breakdown()
+    if not communes:
+        return counted
+    where = (Case.commune_code.in_(communes), Case.submitted_at > start, Case.submitted_at <= end,
+             Case.status.not_in(NOT_COUNTED))
+    for status, n in (await session.exec(select(Case.status, func.count()).where(*where)
+                                         .group_by(Case.status))).all():
+        counted.by_status[status] = n
+    units = (select(Unit.name, func.count()).select_from(Case).outerjoin(Unit, Unit.id == Case.unit_id)
+             .where(*where).group_by(Unit.name))
+    for name, n in (await session.exec(units)).all():
+        counted.by_unit[name or ""] += n
+    for name, n in (await session.exec(select(Case.field, func.count()).where(*where).group_by(Case.field))).all():
+        counted.by_field[name or ""] += n
+    return counted
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Case]
+    number: int  # 1-based, within 1..pages
+    pages: int
+    total: int
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """The cases someone may list (whole communes, some units, their own), narrowed by one filter."""
+
+    communes: Sequence[str]
+    units: Sequence[int]
+    nominator_id: int
+    status: str = ""  # one status, or "pending" (waiting for review)
+    unit_id: int | None = None
+    after: datetime | None = None  # submitted in (after, until]
+    until: datetime | None = None
+
+
+async def pending_page(session: AsyncSession, communes: Sequence[str], page: int, size: int) -> Page:
+    """The cases waiting for review in these communes, the longest waiting first."""
+    where = (Case.commune_code.in_(communes), Case.status.in_(PENDING_REVIEW))
+    return await _page(session, where, (Case.updated_at, Case.id), page, size)
+
+
+async def case_page(session: AsyncSession, query: CaseQuery, page: int, size: int) -> Page:
+    """The cases of the query, the newest first."""
+    where: list[Any] = [or_(Case.commune_code.in_(query.communes), Case.unit_id.in_(query.units),
+                            Case.nominator_id == query.nominator_id)]
+    if query.status:
+        where.append(Case.status.in_(PENDING_REVIEW) if query.status == "pending" else Case.status == query.status)
+    if query.unit_id is not None:
+        where.append(Case.unit_id == query.unit_id)
+    if query.after is not None and query.until is not None:
+        where += [Case.submitted_at > query.after, Case.submitted_at <= query.until]
+    return await _page(session, where, (Case.submitted_at.desc(), Case.id.desc()), page, size)
+
+
+async def _page(session: AsyncSession, where: Sequence[Any], order_by: Sequence[Any], page: int, size: int) -> Page:
+    total = int(await session.scalar(select(func.count()).select_from(Case).where(*where)) or 0)
+    pages = max(1, (total + size - 1) // size)
+    number = min(max(page, 1), pages)
+    rows = [] if not total else list((await session.exec(
+        select(Case).where(*where).order_by(*order_by).offset((number - 1) * size).limit(size))).all())
+    return Page(rows, number, pages, total)

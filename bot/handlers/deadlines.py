@@ -12,7 +12,7 @@ from common.messages import t
 from common.text import fold
 from scheduler.calendar import Calendar, Due, period_of, years_around
 from scheduler.reminders import DEADLINE, DIGEST, DRAFT, NUDGE, OVERDUE
-from storage import stats
+from storage import repo, stats
 from storage.models import Commune, Deadline, Membership, ReminderSetting, Role, Unit
 
 HORIZON = timedelta(days=120)
@@ -28,7 +28,7 @@ async def deadlines(request: Request) -> list[Reply]:
     communes = await _communes_in_scope(request)
     if not communes:
         return [Reply(t("han.no_scope"))]
-    rows = list((await request.session.exec(select(Deadline))).all())
+    rows = await repo.all_deadlines(request.session)
     lines: list[str] = []
     for commune in communes[:5]:
         dues = calendar(request).for_commune(commune.code, commune.province_code, years_around(request.now.date()),

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import date, datetime, time
-
-from sqlalchemy import func, or_
-from sqlmodel import select
 
 from bot import casework
 from bot.handlers.deadlines import calendar
@@ -20,8 +18,9 @@ from common.events import Choice, Reply
 from common.messages import t
 from common.text import fold
 from scheduler.calendar import period_of, quarter_label, years_around
+from storage import repo, stats
 from storage.communes import all_communes
-from storage.models import Case, CaseStatus, Commune, Deadline, Role, Unit
+from storage.models import CaseStatus, Commune, Role
 
 PAGE = 10
 STATUS_WORDS = {fold(t(f"status.{s.value}")): s.value for s in CaseStatus} | {
@@ -43,10 +42,6 @@ async def _scope(request: Request) -> tuple[list[str], list[int]]:
         elif m.role == Role.CADRE and m.unit_id:
             units.append(m.unit_id)
     return list(dict.fromkeys(communes)), units
-
-
-def _in_scope(communes: list[str], units: list[int], person_id: int):
-    return or_(Case.commune_code.in_(communes), Case.unit_id.in_(units), Case.nominator_id == person_id)
 
 
 # ---- /danhsach
@@ -79,9 +74,7 @@ async def _filter_token(request: Request, args: str) -> str | None:
     communes, own_units = await _scope(request)
     if words.startswith("#") or words.isdigit():  # the unit's number from /donvi
         words = words.lstrip("#")
-    units = (await request.session.exec(select(Unit).where(
-        or_(Unit.commune_code.in_(communes or [""]), Unit.id.in_(own_units or [0])),
-        or_(Unit.name_key.contains(words), Unit.id == (int(words) if words.isdigit() else -1))))).all()
+    units = await repo.units_matching(request.session, communes, own_units, words)
     exact = [u for u in units if u.name_key == words or str(u.id) == words]  # "Thôn 1" beside "Thôn 10"
     units = exact or units
     return f"u={units[0].id}" if len(units) == 1 else None
@@ -89,26 +82,23 @@ async def _filter_token(request: Request, args: str) -> str | None:
 
 async def _page(request: Request, token: str, page: int) -> list[Reply]:
     communes, units = await _scope(request)
-    where = [_in_scope(communes, units, request.person.id)]
+    query = stats.CaseQuery(communes, units, request.person.id)
     kind, _, value = token.partition("=")
     if kind == "s":
-        where.append(Case.status.in_(casework.REVIEWABLE) if value == "pending" else Case.status == value)
+        query = replace(query, status=value)
     elif kind == "u" and value.isdigit():
-        where.append(Case.unit_id == int(value))
+        query = replace(query, unit_id=int(value))
     elif kind == "q":
         start, end = _quarter_bounds(request, value)
-        where += [Case.submitted_at > start, Case.submitted_at <= end]
-    total = int(await request.session.scalar(select(func.count()).select_from(Case).where(*where)) or 0)
-    if not total:
+        query = replace(query, after=start, until=end)
+    found = await stats.case_page(request.session, query, page, PAGE)
+    if not found.total:
         return [Reply(t("list.empty"))]
-    pages = (total + PAGE - 1) // PAGE
-    page = min(max(page, 1), pages)
-    rows = (await request.session.exec(select(Case).where(*where).order_by(Case.submitted_at.desc(), Case.id.desc())
-                                       .offset((page - 1) * PAGE).limit(PAGE))).all()
+    page, pages = found.number, found.pages
     tz = request.settings.zone
-    lines = [t("list.title", total=total, page=page, pages=pages)]
+    lines = [t("list.title", total=found.total, page=page, pages=pages)]
     lines += [t("cases.line", code=c.code, name=c.name, status=casework.status_label(c.status),
-                date=c.submitted_at.astimezone(tz).strftime("%d/%m/%Y")) for c in rows]
+                date=c.submitted_at.astimezone(tz).strftime("%d/%m/%Y")) for c in found.rows]
     choices = []
     if page > 1:
         choices.append(Choice(t("page.previous"), f"ls:{page - 1}:{token}"))
@@ -143,39 +133,33 @@ async def statistics(request: Request) -> list[Reply]:
 
 async def _bounds(request: Request, commune: Commune | None) -> tuple[datetime, datetime, str]:
     """The current reporting period of the commune (its own deadlines), or the default calendar's."""
-    rows = list((await request.session.exec(select(Deadline))).all())
+    rows = await repo.all_deadlines(request.session)
     dues = calendar(request).for_commune(commune.code if commune else "", commune.province_code if commune else "",
                                          years_around(request.now.date()), rows)
     start, due = period_of(request.now, dues)
     return start, due.due_at, quarter_label(due.quarter, due.due_at.year) if due.quarterly else due.title
 
 
-async def _cases(request: Request, communes: list[str], start: datetime, end: datetime) -> list[Case]:
-    return list((await request.session.exec(select(Case).where(
-        Case.commune_code.in_(communes), Case.submitted_at > start, Case.submitted_at <= end,
-        Case.status != CaseStatus.WITHDRAWN))).all())
+def _year(request: Request) -> tuple[datetime, datetime]:
+    start = datetime.combine(date(request.now.year, 1, 1), time(), request.settings.zone)
+    return start, start.replace(year=start.year + 1)
 
 
 async def _commune(request: Request, code: str, by_year: bool) -> Reply:
     commune = await request.session.get(Commune, code)
     q_start, q_end, q_label = await _bounds(request, commune)
-    year_start = datetime.combine(date(request.now.year, 1, 1), time(), request.settings.zone)
-    year_end = year_start.replace(year=year_start.year + 1)
-    quarter = await _cases(request, [code], q_start, q_end)
-    year = await _cases(request, [code], year_start, year_end)
-    shown = year if by_year else quarter
-    units = {u.id: u for u in (await request.session.exec(select(Unit).where(Unit.commune_code == code))).all()}
-    forwarded = sum(1 for c in year if c.status in (CaseStatus.APPROVED, CaseStatus.COMMENDED))
+    year_start, year_end = _year(request)
+    shown = await stats.breakdown(request.session, [code], *((year_start, year_end) if by_year else (q_start, q_end)))
+    progress = (await stats.progress(request.session, [code], q_start, q_end, year_start, year_end))[code]
     lines = [t("stats.title", commune=commune.name if commune else code,
-               period=t("stats.year", year=request.now.year) if by_year else q_label, total=len(shown))]
-    lines += _counted(t("stats.by_status"), Counter(casework.status_label(c.status) for c in shown))
-    lines += _counted(t("stats.by_unit"), Counter(units[c.unit_id].name if c.unit_id in units else "—"
-                                                  for c in shown))
-    lines += _counted(t("stats.by_field"), Counter(c.field or "—" for c in shown))
-    lines.append(t("stats.quota", year=request.now.year, forwarded=forwarded, quota=request.settings.yearly_quota,
-                   mark="✅" if forwarded >= request.settings.yearly_quota else "⚠️"))
-    active = {c.unit_id for c in quarter}
-    silent = sorted(u.name for u in units.values() if u.retired_at is None and u.id not in active)
+               period=t("stats.year", year=request.now.year) if by_year else q_label, total=shown.total)]
+    lines += _counted(t("stats.by_status"), Counter({casework.status_label(s): n for s, n in shown.by_status.items()}))
+    lines += _counted(t("stats.by_unit"), Counter({name or "—": n for name, n in shown.by_unit.items()}))
+    lines += _counted(t("stats.by_field"), Counter({name or "—": n for name, n in shown.by_field.items()}))
+    quota = request.settings.yearly_quota
+    lines.append(t("stats.quota", year=request.now.year, forwarded=progress.year_forwarded, quota=quota,
+                   mark="✅" if progress.year_forwarded >= quota else "⚠️"))
+    silent = sorted(progress.silent_units)
     lines.append(t("stats.silent", units=", ".join(silent) if silent else t("remind.none_silent")))
     return Reply("\n".join(lines))
 
@@ -190,16 +174,15 @@ async def _province(request: Request, province_code: str, by_year: bool) -> list
     codes = sorted(casework.province_communes(province_code))
     names = {c.code: c.name for c in all_communes() if c.province_code == province_code}
     q_start, q_end, q_label = await _bounds(request, None)
-    year_start = datetime.combine(date(request.now.year, 1, 1), time(), request.settings.zone)
-    year = await _cases(request, codes, year_start, year_start.replace(year=year_start.year + 1))
+    year_start, year_end = _year(request)
     # The quarter's own bounds: a Q1 period begins on 21/12 of the year before.
-    quarter = year if by_year else await _cases(request, codes, q_start, q_end)
-    forwarded = Counter(c.commune_code for c in year if c.status in (CaseStatus.APPROVED, CaseStatus.COMMENDED))
-    sent = Counter(c.commune_code for c in quarter)
+    progress = await stats.progress(request.session, codes, q_start, q_end, year_start, year_end)
+    forwarded = {code: progress[code].year_forwarded for code in codes}
+    sent = {code: progress[code].year_submitted if by_year else progress[code].submitted for code in codes}
     quota = request.settings.yearly_quota
     below = sum(1 for code in codes if forwarded[code] < quota)
     lines = [t("stats.province_title", period=t("stats.year", year=request.now.year) if by_year else q_label,
-               communes=len(codes), below=below, quota=quota, total=len(quarter))]
+               communes=len(codes), below=below, quota=quota, total=sum(sent.values()))]
     ordered = sorted(codes, key=lambda code: (forwarded[code] >= quota, forwarded[code], names[code]))
     lines += [t("stats.province_line", mark="⚠️" if forwarded[code] < quota else "✅", commune=names[code],
                 forwarded=forwarded[code], quota=quota, sent=sent[code]) for code in ordered]

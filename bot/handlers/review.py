@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import func
-from sqlmodel import select
-
 from bot import casework
 from bot.flows.engine import Context, Engine
 from bot.flows.nomination import NOMINATION
@@ -19,8 +16,8 @@ from bot.parsing import Invalid, parse_when
 from bot.request import Request
 from common.events import Choice, Reply
 from common.messages import t
-from storage import repo
-from storage.models import Case, CaseEvent, Membership, PendingAction, Role, Unit
+from storage import repo, stats
+from storage.models import Case, Membership, PendingAction, Role, Unit
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +41,10 @@ async def pending(request: Request, page: int = 1) -> list[Reply]:
     communes = _communes(request.memberships)
     if not communes:
         return [Reply(t("review.not_secretary"))]
-    where = (Case.commune_code.in_(communes), Case.status.in_(casework.REVIEWABLE))
-    total = int(await request.session.scalar(select(func.count()).select_from(Case).where(*where)) or 0)
-    if not total:
+    found = await stats.pending_page(request.session, communes, page, PAGE)
+    if not found.total:
         return [Reply(t("review.none_pending"))]
-    pages = (total + PAGE - 1) // PAGE
-    page = min(max(1, page), pages)
-    cases = (await request.session.exec(select(Case).where(*where).order_by(Case.updated_at, Case.id)
-                                        .offset((page - 1) * PAGE).limit(PAGE))).all()
+    page, pages, total, cases = found.number, found.pages, found.total, found.rows
     tz = request.settings.zone
     lines = [t("review.pending_title", total=total, page=page, pages=pages)]
     lines += [t("review.pending_line", code=c.code, name=c.name, status=casework.status_label(c.status),
@@ -79,8 +72,7 @@ async def describe(request: Request, case: Case, *, actions: bool) -> list[Reply
     lines = [t("review.case_title", code=case.code, status=casework.status_label(case.status),
                unit=unit.name if unit else "—"),
              *SUMMARY.summary_lines(answers, Context(today=request.now.date()))]
-    last = (await session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id)
-                               .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()))).first()
+    last = await repo.last_case_event(session, case.id)
     if last is not None and last.details.get("changed"):
         labels = [t(NOMINATION.step(f).label) for f in last.details["changed"] if _is_step(f)]
         lines.append(t("review.changed", fields=", ".join(labels)))
