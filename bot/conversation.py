@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot import casework
-from bot.flows.engine import Context, Engine, Input, PhotoInput, State
+from bot.flows.engine import Context, Engine, Event, Flow, Input, PhotoInput, State, StepKind
 from bot.flows.nomination import FIX, NOMINATION
 from bot.parsing import Invalid, Option, match_option
 from bot.request import Request
@@ -110,22 +110,23 @@ class ConversationService:
         engine = FLOWS[conversation.flow]
         ctx = await self._context(request)
         outcome = engine.handle(State.from_json(conversation.state), inp, ctx)
-        if "cancelled" in outcome.events:
+        if Event.CANCELLED in outcome.events:
             self.end(request, conversation)
             return _with_menu(outcome.replies, request)
-        if "submit" in outcome.events:
-            if conversation.flow == FIX.name:
+        if Event.SUBMIT in outcome.events:
+            if engine.flow.fixes_a_case:
                 return await self._resubmit(request, conversation, outcome.state)
             return await self._submit(request, conversation, outcome.state)
         replies = outcome.replies
-        if "summary" in outcome.events:
+        if Event.SUMMARY in outcome.events:
             replies = await self._duplicate_warning(request, outcome.state) + replies
         self._save(request, conversation.flow, outcome.state, conversation)
         return replies
 
     def _save(self, request: Request, flow: str, state: State, seen: SavedConversation | None) -> None:
         self._write(request, seen, flow, state.to_json())
-        self._photo_hints.note(_person_key(request), state.step == "photos" and not state.confirming_cancel)
+        self._photo_hints.note(_person_key(request),
+                               FLOWS[flow].flow.is_photo_step(state.step) and not state.confirming_cancel)
 
     @staticmethod
     def _write(request: Request, seen: SavedConversation | None, flow: str, state: dict[str, Any]) -> None:
@@ -145,7 +146,7 @@ class ConversationService:
 
     def wants_photos(self, conversation: SavedConversation) -> bool:
         state = State.from_json(conversation.state)
-        return not state.confirming_cancel and state.step == "photos"
+        return not state.confirming_cancel and FLOWS[conversation.flow].flow.is_photo_step(state.step)
 
     async def download(self, refs: tuple[MediaRef, ...], fetch: Fetch) -> PhotoInput:
         """Download, check and keep each photo, outside any transaction; failures are named."""
@@ -191,17 +192,12 @@ class ConversationService:
         if membership is None:  # no longer a cadre (revoked meanwhile): nothing to submit for
             self.end(request, conversation)
             return [Reply(t("role.not_cadre"), with_main_menu=True)]
-        answers = {s.id: state.answers.get(s.id) for s in NOMINATION.applicable(state.answers)
-                   if s.id in state.answers}
-        photos = [p["sha256"] for p in answers.pop("photos", [])]
-        answers["photo_count"] = len(photos)
+        answers, photos = case_answers(NOMINATION, state)
         number = await repo.next_case_number(session, now.year)
         case = Case(
             code=f"NT-{now.year}-{number:05d}", commune_code=membership.commune_code, unit_id=membership.unit_id,
-            nominator_id=request.person.id, status=CaseStatus.SUBMITTED, kind=answers["kind"],
-            name=answers["name"], name_key=fold(answers["name"]), field=answers.get("field") or "",
-            movement=answers.get("movement") or "", answers=answers, submitted_at=now, updated_at=now,
-        )
+            nominator_id=request.person.id, status=CaseStatus.SUBMITTED, submitted_at=now, updated_at=now,
+            **case_columns(answers))
         await repo.add_case(session, case, photos, request.person.id)
         self.end(request, conversation)
         await casework.tell_secretaries_new(session, case, now)
@@ -216,9 +212,7 @@ class ConversationService:
         self.end(request, conversation)
         if case is None or case.nominator_id != request.person.id:
             return [Reply(t("fix.gone"), with_main_menu=True)]
-        answers = {s.id: state.answers.get(s.id) for s in FIX.applicable(state.answers) if s.id in state.answers}
-        photos = [p["sha256"] for p in answers.pop("photos", [])]
-        answers["photo_count"] = len(photos)
+        answers, photos = case_answers(FIX, state)
         old_photos = [p["sha256"] for p in await repo.case_photos(session, case.id)]
         changed = [key for key in sorted(set(answers) | set(case.answers))
                    if key != "photo_count" and answers.get(key) != case.answers.get(key)]
@@ -226,11 +220,9 @@ class ConversationService:
         previous = CaseVersion(case_id=case.id, version=case.version, answers=case.answers, photos=old_photos,
                                created_at=now)
         moved = await casework.transition(session, case, "resubmit", request.person.id, now,
-                                          details={"changed": changed}, values=dict(
-                                              answers=answers, name=answers["name"], name_key=fold(answers["name"]),
-                                              kind=answers["kind"], field=answers.get("field") or "",
-                                              movement=answers.get("movement") or "", version=case.version + 1,
-                                              fix_fields=[]))
+                                          details={"changed": changed},
+                                          values=dict(**case_columns(answers), version=case.version + 1,
+                                                      fix_fields=[]))
         if moved is None:
             return [Reply(t("fix.gone"), with_main_menu=True)]
         session.add(previous)
@@ -280,6 +272,21 @@ class ConversationService:
         options = tuple(Option(f"m{m.id}", m.name) for m in rows)
         self._movements[commune_code] = (time.monotonic(), options)
         return options
+
+
+def case_answers(flow: Flow, state: State) -> tuple[dict[str, Any], list[str]]:
+    """The answers a case keeps (those that apply, with the photo count) and its photos' SHA-256."""
+    answers = {s.id: state.answers.get(s.id) for s in flow.applicable(state.answers) if s.id in state.answers}
+    photo_steps = [s.id for s in flow.steps if s.kind is StepKind.PHOTOS]
+    photos = [p["sha256"] for step_id in photo_steps for p in answers.pop(step_id, None) or []]
+    answers["photo_count"] = len(photos)
+    return answers, photos
+
+
+def case_columns(answers: dict[str, Any]) -> dict[str, Any]:
+    """The case's own columns, from its answers: written the same way by a submission and a fix."""
+    return {"answers": answers, "kind": answers["kind"], "name": answers["name"], "name_key": fold(answers["name"]),
+            "field": answers.get("field") or "", "movement": answers.get("movement") or ""}
 
 
 def _resume_offer(conversation: SavedConversation) -> Reply:

@@ -26,6 +26,14 @@ class StepKind(StrEnum):
     SUMMARY = "summary"  # review: send, edit, cancel
 
 
+class Event(StrEnum):
+    """What the engine asks the caller to act on."""
+
+    SUBMIT = "submit"  # the summary's send button: the caller writes the case
+    CANCELLED = "cancelled"  # the conversation ended without a case
+    SUMMARY = "summary"  # the summary is shown (the caller may add warnings before it)
+
+
 @dataclass(frozen=True)
 class Context:
     """What a flow may know about the world, gathered by the caller before the engine runs."""
@@ -68,12 +76,16 @@ class Flow:
     steps: tuple[Step, ...]
     intro: str = ""  # catalogue key said once at the start
     send_label: str = "summary.send"  # the summary's button that ends the flow
+    fixes_a_case: bool = False  # submitting sends an existing (returned) case back, not a new one
 
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.id == step_id)
 
     def applicable(self, answers: Answers) -> list[Step]:
         return [s for s in self.steps if s.when(answers)]
+
+    def is_photo_step(self, step_id: str) -> bool:
+        return any(s.id == step_id and s.kind is StepKind.PHOTOS for s in self.steps)
 
 
 @dataclass
@@ -135,7 +147,7 @@ class Input:
 class Outcome:
     state: State | None  # None: the conversation is over
     replies: list[Reply] = field(default_factory=list)
-    events: list[str] = field(default_factory=list)  # "submit", "cancelled", "summary"
+    events: list[Event] = field(default_factory=list)
 
 
 MAX_PHOTOS = 10
@@ -196,10 +208,10 @@ class Engine:
             except Invalid:
                 key = ""
         if key == "yes":
-            return Outcome(None, [Reply(t("cancel.done"))], ["cancelled"])
+            return Outcome(None, [Reply(t("cancel.done"))], [Event.CANCELLED])
         state.confirming_cancel = False
         if inp.control == "cancel":  # /huy twice means yes
-            return Outcome(None, [Reply(t("cancel.done"))], ["cancelled"])
+            return Outcome(None, [Reply(t("cancel.done"))], [Event.CANCELLED])
         return Outcome(state, [Reply(t("cancel.kept")), self.prompt(state, ctx)])
 
     def _back(self, state: State, ctx: Context) -> Outcome:
@@ -323,7 +335,7 @@ class Engine:
         return self._advance_to(state, ctx)
 
     def _advance_to(self, state: State, ctx: Context) -> Outcome:
-        events = ["summary"] if state.step == self._summary_step().id else []
+        events = [Event.SUMMARY] if state.step == self._summary_step().id else []
         if events:
             state.editing = False
         return Outcome(state, [self.prompt(state, ctx)], events)
@@ -399,14 +411,14 @@ class Engine:
     def _summary_action(self, state: State, key: str, ctx: Context) -> Outcome:
         state.picking_edit = False
         if key == "send":
-            return Outcome(state, [], ["submit"])
+            return Outcome(state, [], [Event.SUBMIT])
         if key == "cancel":
             return self._control(state, "cancel", ctx)
         if key == "edit":
             state.picking_edit = True
             return Outcome(state, [self._edit_menu(state)])
         if key == "back":
-            return Outcome(state, [self._summary(state, ctx)], ["summary"])
+            return Outcome(state, [self._summary(state, ctx)], [Event.SUMMARY])
         if key.startswith("edit."):
             target = key.removeprefix("edit.")
             if target in {s.id for s in self.flow.applicable(state.answers)}:

@@ -125,4 +125,4 @@ NOMINATION = Flow(
 
 # Fixing a returned case: the same questions, starting from the case's answers, visiting first what the
 # reviewer flagged, then the summary with "Gửi lại".
-FIX = Flow(name="fix", steps=NOMINATION.steps, send_label="summary.resend")
+FIX = Flow(name="fix", steps=NOMINATION.steps, send_label="summary.resend", fixes_a_case=True)
