@@ -25,10 +25,14 @@ from storage.models import (
     Commune,
     Conversation,
     Deadline,
+    Invite,
     Media,
     Membership,
     Movement,
+    Outbox,
+    OutboxStatus,
     Person,
+    ReminderSetting,
     Role,
     Unit,
 )
@@ -399,3 +403,61 @@ async def units_matching(session: AsyncSession, communes: Sequence[str], unit_id
     return list((await session.exec(select(Unit).where(
         or_(Unit.commune_code.in_(communes or [""]), Unit.id.in_(unit_ids or [0])),
         or_(Unit.name_key.contains(words), Unit.id == number)))).all())
+
+
+async def commune_units(session: AsyncSession, commune_code: str) -> list[Unit]:
+    """A commune's villages and organisations, villages first, by name."""
+    return list((await session.exec(select(Unit).where(Unit.commune_code == commune_code)
+                                    .order_by(Unit.kind.desc(), Unit.name))).all())
+
+
+async def other_unit_named(session: AsyncSession, like: Unit, name: str) -> Unit | None:
+    """Another unit of the same commune and kind already called `name` (ignoring case and diacritics)."""
+    return (await session.exec(select(Unit).where(
+        Unit.commune_code == like.commune_code, Unit.kind == like.kind, Unit.name_key == fold(name),
+        Unit.id != like.id))).first()
+
+
+async def members_of(session: AsyncSession, commune_code: str) -> list[tuple[Membership, Person]]:
+    """The commune's active memberships and their people, by role and name."""
+    return list((await session.exec(
+        select(Membership, Person).join(Person, Person.id == Membership.person_id)
+        .where(Membership.commune_code == commune_code, Membership.revoked_at.is_(None))
+        .order_by(Membership.role, Person.name))).all())
+
+
+async def revoke_memberships(session: AsyncSession, person_id: int, commune_code: str, now: datetime) -> bool:
+    """End the person's memberships in the commune and drop what was waiting to be sent to them; False if
+    they had none there."""
+    result = await session.execute(
+        update(Membership).where(Membership.person_id == person_id, Membership.commune_code == commune_code,
+                                 Membership.revoked_at.is_(None))
+        .values(revoked_at=now).execution_options(synchronize_session=False))
+    if not result.rowcount:
+        return False
+    await touch_conversation(session, person_id)  # a draft in progress is refused at once
+    await session.execute(
+        update(Outbox).where(Outbox.person_id == person_id, Outbox.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.STALE, last_error="revoked").execution_options(synchronize_session=False))
+    return True
+
+
+async def reminder_settings(session: AsyncSession, person_id: int) -> dict[str, ReminderSetting]:
+    rows = await session.exec(select(ReminderSetting).where(ReminderSetting.person_id == person_id))
+    return {s.kind: s for s in rows.all()}
+
+
+async def invite_by_hash(session: AsyncSession, code_hash: str) -> Invite | None:
+    return (await session.exec(select(Invite).where(Invite.code_hash == code_hash))).first()
+
+
+async def claim_invite(session: AsyncSession, invite: Invite, now: datetime) -> bool:
+    """Mark the invite used, unless a concurrent redemption got there first (single use)."""
+    result = await session.execute(
+        update(Invite).where(Invite.id == invite.id, Invite.used_at.is_(None)).values(used_at=now)
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+async def note_invite_user(session: AsyncSession, invite: Invite, person_id: int) -> None:
+    await session.execute(update(Invite).where(Invite.id == invite.id).values(used_by=person_id))

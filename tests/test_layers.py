@@ -89,3 +89,11 @@ async def test_db_upgrade_makes_the_schema_from_nothing_and_is_idempotent(settin
     assert {"account", "person", "membership", "conversation", "case", "media", "outbox"} <= tables
     heads = sorted(p.stem.split("_")[0] for p in (ROOT / "storage/migrations/versions").glob("0*.py"))
     assert version.startswith(heads[-1])
+
+
+def test_handlers_build_no_sql():
+    """Queries live in storage/ (repo.py, stats.py); a handler calls them."""
+    offenders = [f"{p.relative_to(ROOT)}: {m}" for p in (ROOT / "bot/handlers").glob("*.py")
+                 for m in imported_modules(p)
+                 if m.startswith("sqlalchemy") or (m.startswith("sqlmodel") and m != "sqlmodel.ext.asyncio.session")]
+    assert offenders == []

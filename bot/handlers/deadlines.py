@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlmodel import select
-
 from bot.request import Request
 from common.events import Choice, Reply
 from common.messages import t
@@ -137,8 +135,7 @@ async def reminders(request: Request) -> list[Reply]:
 
 
 async def _settings(request: Request) -> dict[str, ReminderSetting]:
-    rows = await request.session.exec(select(ReminderSetting).where(ReminderSetting.person_id == request.person.id))
-    return {s.kind: s for s in rows.all()}
+    return await repo.reminder_settings(request.session, request.person.id)
 
 
 async def _menu(request: Request, kinds: list[str]) -> Reply:
@@ -197,8 +194,7 @@ async def _apply_typed(request: Request, kinds: list[str], words: str) -> list[R
 
 
 async def _setting(request: Request, kind: str) -> ReminderSetting:
-    found = (await request.session.exec(select(ReminderSetting).where(
-        ReminderSetting.person_id == request.person.id, ReminderSetting.kind == kind))).first()
+    found = (await repo.reminder_settings(request.session, request.person.id)).get(kind)
     if found is None:
         found = ReminderSetting(person_id=request.person.id, kind=kind,
                                 enabled=_default_on(kind))

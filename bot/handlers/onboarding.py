@@ -7,8 +7,6 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.request import Request
@@ -56,7 +54,7 @@ async def start(request: Request) -> list[Reply]:
 
 async def redeem(request: Request, code: str) -> list[Reply]:
     session, now = request.session, request.now
-    invite = (await session.exec(select(Invite).where(Invite.code_hash == hash_code(code)))).first()
+    invite = await repo.invite_by_hash(session, hash_code(code))
     if invite is None:
         return [Reply(t("invite.unknown"))]
     if invite.used_at is not None:
@@ -65,7 +63,7 @@ async def redeem(request: Request, code: str) -> list[Reply]:
         return [Reply(t("invite.expired"))]
     if _already_holds(request, invite):
         return [Reply(t("invite.already"), with_main_menu=True)]
-    if not await _claim(session, invite, now):
+    if not await repo.claim_invite(session, invite, now):
         return [Reply(t("invite.used"))]  # someone else redeemed it a moment ago
     if request.person is None:
         event = request.event
@@ -75,7 +73,7 @@ async def redeem(request: Request, code: str) -> list[Reply]:
                             province_code=invite.province_code, unit_id=invite.unit_id, created_at=now)
     session.add(membership)
     await repo.touch_conversation(session, request.person.id)  # the new role counts in a draft at once
-    await session.execute(update(Invite).where(Invite.id == invite.id).values(used_by=request.person.id))
+    await repo.note_invite_user(session, invite, request.person.id)
     request.memberships.append(membership)
     return [Reply(await _welcome(session, request.person.name, membership), with_main_menu=True,
                   with_commands=True)]
@@ -87,15 +85,6 @@ def _already_holds(request: Request, invite: Invite) -> bool:
         and m.province_code == invite.province_code
         for m in request.memberships
     )
-
-
-async def _claim(session: AsyncSession, invite: Invite, now: datetime) -> bool:
-    """Mark the invite used, unless a concurrent redemption got there first (single use)."""
-    result = await session.execute(
-        update(Invite).where(Invite.id == invite.id, Invite.used_at.is_(None)).values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
 
 
 async def _welcome(session: AsyncSession, name: str, membership: Membership) -> str:

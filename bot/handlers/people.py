@@ -7,16 +7,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import update
-from sqlmodel import select
-
 from bot.handlers.onboarding import create_invite
 from bot.request import Request
 from common.events import Reply
 from common.messages import t
 from common.text import fold
 from storage import repo
-from storage.models import Membership, Outbox, OutboxStatus, Person, Role, Unit, UnitKind
+from storage.models import Person, Role, Unit, UnitKind
 
 log = logging.getLogger(__name__)
 KIND_WORDS = {"thon": UnitKind.VILLAGE, "to": UnitKind.VILLAGE, "ap": UnitKind.VILLAGE, "ban": UnitKind.VILLAGE,
@@ -35,8 +32,7 @@ def _split(args: str) -> tuple[str, str]:
 
 
 async def _units(request: Request, commune: str) -> list[Unit]:
-    return list((await request.session.exec(select(Unit).where(Unit.commune_code == commune)
-                                            .order_by(Unit.kind.desc(), Unit.name))).all())
+    return await repo.commune_units(request.session, commune)
 
 
 # ---- /donvi [them thon|doanthe <tên> | doiten <số> <tên mới> | nghi <số>]
@@ -80,9 +76,7 @@ async def _rename(request: Request, unit: Unit, name: str) -> list[Reply]:
     name = " ".join(name.split())
     if not 2 <= len(name) <= 120:
         return [Reply(t("units.usage"))]
-    taken = (await request.session.exec(select(Unit).where(
-        Unit.commune_code == unit.commune_code, Unit.kind == unit.kind, Unit.name_key == fold(name),
-        Unit.id != unit.id))).first()
+    taken = await repo.other_unit_named(request.session, unit, name)
     if taken is not None:
         return [Reply(t("units.taken", name=taken.name))]
     old, unit.name, unit.name_key = unit.name, name, fold(name)
@@ -132,10 +126,7 @@ async def people(request: Request) -> list[Reply]:
     commune = _commune(request)
     if commune is None:
         return [Reply(t("role.not_allowed"))]
-    rows = (await request.session.exec(
-        select(Membership, Person).join(Person, Person.id == Membership.person_id)
-        .where(Membership.commune_code == commune, Membership.revoked_at.is_(None))
-        .order_by(Membership.role, Person.name))).all()
+    rows = await repo.members_of(request.session, commune)
     names = {u.id: u.name for u in await _units(request, commune)}
     lines = [t("people.title", count=len({p.id for _, p in rows}))]
     lines += [t("people.line", id=p.id, name=p.name, role=t(f"role.{m.role}"),
@@ -152,17 +143,8 @@ async def revoke(request: Request) -> list[Reply]:
         return [Reply(t("people.hint"))]
     if int(number) == request.person.id:
         return [Reply(t("people.not_self"))]
-    result = await request.session.execute(
-        update(Membership).where(Membership.person_id == int(number), Membership.commune_code == commune,
-                                 Membership.revoked_at.is_(None))
-        .values(revoked_at=request.now).execution_options(synchronize_session=False))
-    if not result.rowcount:
+    if not await repo.revoke_memberships(request.session, int(number), commune, request.now):
         log.warning("refused: person %s tried to revoke %s outside commune %s", request.person.id, number, commune)
         return [Reply(t("people.unknown"))]
-    await repo.touch_conversation(request.session, int(number))  # a draft in progress is refused at once
-    # Nothing more reaches them: what was waiting in the outbox is dropped.
-    await request.session.execute(
-        update(Outbox).where(Outbox.person_id == int(number), Outbox.status == OutboxStatus.PENDING)
-        .values(status=OutboxStatus.STALE, last_error="revoked").execution_options(synchronize_session=False))
     person = await request.session.get(Person, int(number))
     return [Reply(t("people.revoked", name=person.name if person else number))]
