@@ -408,3 +408,10 @@ def is_skip(text: str) -> bool:
     """Whether the user declines an optional question ("bỏ qua", "không", "-", …)."""
     stripped = text.strip()
     return stripped in {"-", "--", "–", "—"} or fold(stripped) in _SKIP
+
+
+def row_id(text: str) -> int | None:
+    """A database id or page number, typed or carried by a button: ASCII digits that fit a 64-bit column.
+    Anything else (a forged button's 25 digits, "²") is None, answered as "not found", never an error."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None

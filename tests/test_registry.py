@@ -56,3 +56,22 @@ async def test_a_button_is_gated_by_the_roles_of_its_command(app):
     cadre = Chat(app.core, "c1")
     assert (await cadre.press("rv:ok:1"))[0].text == t("case.not_found", code=1)  # as if there were none
     assert (await cadre.press("draft:continue"))[0].text == t("nom.start")  # allowed: no draft, a new one
+
+
+@pytest.mark.parametrize("press", ["rv:ok:99999999999999999999999", "rv:open:99999999999999999999999",
+                                   "wd:99999999999999999999999", "fix:99999999999999999999999",
+                                   "rv:page:99999999999999999999999", "ls:99999999999999999999999:"])
+async def test_a_button_with_a_number_too_big_for_the_database_is_not_an_error(app, press):
+    await add_member(app, "s1", role=Role.SECRETARY, village="Thôn Đông")
+    await add_member(app, "c1")
+    who = "s1" if press.startswith("rv") else "c1"
+    [reply, *_] = await Chat(app.core, who).press(press)
+    assert reply.text != t("error.unexpected")
+
+
+async def test_a_command_with_a_number_too_big_for_the_database_is_not_an_error(app):
+    await add_member(app, "s1", role=Role.SECRETARY, village="Thôn Đông")
+    secretary = Chat(app.core, "s1")
+    for typed in ("/thuhoi 99999999999999999999999", "/choduyet 99999999999999999999999",
+                  "/donvi nghi 99999999999999999999999", "/thuhoi ²"):
+        assert (await secretary.say(typed))[0].text != t("error.unexpected"), typed

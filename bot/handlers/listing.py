@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 
 from bot import casework
 from bot.handlers.deadlines import calendar
+from bot.parsing import row_id
 from bot.request import Request
 from common.events import Choice, Reply
 from common.messages import t
@@ -56,7 +57,7 @@ async def page_choice(request: Request, value: str) -> list[Reply]:
     _, page, token = (value.split(":", 2) + ["", ""])[:3]
     if not re.fullmatch(r"(|s=[a-z]+|u=\d+|q=\d{4}-[1-4])", token):  # an old or forged button
         return [Reply(t("input.stale_button") + " " + t("list.bad_filter"))]
-    return await _page(request, token, int(page) if page.isdigit() else 1)
+    return await _page(request, token, row_id(page) or 1)
 
 
 async def _filter_token(request: Request, args: str) -> str | None:
@@ -86,8 +87,8 @@ async def _page(request: Request, token: str, page: int) -> list[Reply]:
     kind, _, value = token.partition("=")
     if kind == "s":
         query = replace(query, status=value)
-    elif kind == "u" and value.isdigit():
-        query = replace(query, unit_id=int(value))
+    elif kind == "u" and row_id(value) is not None:
+        query = replace(query, unit_id=row_id(value))
     elif kind == "q":
         start, end = _quarter_bounds(request, value)
         query = replace(query, after=start, until=end)

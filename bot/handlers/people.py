@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 
 from bot.handlers.onboarding import create_invite
+from bot.parsing import row_id
 from bot.request import Request
 from common.events import Reply
 from common.messages import t
@@ -85,7 +86,7 @@ async def _rename(request: Request, unit: Unit, name: str) -> list[Reply]:
 
 async def _unit_of(request: Request, commune: str, number: str) -> Unit | None:
     number = number.lstrip("#")
-    unit = await request.session.get(Unit, int(number)) if number.isdigit() else None
+    unit = await request.session.get(Unit, row_id(number)) if row_id(number) else None
     return unit if unit is not None and unit.commune_code == commune else None
 
 
@@ -139,12 +140,13 @@ async def revoke(request: Request) -> list[Reply]:
     if commune is None:
         return [Reply(t("role.not_allowed"))]
     number = request.event.args.strip().lstrip("#")
-    if not number.isdigit():
+    person_id = row_id(number)
+    if person_id is None:
         return [Reply(t("people.hint"))]
-    if int(number) == request.person.id:
+    if person_id == request.person.id:
         return [Reply(t("people.not_self"))]
-    if not await repo.revoke_memberships(request.session, int(number), commune, request.now):
+    if not await repo.revoke_memberships(request.session, person_id, commune, request.now):
         log.warning("refused: person %s tried to revoke %s outside commune %s", request.person.id, number, commune)
         return [Reply(t("people.unknown"))]
-    person = await request.session.get(Person, int(number))
+    person = await request.session.get(Person, person_id)
     return [Reply(t("people.revoked", name=person.name if person else number))]

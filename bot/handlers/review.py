@@ -12,7 +12,7 @@ import logging
 from bot import casework
 from bot.flows.engine import Context, Engine
 from bot.flows.nomination import NOMINATION
-from bot.parsing import Invalid, parse_when
+from bot.parsing import Invalid, parse_when, row_id
 from bot.request import Request
 from common.events import Choice, Reply
 from common.messages import t
@@ -59,7 +59,7 @@ async def pending(request: Request, page: int = 1) -> list[Reply]:
 
 async def pending_command(request: Request) -> list[Reply]:
     args = request.event.args.strip()
-    return await pending(request, int(args) if args.isdigit() else 1)
+    return await pending(request, row_id(args) or 1)
 
 
 # ---- one case
@@ -90,7 +90,7 @@ def _is_step(field_id: str) -> bool:
 
 
 async def _case_for_review(request: Request, case_id: str) -> Case | None:
-    case = await request.session.get(Case, int(case_id)) if case_id.isdigit() else None
+    case = await request.session.get(Case, row_id(case_id)) if row_id(case_id) else None
     return case if case is not None and casework.reviews(request.memberships, case) else None
 
 
@@ -98,7 +98,7 @@ async def choose(request: Request, value: str) -> list[Reply]:
     """A reviewer's button: rv:<action>:<case id>[:<field>]."""
     _, action, *rest = value.split(":")
     if action == "page":
-        return await pending(request, int(rest[0]) if rest and rest[0].isdigit() else 1)
+        return await pending(request, (row_id(rest[0]) if rest else None) or 1)
     if action == "cancel":
         await _clear_pending(request)
         return [Reply(t("review.cancelled"))]
@@ -240,7 +240,7 @@ async def withdraw_choice(request: Request, value: str) -> list[Reply]:
     case_id = value.partition(":")[2]
     if case_id == "no":
         return [Reply(t("withdraw.kept"))]
-    case = await request.session.get(Case, int(case_id)) if case_id.isdigit() else None
+    case = await request.session.get(Case, row_id(case_id)) if row_id(case_id) else None
     if case is None or case.nominator_id != request.person.id:
         return refused(request, "withdraw", case_id)
     moved = await casework.transition(request.session, case, "withdraw", request.person.id, request.now)
@@ -251,7 +251,7 @@ async def withdraw_choice(request: Request, value: str) -> list[Reply]:
 
 async def fix_target(request: Request, case_ref: str) -> Case | str:
     """The returned case the person may fix, or the catalogue key saying why not."""
-    case = await request.session.get(Case, int(case_ref)) if case_ref.isdigit() else \
+    case = await request.session.get(Case, row_id(case_ref)) if row_id(case_ref) else \
         await repo.case_by_code(request.session, case_ref) if casework.CASE_CODE.match(case_ref) else None
     if case is None or case.nominator_id != request.person.id:
         return "case.not_found"
