@@ -286,3 +286,33 @@ async def test_the_core_knows_only_the_invite_code(app):
     [reply] = await Chat(app.core, "s1").say("/moi canbo Thôn Đông")
     assert reply.invite and reply.invite in reply.text and "t.me" not in reply.text
     assert render(reply).endswith(t("invite.send_code", code=reply.invite))
+
+
+async def test_a_cases_good_photos_are_sent_even_if_one_cannot_be_drawn(server, bot, app):
+    from datetime import datetime
+
+    from storage import repo
+    from storage.models import Case, Role
+    from tests.chat import image_bytes
+    from tests.conftest import ZONE, add_member
+
+    secretary_id = await add_member(app, "7002", role=Role.SECRETARY, village="Thôn Đông")
+    good = [await app.core.media.save(image_bytes(color)) for color in ("red", "blue")]
+    missing = "f" * 64  # recorded, but its file is gone from the media store
+    when = datetime(2026, 11, 1, 10, tzinfo=ZONE)
+    async with app.db.session() as session:
+        for info in good:
+            await repo.record_media(session, {"sha256": info.sha256, "size": info.size, "width": info.width,
+                                              "height": info.height, "mime_type": info.mime_type}, when)
+        await repo.record_media(session, {"sha256": missing, "size": 1, "width": 1, "height": 1,
+                                          "mime_type": "image/jpeg"}, when)
+        case = Case(code="NT-2026-00777", commune_code="00070", nominator_id=secretary_id, status="submitted",
+                    kind="ca_nhan", name="Người tốt", name_key="nguoi tot", answers={"kind": "ca_nhan",
+                                                                                      "name": "Người tốt"},
+                    submitted_at=when, updated_at=when)
+        await repo.add_case(session, case, [good[0].sha256, missing, good[1].sha256], secretary_id)
+    secretary = TelegramUser(server, 7002)
+    await secretary.say("/choduyet")
+    await secretary.tap("NT-2026-00777 – Người tốt")
+    albums = server.calls_named("sendMediaGroup")
+    assert albums and len(albums[-1].params["media"]) == 2  # the two good ones, the missing one left out

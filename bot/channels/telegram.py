@@ -141,9 +141,19 @@ class TelegramChannel:
         await self._send(message.chat.id, await self.core.handle(event, self.fetch))
 
     async def _send_photos(self, chat_id: int, shas: tuple[str, ...]) -> None:
+        """A case's photos as an album; one that is missing or cannot be drawn does not hold back the others.
+        Previews are drawn in a worker thread, so a reviewer opening a case never stalls other users."""
+        drawn = []
+        for sha in shas:
+            try:
+                drawn.append(await asyncio.to_thread(preview, await self.core.media.load(sha)))
+            except (OSError, ValueError, Image.DecompressionBombError):
+                log.exception("could not draw photo %s for chat %s", sha, chat_id)
+        if not drawn:
+            return
         try:
-            await _album(self.bot, chat_id, [await self.core.media.load(sha) for sha in shas])
-        except (TelegramAPIError, OSError):
+            await _album(self.bot, chat_id, drawn)
+        except TelegramAPIError:
             log.exception("could not send the photos of a case to chat %s", chat_id)
 
     async def _set_commands(self, chat_id: int, commands: tuple[tuple[str, str], ...]) -> None:
@@ -252,8 +262,8 @@ def preview(data: bytes) -> bytes:
         return out.getvalue()
 
 
-async def _album(bot: Bot, chat_id: int, photos: list[bytes]) -> None:
-    files = [BufferedInputFile(preview(data), filename=f"anh-{i + 1}.jpg") for i, data in enumerate(photos)]
+async def _album(bot: Bot, chat_id: int, previews: list[bytes]) -> None:
+    files = [BufferedInputFile(data, filename=f"anh-{i + 1}.jpg") for i, data in enumerate(previews)]
     if len(files) == 1:
         await bot.send_photo(chat_id, files[0])
         return
