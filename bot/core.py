@@ -74,6 +74,15 @@ class Core:
                 log.exception("failed to handle %s event from %s:%s", event.kind, event.channel, event.user_id)
                 return [Reply(t("error.unexpected"))]
 
+    async def set_reachable(self, channel: str, user_id: str, reachable: bool) -> None:
+        """The channel says the person blocked (or unblocked) the bot. Never raises."""
+        try:
+            async with self.db.session() as session:
+                await repo.set_reachable(session, channel, user_id, None if reachable else self.clock.now())
+        except Exception:
+            log.exception("could not note the reachability of %s:%s", channel, user_id)
+        self.known.forget((channel, user_id))
+
     async def _unit_of_work(self, event: Inbound, photos: PhotoInput | None,
                             known: Known | None) -> tuple[list[Reply], Request]:
         async with self.db.session() as session:

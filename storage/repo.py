@@ -461,3 +461,9 @@ async def claim_invite(session: AsyncSession, invite: Invite, now: datetime) -> 
 
 async def note_invite_user(session: AsyncSession, invite: Invite, person_id: int) -> None:
     await session.execute(update(Invite).where(Invite.id == invite.id).values(used_by=person_id))
+
+
+async def set_reachable(session: AsyncSession, channel: str, external_id: str, unreachable_at: datetime | None) -> None:
+    """None: reminders may reach the account again; a time: it blocked the bot then."""
+    await session.execute(update(Account).where(Account.channel == channel, Account.external_id == external_id)
+                          .values(unreachable_at=unreachable_at).execution_options(synchronize_session=False))

@@ -316,3 +316,42 @@ async def test_a_cases_good_photos_are_sent_even_if_one_cannot_be_drawn(server, 
     await secretary.tap("NT-2026-00777 – Người tốt")
     albums = server.calls_named("sendMediaGroup")
     assert albums and len(albums[-1].params["media"]) == 2  # the two good ones, the missing one left out
+
+
+async def test_blocking_the_bot_marks_the_person_unreachable_at_once_and_unblocking_clears_it(server, bot, app):
+    import time
+
+    from storage import repo
+    from tests.conftest import add_member
+
+    await add_member(app, "7003")
+
+    def member_update(old: str, new: str) -> dict:
+        def member(status: str) -> dict:  # ChatMemberBanned carries until_date (0: for ever)
+            return {"status": status, "user": server.bot_user, **({"until_date": 0} if status == "kicked" else {})}
+
+        return {"my_chat_member": {"chat": {"id": 7003, "type": "private", "first_name": "Test"},
+                                   "from": server.user(7003), "date": int(time.time()),
+                                   "old_chat_member": member(old), "new_chat_member": member(new)}}
+
+    async def unreachable() -> bool:
+        async with app.db.session() as session:
+            return (await repo.account_of(session, "telegram", "7003")).unreachable_at is not None
+
+    server.push_update(member_update("member", "kicked"))
+    await wait_until(unreachable)
+    server.push_update(member_update("kicked", "member"))
+
+    async def reachable() -> bool:
+        return not await unreachable()
+
+    await wait_until(reachable)
+
+
+async def wait_until(condition, seconds: float = 5.0) -> None:
+    """Wait for a condition on the database (another task writes it; nothing to await), failing after `seconds`."""
+    import asyncio
+
+    async with asyncio.timeout(seconds):
+        while not await condition():  # noqa: ASYNC110 - the state is in the database, not an event
+            await asyncio.sleep(0.02)

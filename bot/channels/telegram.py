@@ -30,6 +30,7 @@ from aiogram.types import (
     BotCommandScopeChat,
     BufferedInputFile,
     CallbackQuery,
+    ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
@@ -82,6 +83,7 @@ class TelegramChannel:
         self.router.message.register(self.on_message)
         self.router.edited_message.register(self.on_edited, F.chat.type == "private")
         self.router.callback_query.register(self.on_callback)
+        self.router.my_chat_member.register(self.on_member, F.chat.type == "private")
 
     def dispatcher(self) -> Dispatcher:
         dispatcher = Dispatcher(disable_fsm=True)  # conversation state is in our database
@@ -107,6 +109,11 @@ class TelegramChannel:
     async def on_edited(self, message: Message) -> None:
         if message.from_user is not None:
             await self._deliver(message, _base(message, InboundKind.EDITED))
+
+    async def on_member(self, update: ChatMemberUpdated) -> None:
+        """The person blocked the bot (or unblocked it): reminders stop, or may reach them again, at once."""
+        reachable = update.new_chat_member.status not in ("kicked", "left")
+        await self.core.set_reachable(CHANNEL, str(update.from_user.id), reachable)
 
     async def on_callback(self, query: CallbackQuery, event_update: Update) -> None:
         try:
@@ -345,7 +352,7 @@ def split_text(text: str, limit: int) -> list[str]:
     return chunks
 
 
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
 async def run_polling(bot: Bot, core: Core, album_wait: float, handle_signals: bool = False,
