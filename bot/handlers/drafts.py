@@ -3,6 +3,7 @@ buttons: the conversation's own commands, run through the request's conversation
 
 from __future__ import annotations
 
+from bot.flows.nomination import FIX
 from bot.handlers import review
 from bot.request import Request
 from common.events import Reply
@@ -31,7 +32,7 @@ async def _fix(request: Request, case_ref: str) -> list[Reply]:
         return [Reply(t(target, code=case_ref.upper()[:32]))]
     conversation = request.conversation
     if conversation is not None:
-        if conversation.flow == "fix" and conversation.state.get("data", {}).get("case_id") == target.id:
+        if conversation.flow == FIX.name and conversation.state.get("data", {}).get("case_id") == target.id:
             return await request.conversations.reprompt(request, conversation)
         return [Reply(t("fix.draft_first"))]
     return await request.conversations.start_fix(request, target)

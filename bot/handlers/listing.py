@@ -87,8 +87,8 @@ async def _page(request: Request, token: str, page: int) -> list[Reply]:
     kind, _, value = token.partition("=")
     if kind == "s":
         query = replace(query, status=value)
-    elif kind == "u" and row_id(value) is not None:
-        query = replace(query, unit_id=row_id(value))
+    elif kind == "u" and (unit_id := row_id(value)) is not None:
+        query = replace(query, unit_id=unit_id)
     elif kind == "q":
         start, end = _quarter_bounds(request, value)
         query = replace(query, after=start, until=end)
