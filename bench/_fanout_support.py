@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: bot/, storage/, 
     sys.path.insert(0, str(ROOT))
 
 from bot.app import settle_memory  # noqa: E402
-from bot.channels.telegram import TelegramDelivery, make_bot  # noqa: E402
+from bot.channels.telegram import TelegramChannel, make_bot  # noqa: E402
 from common.settings import Settings  # noqa: E402
 from common.text import fold  # noqa: E402
 from scheduler.outbox import OutboxSender  # noqa: E402
@@ -131,7 +131,7 @@ async def worker() -> dict:
     started, cpu_before = time.monotonic(), cpu_seconds()  # imports excluded: they are not sending
     try:
         # The sender as production builds it: rate, per-chat rate and in-flight from the settings.
-        sender = ReminderService(db, settings, clock, {"telegram": TelegramDelivery(bot)}).sender
+        sender = ReminderService(db, settings, clock, {"telegram": TelegramChannel(bot)}).sender
         settle_memory()  # as `nguoitot run` does once started
         db.start_checkpoints()
         handled, passes = await drain(sender, db, clock, float(os.environ["FANOUT_SECONDS"]))

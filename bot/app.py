@@ -1,17 +1,28 @@
-"""Builds the application from settings: database, media store, clock and core."""
+"""The composition root: builds the application from settings (database, media store, clock, core), and
+one process's running parts (`Service`): receiving, the inbox worker, reminders, the HTTP app."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
+import signal
 from dataclasses import dataclass
 
+from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel, TelegramReceiver, make_bot
 from bot.core import Core
+from bot.http import HttpApp, Route
+from bot.intake import ChannelPort, Intake, Worker
 from common.clock import Clock, SystemClock
 from common.settings import Settings
+from scheduler.service import ReminderService
 from storage import repo
-from storage.db import Database
+from storage.db import Database, is_unavailable
+from storage.locks import AnotherProcess, Locks, locks_for, sole_process
 from storage.media import FolderBackend, MediaStore
+
+log = logging.getLogger("nguoitot")
 
 
 @dataclass
@@ -27,18 +38,147 @@ class App:
 
 async def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
     db = Database(settings.database_url, schema=settings.database_schema)
-    if migrate:
-        await db.upgrade()
-        async with db.session() as session:
-            await repo.ensure_default_movements(session)
+    try:
+        if migrate:
+            await db.upgrade()
+            async with db.session() as session:
+                await repo.ensure_default_movements(session)
+    except BaseException:
+        await db.dispose()
+        raise
     media = MediaStore(FolderBackend(settings.media_dir))
     core = Core(db, media, settings, clock or SystemClock(settings.zone))
     return App(settings, db, media, core)
 
 
+@dataclass(frozen=True)
+class Roles:
+    """What a process does: `nguoitot run` everything, `worker` the inbox, `sender` the outbox."""
+
+    receive: bool = True  # take updates from the channels (polling, or webhooks on the HTTP app)
+    work: bool = True  # handle the inbox and send the replies
+    plan: bool = True  # plan reminders (one process at a time)
+    send: bool = True  # send the outbox (one process at a time)
+    http: bool = True  # serve webhooks, /healthz and /metrics
+
+
+class Service:
+    """One process's running parts, started and stopped together."""
+
+    def __init__(self, app: App, roles: Roles = Roles(), *, locks: Locks | None = None, poll_timeout: int = 25,
+                 sender_idle: float = 1.0) -> None:
+        settings = app.settings
+        self.app = app
+        self.roles = roles
+        self.locks = locks or locks_for(app.db)
+        self.bot = make_bot(settings) if settings.telegram_bot_token else None
+        self.channels: dict[str, ChannelPort] = {}
+        if self.bot is not None:
+            self.channels["telegram"] = TelegramChannel(self.bot, app.media, settings.telegram_bot_username)
+        self.worker = Worker(app.core, app.db, self.locks, self.channels, album_wait=settings.album_wait_seconds) \
+            if roles.work else None
+        self.intake = Intake(app.db, self.worker)
+        self.receiver = TelegramReceiver(
+            self.bot, self.channels["telegram"], self.intake, webhook_url=settings.webhook_url,
+            webhook_secret=settings.telegram_webhook_secret, max_connections=settings.webhook_max_connections,
+            poll_timeout=poll_timeout) if roles.receive and self.bot is not None else None
+        self.reminders = ReminderService(app.db, settings, app.core.clock, self.channels, self.locks,
+                                         plan=roles.plan, send=roles.send, sender_idle=sender_idle) \
+            if roles.plan or roles.send else None
+        routes = [Route("POST", WEBHOOK_PATH, self.receiver.webhook)] \
+            if self.receiver is not None and settings.webhook_url else []
+        self.http = HttpApp(app.db, app.core.clock, routes, max_backlog_age=settings.health_max_backlog_seconds) \
+            if roles.http else None
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        settings = self.app.settings
+        if self.http is not None:
+            await self.http.start(settings.http_host, settings.http_port)
+        if self.worker is not None:
+            self._tasks.append(asyncio.create_task(self.worker.run(), name="inbox worker"))
+        if self.receiver is not None:
+            self._tasks.append(asyncio.create_task(self.receiver.run(), name="telegram receiver"))
+        if self.reminders is not None:
+            self.reminders.start()
+
+    async def stop(self) -> None:
+        """Stop taking updates; let what is in hand finish (SHUTDOWN_GRACE_SECONDS); then close."""
+        receiving = [t for t in self._tasks if t.get_name() == "telegram receiver"]
+        await _cancelled(receiving)
+        if self.worker is not None:
+            await self.worker.stop(self.app.settings.shutdown_grace_seconds)
+        await _cancelled(self._tasks)
+        if self.reminders is not None:
+            await self.reminders.stop()
+        if self.http is not None:
+            await self.http.stop()
+        await self.locks.close()
+        if self.bot is not None:
+            await self.bot.session.close()
+
+
+async def _cancelled(tasks: list[asyncio.Task]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def serve(settings: Settings, roles: Roles = Roles()) -> int:
+    """Run until SIGTERM or SIGINT. A database that cannot be reached at start is said in one line and tried
+    again with backoff."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        with sole_process(settings.database_url):
+            return await _serve(settings, roles, stopping)
+    except AnotherProcess as error:
+        log.error("%s", error)
+        return 1
+
+
+async def _serve(settings: Settings, roles: Roles, stopping: asyncio.Event) -> int:
+    app = await _built_when_reachable(settings, stopping)
+    if app is None:
+        return 0
+    service = Service(app, roles)
+    try:
+        await service.start()
+        settle_memory()
+        app.db.start_checkpoints()
+        log.info("running (%s) on %s", ", ".join(k for k, v in roles.__dict__.items() if v),
+                 app.db.engine.url.render_as_string())
+        await stopping.wait()
+        log.info("stopping: finishing what is in hand (at most %.0f s)", settings.shutdown_grace_seconds)
+    finally:
+        await service.stop()
+        await app.close()
+    log.info("stopped")
+    return 0
+
+
+async def _built_when_reachable(settings: Settings, stopping: asyncio.Event) -> App | None:
+    backoff = 1.0
+    while not stopping.is_set():
+        try:
+            return await build_app(settings)
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            log.error("database unreachable (%s); trying again in %.0f s",
+                      (str(error).splitlines() or ["?"])[0][:200], backoff)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), backoff)
+        backoff = min(backoff * 2, 60.0)
+    return None
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)  # one line per update is too much
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def settle_memory() -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from alembic import command
 
-from bot.app import App, build_app, configure_logging, settle_memory
-from bot.channels.telegram import TelegramDelivery, invite_link, make_bot, run_polling
+from bot.app import App, Roles, build_app, configure_logging, serve
+from bot.channels.telegram import TelegramChannel, invite_link, make_bot
 from bot.channels.terminal import TerminalChat
 from bot.demo import ensure_demo_cadre
 from bot.handlers.onboarding import create_invite
@@ -53,8 +53,13 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nguoitot", description="Bot đề cử người tốt, việc tốt")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the bot (Telegram long polling; the terminal chat without a token)")
+    run = sub.add_parser("run", help="run the bot: receive (long polling, or a webhook with WEBHOOK_URL), handle, "
+                                     "remind, serve /healthz and /metrics (the terminal chat without a token)")
     run.set_defaults(action=_run)
+    sub.add_parser("worker", help="(PostgreSQL) only handle received updates, beside a `run` process"
+                   ).set_defaults(action=_worker)
+    sub.add_parser("sender", help="(PostgreSQL) only send reminders and notifications (the outbox)"
+                   ).set_defaults(action=_sender)
     chat = sub.add_parser("chat", help="chat with the bot in this terminal as a demo cadre")
     chat.set_defaults(action=_chat)
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
@@ -256,7 +261,8 @@ async def _remind_run(settings: Settings, args: argparse.Namespace) -> int:
     app = await build_app(settings)
     bot = make_bot(settings)
     try:
-        service = ReminderService(app.db, settings, app.core.clock, {"telegram": TelegramDelivery(bot)})
+        channel = TelegramChannel(bot, app.media, settings.telegram_bot_username)
+        service = ReminderService(app.db, settings, app.core.clock, {"telegram": channel})
         planned, handled = await service.run_once()
         print(f"Đã lên lịch {planned} nhắc nhở mới; đã xử lý {handled} tin trong hàng đợi.")
     finally:
@@ -301,21 +307,32 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.telegram_bot_token:
         print(NO_TOKEN.format(database=settings.database_url))
         return await _chat(settings, args)
-    app = await build_app(settings)
-    bot = make_bot(settings)
-    reminders = ReminderService(app.db, settings, app.core.clock, {"telegram": TelegramDelivery(bot)})
-    log.info("bot running on Telegram by long polling; database %s", app.db.engine.url.render_as_string())
-    settle_memory()
-    app.db.start_checkpoints()
-    reminders.start()
-    try:
-        await run_polling(bot, app.core, settings.album_wait_seconds, handle_signals=True,
-                          username=settings.telegram_bot_username)
-    finally:
-        await reminders.stop()
-        await bot.session.close()
-        await app.close()
-    return 0
+    return await serve(settings)
+
+
+async def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    problem = _needs_several_processes(settings)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    return await serve(settings, Roles(receive=False, plan=False, send=False, http=False))
+
+
+async def _sender(settings: Settings, args: argparse.Namespace) -> int:
+    problem = _needs_several_processes(settings)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    return await serve(settings, Roles(receive=False, work=False, plan=False, http=False))
+
+
+def _needs_several_processes(settings: Settings) -> str:
+    if not settings.telegram_bot_token:
+        return "TELEGRAM_BOT_TOKEN chưa được đặt: tiến trình này không có kênh nào để gửi."
+    if Database(settings.database_url).is_sqlite:
+        return ("Nhiều tiến trình cần PostgreSQL (DATABASE_URL=postgresql://…). Với SQLite, một tiến trình "
+                "`nguoitot run` làm mọi việc.")
+    return ""
 
 
 async def _chat(settings: Settings, args: argparse.Namespace) -> int:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from bot.conversation import ConversationService
@@ -20,11 +21,11 @@ from bot.handlers import onboarding, registry, review
 from bot.known_people import Known, KnownPeople
 from bot.request import Request
 from common.clock import Clock
-from common.events import Fetch, Inbound, InboundKind, Reply
+from common.events import Fetch, Inbound, InboundKind, Reply, reply_to_json
 from common.messages import t
 from common.settings import Settings
-from storage import repo
-from storage.db import Database, is_lost_connection, is_write_conflict
+from storage import inbox, repo
+from storage.db import Database, is_lost_connection, is_unavailable, is_write_conflict
 from storage.media import MediaStore
 from storage.models import PendingAction, Role
 from storage.repo import SavedConversation
@@ -47,6 +48,15 @@ class Core:
 
     async def handle(self, event: Inbound, fetch: Fetch) -> list[Reply]:
         """Never raises: an unexpected error is logged and the user told to retry, the draft intact."""
+        return (await self._handle(event, fetch, ())).replies
+
+    async def handle_stored(self, event: Inbound, fetch: Fetch, inbox_ids: Sequence[int]) -> Handled:
+        """An event made of stored updates (the inbox, bot/intake.py): they are marked handled, with the
+        replies to send, in the unit of work that handles them, so their effect and their being handled
+        commit together. Raises only when the database cannot be reached: then it is tried again later."""
+        return await self._handle(event, fetch, tuple(inbox_ids))
+
+    async def _handle(self, event: Inbound, fetch: Fetch, inbox_ids: tuple[int, ...]) -> Handled:
         key = (event.channel, event.user_id)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
@@ -55,7 +65,7 @@ class Core:
                 known = self.known.get(key) if answers_conversation(event) else None
                 for _ in range(CONFLICT_RETRIES):
                     try:
-                        replies, request = await self._unit_of_work(event, photos, known)
+                        replies, request = await self._unit_of_work(event, photos, known, inbox_ids)
                     except Exception as conflict:
                         if not isinstance(conflict, (repo.StaleConversation, _Unverified)) \
                                 and not is_write_conflict(conflict) and not is_lost_connection(conflict):
@@ -67,27 +77,29 @@ class Core:
                                      event.channel, event.user_id)
                         continue
                     self._remember(key, request)
-                    return [_drawn(reply, request) for reply in replies]
-                return [Reply(t("error.busy"))]
-            except Exception:
+                    return Handled(replies, stored=bool(inbox_ids))
+                if inbox_ids:
+                    raise StorageUnavailable("conflicts or lost connections went on")
+                return Handled([Reply(t("error.busy"))])
+            except _AlreadyHandled:
+                log.info("update(s) %s already handled by another worker", inbox_ids)
+                return Handled([], stored=True)
+            except Exception as error:
                 self.known.forget(key)
+                if inbox_ids and is_unavailable(error):
+                    raise StorageUnavailable(str(error)) from error
                 log.exception("failed to handle %s event from %s:%s", event.kind, event.channel, event.user_id)
-                return [Reply(t("error.unexpected"))]
+                return Handled([Reply(t("error.unexpected"))])
 
-    async def set_reachable(self, channel: str, user_id: str, reachable: bool) -> None:
-        """The channel says the person blocked (or unblocked) the bot. Never raises."""
-        try:
-            async with self.db.session() as session:
-                await repo.set_reachable(session, channel, user_id, None if reachable else self.clock.now())
-        except Exception:
-            log.exception("could not note the reachability of %s:%s", channel, user_id)
-        self.known.forget((channel, user_id))
-
-    async def _unit_of_work(self, event: Inbound, photos: PhotoInput | None,
-                            known: Known | None) -> tuple[list[Reply], Request]:
+    async def _unit_of_work(self, event: Inbound, photos: PhotoInput | None, known: Known | None,
+                            inbox_ids: tuple[int, ...]) -> tuple[list[Reply], Request]:
         async with self.db.session() as session:
             request = self._request(event, session)
-            replies = await self._route(request, photos, known)
+            replies = [_drawn(reply, request) for reply in await self._route(request, photos, known)]
+            if inbox_ids:  # first, so the conversation's write joins this transaction (never goes alone)
+                stored = [reply_to_json(reply) for reply in replies]
+                if not await inbox.mark_handled(session, inbox_ids, stored, inbox.wall_clock()):
+                    raise _AlreadyHandled
             await self._write_conversation(request)
             if known is not None and not request.conversation_writes:
                 raise _Unverified  # nothing checked what was remembered: read afresh (bot/known_people.py)
@@ -131,6 +143,10 @@ class Core:
 
     async def _route(self, request: Request, photos: PhotoInput | None, known: Known | None) -> list[Reply]:
         event = request.event
+        if event.kind in (InboundKind.BLOCKED, InboundKind.UNBLOCKED):  # the channel tells, the person did not write
+            unreachable = request.now if event.kind is InboundKind.BLOCKED else None
+            await repo.set_reachable(request.session, event.channel, event.user_id, unreachable)
+            return []
         await self._identify(request, known)
         if event.kind is InboundKind.COMMAND and event.command == "start":
             return await onboarding.start(request)  # before registration too
@@ -266,6 +282,20 @@ def answers_conversation(event: Inbound) -> bool:
 
 class _Unverified(Exception):
     """Handled from what was remembered, but nothing written checked it."""
+
+
+class _AlreadyHandled(Exception):
+    """Another worker marked these stored updates handled first."""
+
+
+class StorageUnavailable(Exception):
+    """The database cannot be reached now: the stored update stays open and is handled later."""
+
+
+@dataclass(frozen=True)
+class Handled:
+    replies: list[Reply]
+    stored: bool = False  # the inbox rows were marked handled, with these replies, in the unit of work
 
 
 _UNSUPPORTED = {"sticker", "voice", "video", "location", "contact"}

@@ -6,9 +6,10 @@ Nothing here knows about a channel: choices are data, drawn as buttons or as a n
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, fields
 from enum import StrEnum
+from typing import Any
 
 
 class InboundKind(StrEnum):
@@ -18,6 +19,8 @@ class InboundKind(StrEnum):
     MEDIA = "media"  # one photo/image file, or a whole album at once
     EDITED = "edited"  # a message edited after it was sent: never changes an answer
     UNSUPPORTED = "unsupported"  # sticker, voice, location, contact, video…
+    BLOCKED = "blocked"  # the person blocked the bot: reminders stop at once
+    UNBLOCKED = "unblocked"  # and unblocked it: they may reach them again
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,39 @@ class Reply:
     invite: str = ""
     with_main_menu: bool = False
     with_commands: bool = False
+
+
+def reply_to_json(reply: Reply) -> dict[str, Any]:
+    """A reply as plain JSON, only the fields that differ from their defaults: replies are stored before
+    they are sent (the inbox, the outbox), so a crash between the two loses none."""
+    data: dict[str, Any] = {}
+    for spec in fields(reply):
+        value = getattr(reply, spec.name)
+        if value != spec.default:
+            data[spec.name] = _plain(value)
+    return data
+
+
+def reply_from_json(data: Mapping[str, Any]) -> Reply:
+    values = {name: _frozen(value) for name, value in data.items() if name in _REPLY_FIELDS}
+    if "choices" in values:
+        values["choices"] = tuple(Choice(label, value) for label, value in values["choices"])
+    return Reply(**values)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Choice):
+        return [value.label, value.value]
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+
+
+_REPLY_FIELDS = frozenset(spec.name for spec in fields(Reply))
 
 
 # Adapters hand the core a way to fetch the bytes behind a MediaRef.

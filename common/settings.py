@@ -18,6 +18,13 @@ class Settings(BaseSettings):
     telegram_bot_token: str = ""
     telegram_api_url: str = TELEGRAM_API_DEFAULT
     telegram_bot_username: str = ""  # for invite links when the bot cannot be asked (no token)
+    # Webhook mode: the public base URL Telegram posts to (…/webhook/telegram); empty: long polling.
+    webhook_url: str = ""
+    telegram_webhook_secret: str = ""  # X-Telegram-Bot-Api-Secret-Token; empty: derived from the token
+    webhook_max_connections: int = 40
+    # The HTTP app: webhooks, /healthz, /metrics.
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
     database_url: str = "sqlite:///./data/nguoitot.db"
     database_schema: str = ""  # PostgreSQL schema to use instead of public (tests, shared servers)
     media_dir: Path = Path("./data/media")
@@ -25,6 +32,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     invite_ttl_days: int = 14
     album_wait_seconds: float = 0.6  # how long to gather the photos of one Telegram album
+    shutdown_grace_seconds: float = 20.0  # on SIGTERM, how long handlers and albums in progress may finish
+    inbox_retention_days: float = 7.0  # handled updates (with what people wrote) are forgotten after this
+    health_max_backlog_seconds: float = 300.0  # /healthz says 503 when an update has waited longer
     max_photo_bytes: int = 20 * 1024 * 1024  # the Bot API's getFile limit
     # Deadlines and reminders (scheduler/)
     deadline_dates: str = "20/03,20/06,20/09,20/12"  # quarterly, day/month, at DEADLINE_TIME local

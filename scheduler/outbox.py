@@ -23,16 +23,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Update, bindparam, or_, select, text, update
+from sqlalchemy import Row, Update, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.clock import Clock
 from common.delivery import Delivery, Rejected, RetryLater, TransientFailure, Unreachable
-from common.events import Choice, Reply
+from common.events import Reply, reply_from_json, reply_to_json
 from common.messages import t
-from storage import repo
-from storage.db import Database
+from storage import inbox, repo
+from storage.db import Database, GroupCommit
 from storage.models import Account, Membership, Outbox, OutboxStatus, Person
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ MAX_BACKOFF = 300.0  # seconds between tries of one message, at most
 GIVE_UP_AFTER = timedelta(days=1)
 ANALYZE_AFTER = 1000  # rows enqueued at once after which PostgreSQL's statistics of the table are renewed
 STOP_WAIT = 10.0  # seconds a stopping sender waits for the messages it has in flight
+REPLY_WATCH_EVERY = 1.0  # seconds between looks at how many live replies share the channel's rate
+REPLIES_PER_UPDATE = 1.5  # most updates get one reply, some two or three
 
 
 @dataclass(frozen=True)
@@ -53,15 +55,6 @@ class Message:
     reply: Reply
     due_at: datetime
     stale_at: datetime | None = None  # not worth sending after this (its deadline passed)
-
-
-def payload(reply: Reply) -> dict[str, Any]:
-    return {"text": reply.text, "choices": [[c.label, c.value] for c in reply.choices], "columns": reply.columns}
-
-
-def reply_of(data: Mapping[str, Any]) -> Reply:
-    return Reply(data["text"], tuple(Choice(label, value) for label, value in data.get("choices", [])),
-                 data.get("columns", 1))
 
 
 async def enqueue(session: AsyncSession, messages: Iterable[Message], now: datetime) -> int:
@@ -79,7 +72,7 @@ async def enqueue(session: AsyncSession, messages: Iterable[Message], now: datet
         chunk = [m.key for m in messages[start:start + 1000]]
         known.update((await session.execute(select(Outbox.key).where(Outbox.key.in_(chunk)))).scalars())
     rows = [dict(key=m.key, person_id=m.person_id, channel=m.channel, chat_id=m.chat_id, kind=m.kind,
-                 payload=payload(m.reply), status=OutboxStatus.PENDING, due_at=m.due_at, stale_at=m.stale_at,
+                 payload=reply_to_json(m.reply), status=OutboxStatus.PENDING, due_at=m.due_at, stale_at=m.stale_at,
                  attempts=0, last_error="", created_at=now) for m in messages if m.key not in known]
     if not rows:
         return 0
@@ -92,6 +85,13 @@ async def enqueue(session: AsyncSession, messages: Iterable[Message], now: datet
         # next minute's look-up of known keys scanned the whole table per key (5 s for 10,000).
         await session.execute(text(f"ANALYZE {_outbox.name}"))
     return added
+
+
+async def backlog(session: AsyncSession, now: datetime) -> int:
+    """Messages due and not yet sent (pending, or on their way)."""
+    statement = select(func.count()).select_from(_outbox).where(
+        _outbox.c.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]), _outbox.c.due_at <= now)
+    return (await session.execute(statement)).scalar_one()
 
 
 class RateLimiter:
@@ -107,6 +107,7 @@ class RateLimiter:
     CATCH_UP = 0.01
 
     def __init__(self, rate: float, per_chat: float, timer: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
         self.interval = 1.0 / rate
         self.chat_interval = 1.0 / per_chat
         self.timer = timer
@@ -116,6 +117,15 @@ class RateLimiter:
 
     def pause(self, seconds: float) -> None:
         self._next = max(self._next, self.timer() + seconds)
+
+    def leave_room(self, others_per_second: float) -> None:
+        """Others send on the same budget (live replies, bot/intake.py): keep to what they leave, and
+        never below a tenth of the rate, so reminders still move."""
+        self.interval = 1.0 / max(self.rate * 0.1, self.rate - others_per_second)
+
+    def chat_used(self, chat_id: str) -> None:
+        """A reply just went to this chat: its next message from here waits its turn after it."""
+        self._chat_next[chat_id] = max(self._chat_next.get(chat_id, 0.0), self.timer() + self.chat_interval)
 
     def give_back(self, chat_id: str, started: float) -> None:
         """A start the channel refused to take (a 5xx) returns its place in the overall rate and in its
@@ -160,7 +170,7 @@ class OutboxSender:
         self.max_attempts = max_attempts
         self.slots = asyncio.Semaphore(in_flight)
         self.batch = batch
-        self.outcomes = _Outcomes(db)
+        self.outcomes = GroupCommit(db)
         self.wake = asyncio.Event()
         self._in_flight: set[asyncio.Task] = set()
         self._waiting: set[asyncio.Task] = set()  # in flight, but not yet started: waiting for their turn
@@ -196,9 +206,12 @@ class OutboxSender:
 
     async def run_forever(self, idle_wait: float = 1.0) -> None:
         """Keep sending; a failing database (a restart, a lost connection) only pauses it."""
+        watch = asyncio.create_task(self._leave_room_for_replies(), name="outbox: replies first")
         try:
             await self._run_forever(idle_wait)
         finally:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
             if self._upcoming is not None:  # rows it claimed come back when their lease runs out
                 self._upcoming.cancel()
                 await asyncio.gather(self._upcoming, return_exceptions=True)
@@ -207,6 +220,25 @@ class OutboxSender:
                 task.cancel()
             if self._in_flight:  # let what is on its way finish and be marked: no resend after a stop
                 await asyncio.wait(self._in_flight, timeout=STOP_WAIT)
+
+    async def _leave_room_for_replies(self) -> None:
+        """Live replies go first. Whichever process sends them, each answers an update in the inbox: the
+        updates received since the last look say how much of the channel's rate replies are taking, and
+        which chats just had one. (One sender runs at a time, scheduler/service.py; replies are not slowed.)"""
+        mark, looked = None, time.monotonic()
+        while True:
+            await asyncio.sleep(REPLY_WATCH_EVERY)
+            try:
+                async with self.db.session() as session:
+                    mark, chats = await inbox.received_since(session, mark)
+            except Exception as error:
+                log.info("outbox: could not look at live replies (%s)", error)
+                continue
+            now = time.monotonic()
+            self.limiter.leave_room(len(chats) * REPLIES_PER_UPDATE / max(now - looked, 0.1))
+            looked = now
+            for chat_id in chats:
+                self.limiter.chat_used(chat_id)
 
     async def _run_forever(self, idle_wait: float) -> None:
         pause = idle_wait
@@ -258,7 +290,7 @@ class OutboxSender:
             await self._finish(row, OutboxStatus.STALE)
             return
         try:
-            await delivery.deliver(row.chat_id, reply_of(row.payload))
+            await delivery.deliver(row.chat_id, reply_from_json(row.payload))
         except RetryLater as slow_down:
             self.limiter.pause(slow_down.seconds)
             await self._finish(row, OutboxStatus.PENDING, error=str(slow_down), retry_in=slow_down.seconds,
@@ -369,66 +401,3 @@ _MARK_DONE = _outcome(status=bindparam("new_status"))
 _CLAIM, _CLAIM_SKIP_LOCKED = _claims(skip_locked=False), _claims(skip_locked=True)
 _RESCHEDULE = _outcome(status=OutboxStatus.PENDING, retry_at=bindparam("retry", type_=_outbox.c.retry_at.type),
                        attempts=bindparam("attempts"))
-
-
-_Queued = tuple[Update, dict[str, Any], asyncio.Future[None]]  # an outcome to write, and its waiter
-
-
-class _Outcomes:
-    """Writes outcomes as a group commit: those that arrive while a write is under way go, all together,
-    in the next one. A sender finishing a message every few milliseconds then pays for one transaction
-    per handful of messages instead of one each. `write` returns once its outcome is committed, so a
-    message holds its in-flight place until it is marked, as before."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self._queued: list[_Queued] = []
-        self._writer: asyncio.Task | None = None
-
-    async def write(self, statement: Update, params: dict[str, Any]) -> None:
-        done = asyncio.get_running_loop().create_future()
-        self._queued.append((statement, params, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_queued())
-        await done
-
-    async def _write_queued(self) -> None:
-        while self._queued:
-            batch, self._queued = self._queued, []
-            try:
-                await self._write_settling(batch)
-            except BaseException as stop:  # cancelled: nobody is left waiting forever
-                _settle(batch + self._queued, stop)
-                raise
-
-    async def _write_settling(self, batch: list[_Queued]) -> None:
-        """Write a group and settle its waiters. If it fails, one bad outcome must not fail its neighbours
-        (their messages went out): each is written again on its own."""
-        try:
-            await self._write(batch)
-        except Exception as failed:
-            if len(batch) == 1:  # its message logs it; its row's lease brings it back
-                _settle(batch, failed)
-                return
-            for one in batch:
-                await self._write_settling([one])
-        else:
-            _settle(batch, None)
-
-    async def _write(self, batch: list[_Queued]) -> None:
-        by_statement: dict[Update, list[dict[str, Any]]] = {}
-        for statement, params, _ in batch:
-            by_statement.setdefault(statement, []).append(params)
-        async with self.db.session() as session:
-            for statement, rows in by_statement.items():
-                await session.execute(statement, rows)
-
-
-def _settle(batch: list[_Queued], error: BaseException | None) -> None:
-    for *_, done in batch:
-        if done.done():
-            continue
-        if error is None:
-            done.set_result(None)
-        else:
-            done.set_exception(error)

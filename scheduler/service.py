@@ -1,6 +1,10 @@
 """Runs the reminders: APScheduler plans what is due every minute into the outbox, and the outbox
 sender drains it. Planning is idempotent and catches up on its own, so a missed run is simply
 coalesced into the next one (misfires are handled by the planner's rules, not by APScheduler's).
+
+Among several processes, one plans and one sends at a time (storage/locks.py: the "planner" and
+"sender" roles); another takes a role over within a minute of its holder's death. The planner's holder
+also forgets old inbox rows (INBOX_RETENTION_DAYS).
 """
 
 from __future__ import annotations
@@ -17,15 +21,27 @@ from common.delivery import Delivery
 from common.settings import Settings
 from scheduler.outbox import OutboxSender, enqueue
 from scheduler.reminders import ReminderPlanner
+from storage import inbox
 from storage.db import Database
+from storage.locks import LocalLocks, Locks
 
 log = logging.getLogger(__name__)
 
 
+ROLE_RETRY = 15.0  # seconds between tries to take a role another process holds
+PRUNE_BATCHES = 50  # at most this many batches of old inbox rows forgotten a minute
+
+
 class ReminderService:
-    def __init__(self, db: Database, settings: Settings, clock: Clock, deliveries: Mapping[str, Delivery]) -> None:
+    def __init__(self, db: Database, settings: Settings, clock: Clock, deliveries: Mapping[str, Delivery],
+                 locks: Locks | None = None, *, plan: bool = True, send: bool = True,
+                 sender_idle: float = 1.0) -> None:
         self.db = db
         self.clock = clock
+        self.settings = settings
+        self.locks = locks or LocalLocks()
+        self.plans, self.sends = plan, send
+        self.sender_idle = sender_idle  # seconds an idle sender waits before looking for due messages again
         self.planner = ReminderPlanner(settings)
         self.sender = OutboxSender(db, clock, deliveries, rate=settings.telegram_rate_per_second,
                                    per_chat=settings.telegram_rate_per_chat, in_flight=settings.outbox_in_flight)
@@ -46,20 +62,57 @@ class ReminderService:
         return await self.plan_now(), await self.sender.run_until_idle()
 
     def start(self) -> None:
-        self.scheduler.add_job(self._plan_safely, IntervalTrigger(minutes=1), id="plan-reminders",
-                               coalesce=True, max_instances=1, misfire_grace_time=None,
-                               next_run_time=self.clock.now())
-        self.scheduler.start()
-        self._sending = asyncio.create_task(self.sender.run_forever(), name="outbox-sender")
+        if self.plans:
+            self.scheduler.add_job(self._plan_safely, IntervalTrigger(minutes=1), id="plan-reminders",
+                                   coalesce=True, max_instances=1, misfire_grace_time=None,
+                                   next_run_time=self.clock.now())
+            self.scheduler.start()
+        if self.sends:
+            self._sending = asyncio.create_task(self._send_when_holding(), name="outbox-sender")
+
+    async def _send_when_holding(self) -> None:
+        """Send while this process holds the sender role; it is checked again every ROLE_RETRY seconds (a
+        lost lock connection gives it up, and another process may have taken it meanwhile)."""
+        sending: asyncio.Task | None = None
+        try:
+            while True:
+                holding = await self.locks.hold("sender")
+                if holding and sending is None:
+                    sending = asyncio.create_task(self.sender.run_forever(self.sender_idle), name="outbox: sending")
+                elif not holding and sending is not None:
+                    log.warning("outbox: the sender role went to another process; not sending here")
+                    sending.cancel()
+                    await asyncio.gather(sending, return_exceptions=True)
+                    sending = None
+                await asyncio.sleep(ROLE_RETRY)
+        finally:
+            if sending is not None:
+                sending.cancel()
+                await asyncio.gather(sending, return_exceptions=True)
 
     async def stop(self) -> None:
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         if self._sending is not None:
             self._sending.cancel()
             await asyncio.gather(self._sending, return_exceptions=True)
 
     async def _plan_safely(self) -> None:
+        if not await self.locks.hold("planner"):
+            return
         try:
             await self.plan_now()
+            await self.forget_old_updates()
         except Exception:  # a bad minute must not stop the schedule; the next run catches up
             log.exception("planning reminders failed")
+
+    async def forget_old_updates(self) -> int:
+        cutoff = inbox.retention_cutoff(self.settings.inbox_retention_days)
+        forgotten = 0
+        for _ in range(PRUNE_BATCHES):
+            async with self.db.session() as session:
+                batch = await inbox.prune(session, cutoff)
+            forgotten += batch
+            if batch < inbox.PRUNE_BATCH:
+                break
+        return forgotten

@@ -17,9 +17,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import Executable, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -129,10 +130,79 @@ class Database:
         await self.engine.dispose()
 
 
+_Queued = tuple[Executable, list[dict[str, Any]], asyncio.Future[None]]  # rows to write, and their waiter
+
+
+class GroupCommit:
+    """Writes as a group commit: what arrives while a write is under way goes, all together, in the
+    next transaction. Many small writes a second (a sender's outcomes, a receiver's updates) then cost
+    one transaction per handful instead of one each. `write` returns once its rows are committed."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._queued: list[_Queued] = []
+        self._writer: asyncio.Task | None = None
+
+    async def write(self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]]) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._queued.append((statement, params if isinstance(params, list) else [params], done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
+        await done
+
+    async def _write_queued(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, []
+            try:
+                await self._write_settling(batch)
+            except BaseException as stop:  # cancelled: nobody is left waiting forever
+                _settle(batch + self._queued, stop)
+                raise
+
+    async def _write_settling(self, batch: list[_Queued]) -> None:
+        """Write a group and settle its waiters. If it fails, one bad write must not fail its neighbours:
+        each is written again on its own."""
+        try:
+            await self._write(batch)
+        except Exception as failed:
+            if len(batch) == 1:
+                _settle(batch, failed)
+                return
+            for one in batch:
+                await self._write_settling([one])
+        else:
+            _settle(batch, None)
+
+    async def _write(self, batch: list[_Queued]) -> None:
+        by_statement: dict[Executable, list[dict[str, Any]]] = {}
+        for statement, rows, _ in batch:
+            by_statement.setdefault(statement, []).extend(rows)
+        async with self.db.session() as session:
+            for statement, rows in by_statement.items():
+                await session.execute(statement, rows)
+
+
+def _settle(batch: list[_Queued], error: BaseException | None) -> None:
+    for *_, done in batch:
+        if done.done():
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+
 def is_write_conflict(error: BaseException) -> bool:
     """SQLite's way of saying another process wrote since this transaction read (SQLITE_BUSY[_SNAPSHOT]):
     like a failed version check, handling the event again is the answer."""
     return isinstance(error, OperationalError) and "database is locked" in str(error)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database cannot be reached or used just now (down, restarting, a lost connection, a full pool):
+    what was to be written may be tried again later."""
+    return is_lost_connection(error) or isinstance(
+        error, (OperationalError, InterfaceError, PoolTimeout, OSError, asyncio.TimeoutError))
 
 
 def is_lost_connection(error: BaseException) -> bool:

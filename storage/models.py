@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -303,3 +303,33 @@ class Outbox(SQLModel, table=True):
     last_error: str = ""
     created_at: datetime = utc_column(nullable=False)
     sent_at: datetime | None = utc_column(nullable=True)
+
+
+# ---- the inbox (bot/intake.py)
+class InboxUpdate(SQLModel, table=True):
+    """Every update a channel delivers, stored before the channel hears we have it; handled once, a chat's
+    updates one at a time in the order they came (`id`). Its replies are stored when it is handled and
+    sent after: a crash in between loses neither the update nor the answer.
+
+    Open work is `replied_at IS NULL`: not yet handled, or handled with replies still to send.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "update_key"),
+        # Only open rows are indexed, so the index stays small whatever the history.
+        Index("ix_inbox_open", "channel", "chat_id", "id", postgresql_where=text("replied_at IS NULL"),
+              sqlite_where=text("replied_at IS NULL")),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"),
+                                                           primary_key=True, autoincrement=True))
+    channel: str = Field(max_length=16)
+    update_key: str = Field(max_length=64)  # the channel's id of the update: a redelivery is stored once
+    chat_id: str = Field(max_length=64)
+    album: str | None = Field(default=None, max_length=64)  # photos sent together, handled as one event
+    kind: str = Field(max_length=32)  # message, callback_query, …: for the metrics
+    payload: dict = json_column()  # the update as the channel sent it
+    received_at: datetime = utc_column(nullable=False)
+    handled_at: datetime | None = utc_column(nullable=True)
+    replies: list = json_list_column()  # what to answer (common.events.reply_to_json), stored when handled
+    replied_at: datetime | None = utc_column(nullable=True)

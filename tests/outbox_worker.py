@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.app import build_app
-from bot.channels.telegram import TelegramDelivery, make_bot
+from bot.channels.telegram import TelegramChannel, make_bot
 from common.settings import Settings
 from scheduler.outbox import OutboxSender
 
@@ -19,7 +19,7 @@ async def main() -> None:
     app = await build_app(settings, migrate=False)
     bot = make_bot(settings)
     try:
-        sender = OutboxSender(app.db, app.core.clock, {"telegram": TelegramDelivery(bot, timeout=2)},
+        sender = OutboxSender(app.db, app.core.clock, {"telegram": TelegramChannel(bot, timeout=2)},
                               rate=settings.telegram_rate_per_second, per_chat=settings.telegram_rate_per_chat,
                               in_flight=settings.outbox_in_flight, batch=50)
         print(f"handled {await sender.run_until_idle()}", flush=True)

@@ -4,12 +4,10 @@ who types, taps buttons and sends photos there."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, TelegramDelivery, make_bot
-from scheduler.outbox import OutboxSender
+from bot.app import Roles, Service
 from tests.fakes.telegram_server import FakeTelegramServer
 
 
@@ -58,29 +56,19 @@ class TelegramUser:
 
 
 class RunningBot:
-    """The real Telegram adapter and core, polling the fake server in this event loop."""
+    """The real bot process's parts (bot/app.py's Service: receiver, inbox worker, outbox sender), polling the
+    fake server in this event loop. Reminders are not planned here (the clock is frozen): tests plan them."""
 
-    def __init__(self, server: FakeTelegramServer, app, album_wait: float) -> None:
+    def __init__(self, server: FakeTelegramServer, app, album_wait: float, roles: Roles | None = None) -> None:
         app.settings.telegram_api_url = server.url
         app.settings.telegram_bot_token = server.token
-        self.bot = make_bot(app.settings)
-        self.dispatcher = TelegramChannel(self.bot, app.core, album_wait).dispatcher()
-        # Notifications (new cases, decisions) go out through the outbox, as in `nguoitot run`.
-        self.sender = OutboxSender(app.db, app.core.clock, {"telegram": TelegramDelivery(self.bot)}, rate=100,
-                                   per_chat=100)
-        self.tasks: list[asyncio.Task] = []
+        app.settings.album_wait_seconds = album_wait
+        self.service = Service(app, roles or Roles(plan=False, http=False), poll_timeout=1, sender_idle=0.05)
+        self.bot = self.service.bot
 
     async def start(self, server: FakeTelegramServer) -> None:
-        self.tasks = [
-            asyncio.create_task(self.dispatcher.start_polling(
-                self.bot, handle_signals=False, polling_timeout=1, allowed_updates=ALLOWED_UPDATES)),
-            asyncio.create_task(self.sender.run_forever(idle_wait=0.05)),
-        ]
+        await self.service.start()
         await server.wait_for(lambda: bool(server.calls_named("getUpdates")), what="the bot to poll")
 
     async def stop(self) -> None:
-        with contextlib.suppress(RuntimeError):  # not polling any more
-            await self.dispatcher.stop_polling()
-        self.tasks[1].cancel()
-        await asyncio.wait_for(asyncio.gather(*self.tasks, return_exceptions=True), 10)
-        await self.bot.session.close()
+        await asyncio.wait_for(self.service.stop(), 15)

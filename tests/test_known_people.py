@@ -8,7 +8,7 @@ import logging
 from sqlalchemy import event, update
 
 from bot.app import build_app
-from bot.channels.telegram import TelegramDelivery, make_bot
+from bot.channels.telegram import TelegramChannel, make_bot
 from common.events import InboundKind, Reply
 from common.messages import t
 from scheduler.outbox import Message, OutboxSender, enqueue
@@ -119,7 +119,7 @@ async def test_a_blocked_cadre_who_writes_again_mid_draft_can_be_reached_again(a
     server.fault = lambda method, params: Fault.forbidden()
     bot = make_bot(app.settings.model_copy(update={"telegram_api_url": server.url, "telegram_bot_token": server.token}))
     try:
-        await OutboxSender(app.db, app.core.clock, {"telegram": TelegramDelivery(bot)}, rate=100,
+        await OutboxSender(app.db, app.core.clock, {"telegram": TelegramChannel(bot)}, rate=100,
                            per_chat=100).run_until_idle()
     finally:
         await bot.session.close()

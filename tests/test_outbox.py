@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import insert, text
 from sqlmodel import select
 
-from bot.channels.telegram import TelegramDelivery, make_bot
+from bot.channels.telegram import TelegramChannel, make_bot
 from common.clock import FrozenClock
 from common.delivery import TransientFailure
 from common.events import Reply
@@ -80,7 +80,7 @@ async def test_everything_is_delivered_through_429s_500s_and_timeouts_within_the
     bot = make_bot(app.settings.model_copy(update={"telegram_api_url": server.url,
                                                    "telegram_bot_token": server.token}))
     try:
-        sender = OutboxSender(app.db, app.core.clock, {"telegram": TelegramDelivery(bot, timeout=1)}, rate=36,
+        sender = OutboxSender(app.db, app.core.clock, {"telegram": TelegramChannel(bot, timeout=1)}, rate=36,
                               per_chat=1, batch=40)
         clock: FrozenClock = app.core.clock
         for _ in range(40):  # retries are due later: move the injected clock, not the real one
@@ -110,7 +110,7 @@ async def test_a_blocked_person_is_marked_and_their_secretary_told_once(app, ser
     bot = make_bot(app.settings.model_copy(update={"telegram_api_url": server.url,
                                                    "telegram_bot_token": server.token}))
     try:
-        sender = OutboxSender(app.db, app.core.clock, {"telegram": TelegramDelivery(bot)}, rate=100, per_chat=100)
+        sender = OutboxSender(app.db, app.core.clock, {"telegram": TelegramChannel(bot)}, rate=100, per_chat=100)
         await sender.run_until_idle()
     finally:
         await bot.session.close()
@@ -162,7 +162,7 @@ async def crash_and_restart(app, server, tmp_path, in_flight: int) -> tuple[list
     bot = make_bot(app.settings.model_copy(update={"telegram_api_url": server.url,
                                                    "telegram_bot_token": server.token}))
     try:
-        await OutboxSender(app.db, restarted, {"telegram": TelegramDelivery(bot)}, rate=400, per_chat=1,
+        await OutboxSender(app.db, restarted, {"telegram": TelegramChannel(bot)}, rate=400, per_chat=1,
                            batch=100).run_until_idle()
     finally:
         await bot.session.close()
@@ -343,12 +343,13 @@ async def test_two_messages_to_one_chat_keep_the_chats_spacing():
 
 
 async def test_one_outcome_that_cannot_be_written_does_not_fail_the_others(app):
-    from scheduler.outbox import _MARK_SENT, _RESCHEDULE, _Outcomes
+    from scheduler.outbox import _MARK_SENT, _RESCHEDULE
+    from storage.db import GroupCommit
 
     await seed(app, 3)
     async with app.db.session() as session:
         ids = list((await session.exec(select(Outbox.id).order_by(Outbox.id))).all())
-    now, outcomes = app.core.clock.now(), _Outcomes(app.db)
+    now, outcomes = app.core.clock.now(), GroupCommit(app.db)
     results = await asyncio.gather(  # written as one group, in which the second breaks a NOT NULL
         outcomes.write(_MARK_SENT, {"row_id": ids[0], "error": "", "now": now}),
         outcomes.write(_RESCHEDULE, {"row_id": ids[1], "error": "", "retry": now, "attempts": None}),

@@ -251,7 +251,10 @@ async def test_a_new_bot_process_continues_the_conversation_after_a_crash(server
     second = await start_process()
     try:
         server.send_photo(cadre.id, image_bytes("green"))
-        assert (await cadre.replies())[0]["text"] == t("photos.received", added=1, total=3)
+        reply = (await cadre.replies())[0]["text"]
+        if reply == t("photos.received", added=2, total=2):  # sent just before the kill, not yet marked sent
+            reply = (await cadre.replies())[0]["text"]
+        assert reply == t("photos.received", added=1, total=3)
         for text in ("xong", "0987654321"):
             await cadre.say(text)
         summary = await cadre.text("khong")

@@ -1,36 +1,43 @@
-"""The Telegram adapter (aiogram 3): updates → `Inbound`, `Reply` → Bot API calls.
+"""The Telegram adapter (aiogram 3): updates in (long polling or a webhook) into the inbox, stored updates
+→ `Inbound`, `Reply` → Bot API calls.
 
-The only module that imports aiogram. Albums arrive as one update per photo; they are gathered
-here for a moment and handed to the core as one event, so an album gets one acknowledgement.
+The only module that imports aiogram. Updates are stored raw, as Telegram sent them, and parsed with
+aiogram's types when handled (bot/intake.py, which also gathers an album's photos into one event).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import hmac
 import io
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
-from functools import lru_cache, partial
+from functools import lru_cache
+from typing import Any, TypeVar
 
-from aiogram import Bot, Dispatcher, F, Router, methods
+from aiogram import Bot, methods
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
+from aiogram.methods import GetUpdates
 from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand,
     BotCommandScopeChat,
     BufferedInputFile,
     CallbackQuery,
-    ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
@@ -40,27 +47,35 @@ from aiogram.types import (
     ReplyKeyboardRemove,
     Update,
 )
+from aiohttp import web
 from PIL import Image
 
 from bot.channels.telegram_session import LeanSession
-from bot.core import Core
 from bot.handlers.registry import public_commands
+from bot.intake import Intake
 from common.delivery import Rejected, RetryLater, TransientFailure, Unreachable
 from common.events import Choice, Inbound, InboundKind, MediaRef, Reply
 from common.messages import t
 from common.settings import TELEGRAM_API_DEFAULT, Settings
+from storage.db import is_unavailable
+from storage.inbox import Received
+from storage.media import MediaStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096
+POLL_TIMEOUT = 25  # seconds a long poll waits for updates
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+WEBHOOK_PATH = "/webhook/telegram"
 # aiogram asks pydantic for Response[T] on every call, and pydantic caches that class weakly: once
 # collected, it is rebuilt (about 0.4 ms) on the next call, a tenth of the bot's CPU when polling.
 # Holding the ones we use keeps pydantic's cache warm.
 _RESPONSE_TYPES = tuple(Response[m.__returning__] for m in (
     methods.GetUpdates, methods.SendMessage, methods.SendPhoto, methods.SendMediaGroup, methods.GetFile,
     methods.AnswerCallbackQuery, methods.SetMyCommands, methods.DeleteMyCommands, methods.GetMe,
-    methods.DeleteWebhook))
+    methods.DeleteWebhook, methods.SetWebhook))
 _UNSUPPORTED_FIELDS = ("sticker", "voice", "video", "video_note", "audio", "location", "contact", "venue",
                        "animation", "poll", "dice")
 
@@ -72,80 +87,91 @@ def make_bot(settings: Settings) -> Bot:
     return Bot(settings.telegram_bot_token, session=session, default=DefaultBotProperties(parse_mode=None))
 
 
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+
+
+def classify(update: dict[str, Any]) -> Received | None:
+    """What the inbox needs to know of a raw update: its chat and album. None: not for us (a group, a
+    channel post, a kind we did not ask for); it is acknowledged and forgotten."""
+    for kind in ALLOWED_UPDATES:
+        body = update.get(kind)
+        if body is not None:
+            break
+    else:
+        return None
+    if kind == "callback_query":
+        chat = (body.get("message") or {}).get("chat") or {"id": body["from"]["id"], "type": "private"}
+    else:
+        chat = body.get("chat") or {}
+    if chat.get("type") != "private":  # the bot works in private chats only; groups would expose personal data
+        return None
+    album = body.get("media_group_id") if kind == "message" else None
+    return Received(CHANNEL, str(update["update_id"]), str(chat["id"]), kind, update, album)
+
+
 class TelegramChannel:
-    def __init__(self, bot: Bot, core: Core, album_wait: float, username: str = "") -> None:
+    """Stored updates → `Inbound` events, and `Reply` → Bot API calls (bot/intake.py's ChannelPort; also the
+    outbox's Delivery)."""
+
+    name = CHANNEL
+
+    def __init__(self, bot: Bot, media: MediaStore | None = None, username: str = "", timeout: float = 15.0) -> None:
         self.bot = bot
-        self.core = core
+        self.media = media
         self.username = username  # for invite links; asked from Telegram at start-up when not configured
-        self.album_wait = album_wait
-        self._albums: dict[str, list[tuple[int, Message]]] = {}
-        self.router = Router(name="nguoitot")
-        self.router.message.register(self.on_message)
-        self.router.edited_message.register(self.on_edited, F.chat.type == "private")
-        self.router.callback_query.register(self.on_callback)
-        self.router.my_chat_member.register(self.on_member, F.chat.type == "private")
-
-    def dispatcher(self) -> Dispatcher:
-        dispatcher = Dispatcher(disable_fsm=True)  # conversation state is in our database
-        dispatcher.include_router(self.router)
-        dispatcher.startup.register(self.on_startup)
-        return dispatcher
-
-    async def on_startup(self) -> None:
-        if not self.username:
-            self.username = (await self.bot.me()).username or ""
-        # Everyone's menu before registration; each person then gets their roles' menu.
-        await self.bot.set_my_commands([BotCommand(command=c, description=d) for c, d in public_commands()])
+        self.timeout = timeout
 
     # ---- inbound
-    async def on_message(self, message: Message, event_update: Update) -> None:
-        if message.chat.type != "private" or message.from_user is None:
-            return  # the bot works in private chats only; groups would expose personal data
-        if message.media_group_id:
-            await self._gather_album(message, event_update.update_id)
+    def event_of(self, payloads: Sequence[dict[str, Any]]) -> Inbound | None:
+        updates = [Update.model_validate(payload, context={"bot": self.bot}) for payload in payloads]
+        first = updates[0]
+        if first.message is not None:
+            if len(updates) > 1:
+                return _album_event(updates)
+            return replace(to_inbound(first.message), sequence=first.update_id)
+        if first.edited_message is not None and first.edited_message.from_user is not None:
+            return _base(first.edited_message, InboundKind.EDITED)
+        if first.callback_query is not None:
+            return _choice_event(first.callback_query, first.update_id)
+        if first.my_chat_member is not None:
+            member = first.my_chat_member
+            blocked = member.new_chat_member.status in ("kicked", "left")
+            return Inbound(channel=CHANNEL, user_id=str(member.from_user.id), chat_id=str(member.chat.id),
+                           kind=InboundKind.BLOCKED if blocked else InboundKind.UNBLOCKED)
+        return None
+
+    async def acknowledge(self, payloads: Sequence[dict[str, Any]]) -> None:
+        query = payloads[0].get("callback_query")
+        if query is None:
             return
-        await self._deliver(message, replace(to_inbound(message), sequence=event_update.update_id))
-
-    async def on_edited(self, message: Message) -> None:
-        if message.from_user is not None:
-            await self._deliver(message, _base(message, InboundKind.EDITED))
-
-    async def on_member(self, update: ChatMemberUpdated) -> None:
-        """The person blocked the bot (or unblocked it): reminders stop, or may reach them again, at once."""
-        reachable = update.new_chat_member.status not in ("kicked", "left")
-        await self.core.set_reachable(CHANNEL, str(update.from_user.id), reachable)
-
-    async def on_callback(self, query: CallbackQuery, event_update: Update) -> None:
         try:
-            await query.answer()  # stop the button's spinner at once
+            await self.bot.answer_callback_query(query["id"])  # stop the button's spinner
         except TelegramAPIError:  # "query is too old" after downtime: the press still counts
-            log.info("could not answer callback query %s", query.id)
-        # A press on an old message arrives with an InaccessibleMessage, which still names its chat.
-        chat = query.message.chat if query.message is not None else None
-        if chat is not None and chat.type != "private":
-            return
-        chat_id = chat.id if chat is not None else query.from_user.id
-        event = Inbound(channel=CHANNEL, user_id=str(query.from_user.id), chat_id=str(chat_id),
-                        kind=InboundKind.CHOICE, choice=query.data or "",
-                        display_name=query.from_user.full_name, sequence=event_update.update_id)
-        await self._send(chat_id, await self.core.handle(event, self.fetch))
+            log.info("could not answer callback query %s", query["id"])
 
-    async def _gather_album(self, message: Message, sequence: int) -> None:
-        key = f"{message.chat.id}:{message.media_group_id}"
-        if key in self._albums:
-            self._albums[key].append((sequence, message))
-            return
-        self._albums[key] = [(sequence, message)]
-        await asyncio.sleep(self.album_wait)  # Telegram sends an album's photos within a moment
-        parts = sorted(self._albums.pop(key), key=lambda part: part[0])
-        messages = [m for _, m in parts]
-        caption = next((m.caption for m in messages if m.caption), "")
-        event = replace(_base(messages[0], InboundKind.MEDIA), text=caption or "", sequence=parts[0][0],
-                        media=tuple(ref for m in messages for ref in _media_refs(m)))
-        await self._deliver(messages[0], event)
+    async def fetch(self, ref: MediaRef) -> bytes:
+        file = await self.bot.get_file(ref.file_id)
+        if file.file_path is None:
+            raise TelegramAPIError(method=None, message="file has no path")  # type: ignore[arg-type]
+        buffer = io.BytesIO()
+        await self.bot.download_file(file.file_path, destination=buffer, timeout=60)
+        return buffer.getvalue()
 
-    async def _deliver(self, message: Message, event: Inbound) -> None:
-        await self._send(message.chat.id, await self.core.handle(event, self.fetch))
+    # ---- outbound
+    async def deliver(self, chat_id: str, reply: Reply) -> None:
+        """One reply: the person's command menu, the photos, then the text (split at line breaks) with its
+        buttons. Failures of the text are common.delivery's outcomes; a menu or a photo that cannot be
+        sent is logged and does not hold the text back."""
+        chat = int(chat_id)
+        if reply.commands is not None:
+            await self._set_commands(chat, reply.commands)
+        if reply.photos and self.media is not None:
+            await self._send_photos(chat, reply.photos)
+        chunks = split_text(with_invite(reply, self.username), TEXT_LIMIT)
+        with delivery_outcomes():
+            for i, chunk in enumerate(chunks):
+                await self.bot.send_message(chat, chunk, request_timeout=int(self.timeout),
+                                            reply_markup=markup(reply) if i == len(chunks) - 1 else None)
 
     async def _send_photos(self, chat_id: int, shas: tuple[str, ...]) -> None:
         """A case's photos as an album; one that is missing or cannot be drawn does not hold back the others.
@@ -153,7 +179,7 @@ class TelegramChannel:
         drawn = []
         for sha in shas:
             try:
-                drawn.append(await asyncio.to_thread(preview, await self.core.media.load(sha)))
+                drawn.append(await asyncio.to_thread(preview, await self.media.load(sha)))
             except (OSError, ValueError, Image.DecompressionBombError):
                 log.exception("could not draw photo %s for chat %s", sha, chat_id)
         if not drawn:
@@ -174,30 +200,137 @@ class TelegramChannel:
         except TelegramAPIError:
             log.exception("could not set the command menu of chat %s", chat_id)
 
-    async def fetch(self, ref: MediaRef) -> bytes:
-        file = await self.bot.get_file(ref.file_id)
-        if file.file_path is None:
-            raise TelegramAPIError(method=None, message="file has no path")  # type: ignore[arg-type]
-        buffer = io.BytesIO()
-        await self.bot.download_file(file.file_path, destination=buffer, timeout=60)
-        return buffer.getvalue()
 
-    # ---- outbound
-    async def _send(self, chat_id: int, replies: Iterable[Reply]) -> None:
-        for reply in replies:
-            if reply.commands is not None:
-                await self._set_commands(chat_id, reply.commands)
-            if reply.photos:
-                await self._send_photos(chat_id, reply.photos)
-            chunks = split_text(with_invite(reply, self.username), TEXT_LIMIT)
-            for i, chunk in enumerate(chunks):
-                last = i == len(chunks) - 1
-                try:
-                    await _with_one_retry(partial(self.bot.send_message, chat_id, chunk,
-                                                  reply_markup=markup(reply) if last else None))
-                except TelegramAPIError:
-                    log.exception("could not send a reply to chat %s", chat_id)
-                    return
+@contextlib.contextmanager
+def delivery_outcomes() -> Iterator[None]:
+    """Bot API errors as the channel-neutral outcomes of common.delivery."""
+    try:
+        yield
+    except TelegramRetryAfter as error:
+        raise RetryLater(error.retry_after) from error
+    except TelegramForbiddenError as error:
+        raise Unreachable(error.message) from error
+    except TelegramBadRequest as error:
+        if "chat not found" in error.message.lower():
+            raise Unreachable(error.message) from error
+        raise Rejected(error.message) from error
+    except TelegramServerError as error:
+        raise TransientFailure(repr(error), undelivered=True) from error
+    except (TelegramNetworkError, TimeoutError) as error:
+        raise TransientFailure(repr(error)) from error
+
+
+class TelegramReceiver:
+    """Takes updates from Telegram, by long polling or by webhook, and stores them (bot/intake.py) before
+    Telegram hears we have them: polling moves its offset past an update only once it is stored; a
+    webhook answers 200 only once it is stored. Start-up problems (no network, a token Telegram refuses)
+    are said in one line and tried again with backoff, for as long as the process runs."""
+
+    def __init__(self, bot: Bot, channel: TelegramChannel, intake: Intake, *, webhook_url: str = "",
+                 webhook_secret: str = "", max_connections: int = 40, poll_timeout: int = POLL_TIMEOUT) -> None:
+        self.bot = bot
+        self.channel = channel
+        self.intake = intake
+        self.webhook_url = webhook_url
+        self.secret = webhook_secret or derived_secret(bot.token)
+        self.max_connections = max_connections
+        self.poll_timeout = poll_timeout
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        """Until cancelled: get ready, then poll (or, with a webhook, wait: the HTTP app receives)."""
+        await self._retrying("prepare", self._prepare)
+        self.ready.set()
+        if self.webhook_url:
+            await asyncio.Event().wait()
+        await self._poll()
+
+    async def _prepare(self) -> None:
+        if not self.channel.username:
+            self.channel.username = (await self.bot.me()).username or ""
+        # Everyone's menu before registration; each person then gets their roles' menu.
+        await self.bot.set_my_commands([BotCommand(command=c, description=d) for c, d in public_commands()])
+        if self.webhook_url:
+            await self.bot.set_webhook(webhook_address(self.webhook_url), secret_token=self.secret,
+                                       allowed_updates=ALLOWED_UPDATES, max_connections=self.max_connections)
+            log.info("Telegram: webhook at %s", webhook_address(self.webhook_url))
+        else:
+            await self.bot.delete_webhook()
+            log.info("Telegram: receiving by long polling as @%s", self.channel.username)
+
+    async def _poll(self) -> None:
+        offset: int | None = None
+        while True:
+            updates = await self._retrying("getUpdates", lambda offset=offset: self.bot(GetUpdates(
+                offset=offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES),
+                request_timeout=self.poll_timeout + 15))
+            if not updates:
+                continue
+            received = [item for item in map(classify, updates) if item is not None]
+            await self._retrying("storing updates", lambda received=received: self.intake.receive(received))
+            offset = updates[-1]["update_id"] + 1  # confirmed to Telegram by the next call, once stored
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """POST /webhook/telegram: check the secret (constant time), store, then 200."""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            return web.Response(status=401, text="unauthorized")
+        try:
+            update = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="not JSON")
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            return web.Response(status=400, text="not an update")
+        received = classify(update)
+        if received is not None:
+            try:
+                await self.intake.receive([received])
+            except Exception as error:  # not stored: Telegram must send it again
+                log.warning("Telegram webhook: update %s not stored (%s)", update["update_id"], _one_line(error))
+                return web.Response(status=503, text="try again")
+        return web.Response(status=200)
+
+    async def _retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        backoff = 1.0
+        while True:
+            try:
+                return await attempt()
+            except TelegramUnauthorizedError:
+                log.error("Telegram refuses TELEGRAM_BOT_TOKEN (401 Unauthorized) at %s; check the token. "
+                          "Trying again in %.0f s", what, backoff)
+            except TelegramConflictError as error:
+                log.error("Telegram: %s (another process receives this bot's updates?). Trying again in %.0f s",
+                          _one_line(error), backoff)
+            except TelegramRetryAfter as error:
+                backoff = max(backoff, float(error.retry_after))
+                log.warning("Telegram asks to wait %s s at %s", error.retry_after, what)
+            except (TelegramNetworkError, TelegramServerError, TimeoutError, OSError) as error:
+                log.warning("Telegram unreachable at %s (%s). Trying again in %.0f s", what, _one_line(error),
+                            backoff)
+            except TelegramAPIError as error:
+                log.error("Telegram error at %s: %s. Trying again in %.0f s", what, _one_line(error), backoff)
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                log.warning("database unavailable at %s (%s). Trying again in %.0f s", what, _one_line(error),
+                            backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 60.0)
+
+
+def webhook_address(base_url: str) -> str:
+    return base_url.rstrip("/") + WEBHOOK_PATH
+
+
+def derived_secret(token: str) -> str:
+    """The webhook's secret when none is configured: the same in every process of this bot (so several
+    behind one load balancer agree), and not to be guessed without the token. Telegram allows A-Z, a-z,
+    0-9, _ and -, up to 256 characters."""
+    return hmac.new(token.encode(), b"nguoitot webhook", hashlib.sha256).hexdigest()
+
+
+def _one_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0][:200]
 
 
 def invite_link(username: str, code: str) -> str:
@@ -209,42 +342,6 @@ def with_invite(reply: Reply, username: str) -> str:
     if not reply.invite:
         return reply.text
     return reply.text + "\n" + t("invite.link", link=invite_link(username, reply.invite))
-
-
-class TelegramDelivery:
-    """Sends outbox messages; Bot API errors become the channel-neutral outcomes of common.delivery."""
-
-    def __init__(self, bot: Bot, timeout: float = 15.0) -> None:
-        self.bot = bot
-        self.timeout = timeout
-
-    async def deliver(self, chat_id: str, reply: Reply) -> None:
-        chunks = split_text(reply.text, TEXT_LIMIT)
-        try:
-            for i, chunk in enumerate(chunks):
-                await self.bot.send_message(int(chat_id), chunk, request_timeout=int(self.timeout),
-                                            reply_markup=markup(reply) if i == len(chunks) - 1 else None)
-        except TelegramRetryAfter as error:
-            raise RetryLater(error.retry_after) from error
-        except TelegramForbiddenError as error:
-            raise Unreachable(error.message) from error
-        except TelegramBadRequest as error:
-            if "chat not found" in error.message.lower():
-                raise Unreachable(error.message) from error
-            raise Rejected(error.message) from error
-        except TelegramServerError as error:
-            raise TransientFailure(repr(error), undelivered=True) from error
-        except (TelegramNetworkError, TimeoutError) as error:
-            raise TransientFailure(repr(error)) from error
-
-
-async def _with_one_retry(send: Callable[[], Awaitable[object]]) -> object:
-    """Send; if Telegram asks us to slow down (a busy reminder hour), wait as told and send once more."""
-    try:
-        return await send()
-    except TelegramRetryAfter as error:
-        await asyncio.sleep(min(error.retry_after, 30))
-        return await send()
 
 
 PREVIEW_SIDE = 2560  # within the Bot API's photo limits (10 MB, width + height ≤ 10000, ratio ≤ 20)
@@ -352,10 +449,16 @@ def split_text(text: str, limit: int) -> list[str]:
     return chunks
 
 
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+def _album_event(updates: list[Update]) -> Inbound:
+    messages = [u.message for u in sorted(updates, key=lambda u: u.update_id) if u.message is not None]
+    caption = next((m.caption for m in messages if m.caption), "")
+    return replace(_base(messages[0], InboundKind.MEDIA), text=caption or "", sequence=updates[0].update_id,
+                   media=tuple(ref for m in messages for ref in _media_refs(m)))
 
 
-async def run_polling(bot: Bot, core: Core, album_wait: float, handle_signals: bool = False,
-                      username: str = "") -> None:
-    channel = TelegramChannel(bot, core, album_wait, username)
-    await channel.dispatcher().start_polling(bot, handle_signals=handle_signals, allowed_updates=ALLOWED_UPDATES)
+def _choice_event(query: CallbackQuery, update_id: int) -> Inbound:
+    # A press on an old message arrives with an InaccessibleMessage, which still names its chat.
+    chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+    return Inbound(channel=CHANNEL, user_id=str(query.from_user.id), chat_id=str(chat_id),
+                   kind=InboundKind.CHOICE, choice=query.data or "", display_name=query.from_user.full_name,
+                   sequence=update_id)

@@ -8,7 +8,8 @@ Two measured costs of aiogram's own session, for each reply (bench/flow_throughp
   read what sendMessage and its kin return. Those answers are checked for `ok` only; an error still
   goes through aiogram's own checks, so its exceptions (retry after, forbidden…) are unchanged.
 
-Calls that upload files keep aiogram's multipart form.
+Calls that upload files keep aiogram's multipart form. getUpdates' answer is kept as the JSON Telegram sent:
+the updates are stored raw (the inbox) and parsed into aiogram's types only when handled.
 """
 
 from __future__ import annotations
@@ -47,11 +48,18 @@ class LeanSession(AiohttpSession):
                        content: str) -> Response[Any]:
         if status_code == _OK and type(method) in RESULTS_UNREAD and self._says_ok(content):
             return _UNREAD
+        if status_code == _OK and type(method) is methods.GetUpdates:
+            answer = self._answer(content)
+            if answer is not None and isinstance(answer.get("result"), list):
+                return Response[Any].model_construct(ok=True, result=answer["result"])  # raw dicts
         return super().check_response(bot, method, status_code, content)
 
-    def _says_ok(self, content: str) -> bool:
+    def _answer(self, content: str) -> dict[str, Any] | None:
         try:
             answer = self.json_loads(content)
         except ValueError:
-            return False
-        return isinstance(answer, dict) and answer.get("ok") is True
+            return None
+        return answer if isinstance(answer, dict) and answer.get("ok") is True else None
+
+    def _says_ok(self, content: str) -> bool:
+        return self._answer(content) is not None

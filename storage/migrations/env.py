@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storage.locks import MIGRATIONS, ROLES
 
 target_metadata = SQLModel.metadata
 
@@ -36,6 +37,9 @@ async def _run_async() -> None:
         async with engine.connect() as connection:
             if database.is_sqlite:
                 await connection.exec_driver_sql("PRAGMA busy_timeout=30000")
+            else:  # workers starting together: one migrates, the others wait and then find nothing to do
+                await connection.execute(text("SELECT pg_advisory_lock(:space, :key)"),
+                                         {"space": ROLES, "key": MIGRATIONS})
             await connection.run_sync(_run)
             await connection.commit()
     finally:

@@ -1,0 +1,339 @@
+"""The durable intake: what channels receive is stored (the inbox) before they acknowledge it, then handled
+once, a chat's updates one at a time and in the order they came, by any number of workers.
+
+- `Intake.receive` stores what a channel adapter received (a group commit) and tells this process's
+  worker; other processes hear of it through PostgreSQL's NOTIFY, or their sweep every second.
+- `Worker` takes a chat (storage/locks.py: one worker at a time per chat, across processes) and works
+  through its open rows: an album is gathered from the inbox by its id, until no part has come for
+  ALBUM_WAIT_SECONDS, and handled as one event before any later update of the chat. The core marks the
+  rows handled, with the replies, in the unit of work that handles them; the replies are sent after and
+  marked sent. A crash at any moment leaves the row open: on restart it is handled, or its stored replies
+  sent (the one repeat possible: a reply sent in the instant before the crash, before it was marked).
+- A chat's worker lingers a moment after its last update, so a conversation's next answer does not pay
+  for taking the chat again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Row
+
+from bot.core import Core, StorageUnavailable
+from common import metrics
+from common.delivery import Rejected, RetryLater, TransientFailure, Unreachable
+from common.events import Inbound, Reply, reply_from_json, reply_to_json
+from storage import inbox
+from storage.db import Database, GroupCommit, is_unavailable
+from storage.inbox import Received
+from storage.locks import ChatKey, Locks
+
+log = logging.getLogger(__name__)
+
+LINGER = 2.0  # seconds a chat's worker waits for its next update before letting the chat go
+SWEEP_EVERY = 1.0  # seconds between looks for open work that no notice announced (other processes, a restart)
+FIRST_RETRY, LAST_RETRY = 0.5, 30.0  # seconds between tries while the database or the channel is down
+SEND_TRIES = 8  # a reply that keeps failing (the channel is down) is left for later: its row stays open
+
+
+class ChannelPort(Protocol):
+    """What the worker needs of a channel adapter."""
+
+    name: str
+
+    def event_of(self, payloads: Sequence[dict[str, Any]]) -> Inbound | None:
+        """One stored update (or an album's) as the core's event; None: nothing for the core."""
+
+    async def acknowledge(self, payloads: Sequence[dict[str, Any]]) -> None:
+        """Whatever the channel wants at once on handling (Telegram: stop a pressed button's spinner)."""
+
+    async def fetch(self, ref: Any) -> bytes: ...
+
+    async def deliver(self, chat_id: str, reply: Reply) -> None:
+        """Send one reply; failures as common.delivery's exceptions (a channel is also the outbox's Delivery)."""
+
+
+class Intake:
+    """The front door: channels hand it what they received; it returns once that is stored."""
+
+    def __init__(self, db: Database, worker: Worker | None = None) -> None:
+        self.db = db
+        self.worker = worker
+        self._writes = GroupCommit(db)
+        self._store = inbox.STORE["sqlite" if db.is_sqlite else "postgresql"]
+
+    async def receive(self, received: Sequence[Received]) -> None:
+        """Store; raises if the database cannot take it (then the channel must not acknowledge)."""
+        if not received:
+            return
+        await self._writes.write(self._store, inbox.rows_of(received, inbox.wall_clock()))
+        if not self.db.is_sqlite:
+            await self._writes.write(inbox.NOTIFY, {})
+        for item in received:
+            metrics.UPDATES_RECEIVED.labels(item.channel, item.kind).inc()
+        if self.worker is not None:
+            self.worker.notify((item.channel, item.chat_id) for item in received)
+
+
+class Worker:
+    def __init__(self, core: Core, db: Database, locks: Locks, channels: Mapping[str, ChannelPort], *,
+                 album_wait: float, linger: float = LINGER, sweep_every: float = SWEEP_EVERY) -> None:
+        self.core = core
+        self.db = db
+        self.locks = locks
+        self.channels = channels
+        self.album_wait = album_wait
+        self.linger = linger
+        self.sweep_every = sweep_every
+        self._active: dict[ChatKey, asyncio.Task] = {}
+        self._more: dict[ChatKey, asyncio.Event] = {}  # set when an active chat may have new rows
+        self._wanted: set[ChatKey] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._marks = GroupCommit(db)
+        self._listener: inbox.Listener | None = None
+
+    # ---- what others call
+    def notify(self, keys: Iterable[ChatKey]) -> None:
+        """These chats have new rows (stored by this process)."""
+        for key in keys:
+            more = self._more.get(key)
+            if more is not None:
+                more.set()
+            else:
+                self._wanted.add(key)
+        self._wake.set()
+
+    @property
+    def active_chats(self) -> int:
+        return len(self._active)
+
+    async def run(self) -> None:
+        """Until `stop`: take chats with open work and serve them. What was open at start (a crash, a
+        restart) is found by the first sweep."""
+        if not self.db.is_sqlite:
+            self._listener = inbox.Listener(self.db, self._wake.set)
+        last_sweep = 0.0
+        backoff = FIRST_RETRY
+        try:
+            while not self._stopping:
+                sweep = time.monotonic() - last_sweep >= self.sweep_every
+                if self._listener is not None and self._listener.heard():
+                    sweep = True
+                try:
+                    if sweep:
+                        last_sweep = time.monotonic()
+                        await self._sweep()
+                    await self._take(self._pop_wanted())
+                    backoff = FIRST_RETRY
+                except Exception as error:
+                    if not is_unavailable(error):
+                        log.exception("worker: looking for open work failed")
+                    else:
+                        log.warning("worker: database unavailable (%s); trying again in %.0f s",
+                                    _one_line(error), backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, LAST_RETRY)
+                    continue
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, self.sweep_every - (
+                        time.monotonic() - last_sweep)))
+        finally:
+            if self._listener is not None:
+                await self._listener.close()
+
+    async def stop(self, grace: float) -> None:
+        """Take no new work; let each chat finish the update (or album) in hand and send its replies, for
+        at most `grace` seconds. What is left stays open in the inbox, for the next start."""
+        self._stopping = True
+        self._wake.set()
+        for more in self._more.values():
+            more.set()
+        tasks = list(self._active.values())
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("stopped %d chat(s) in the middle of their work; their updates stay open", len(pending))
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    # ---- taking chats
+    def _pop_wanted(self) -> list[ChatKey]:
+        wanted, self._wanted = self._wanted, set()
+        return [key for key in wanted if key not in self._active]
+
+    async def _sweep(self) -> None:
+        async with self.db.session() as session:
+            keys = await inbox.chats_with_open_work(session)
+        for key in keys:
+            more = self._more.get(key)
+            if more is not None:  # ours already: it may be lingering
+                more.set()
+            else:
+                self._wanted.add(key)
+
+    async def _take(self, keys: list[ChatKey]) -> None:
+        if not keys or self._stopping:
+            return
+        for key in await self.locks.try_chats(keys):
+            self._more[key] = asyncio.Event()
+            self._active[key] = asyncio.create_task(self._serve(key), name=f"chat {key[0]}:{key[1]}")
+
+    async def _serve(self, key: ChatKey) -> None:
+        generation = self.locks.generation
+        more = self._more[key]
+        try:
+            while not self._stopping:
+                more.clear()
+                rows = await self._open_rows(key)
+                if rows:
+                    await self._work_through(key, rows)
+                    if self.locks.generation != generation:  # our locks went with their connection
+                        log.warning("chat %s:%s: lock lost; leaving it to whoever takes it", *key)
+                        return
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(more.wait(), self.linger)
+                if not more.is_set():
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("chat %s:%s: stopped; its open updates wait for the next sweep", *key)
+        finally:
+            del self._active[key]
+            del self._more[key]
+            await self.locks.release_chat(key)
+            if more.is_set() and not self._stopping:  # something came while letting go
+                self._wanted.add(key)
+                self._wake.set()
+
+    async def _open_rows(self, key: ChatKey) -> list[Row]:
+        backoff = FIRST_RETRY
+        while True:
+            try:
+                async with self.db.session() as session:
+                    return await inbox.open_updates(session, *key)
+            except Exception as error:
+                if not is_unavailable(error) or self._stopping:
+                    raise
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, LAST_RETRY)
+
+    # ---- one chat's work, in order
+    async def _work_through(self, key: ChatKey, rows: list[Row]) -> None:
+        done: set[int] = set()
+        for row in rows:
+            if row.id in done:
+                continue
+            if row.handled_at is not None:  # handled before a crash or a failed send: its replies are owed
+                await self._send(key, [row.id], [reply_from_json(r) for r in row.replies], row.received_at)
+            else:
+                parts = await self._album(key, row.album) if row.album else [row]
+                done.update(part.id for part in parts)
+                if not await self._handle(key, parts):
+                    return  # the database went away: the row stays open for later
+            if self._stopping:
+                return
+
+    async def _album(self, key: ChatKey, album: str) -> list[Row]:
+        """Wait until no part of the album has come for album_wait, then take every part received."""
+        while True:
+            async with self.db.session() as session:
+                parts = await inbox.album_parts(session, *key, album)
+            newest = max(part.received_at for part in parts)
+            left = self.album_wait - (inbox.wall_clock() - newest).total_seconds()
+            if left <= 0:
+                return parts
+            await asyncio.sleep(left)  # the album's window: its other photos arrive within it
+
+    async def _handle(self, key: ChatKey, parts: list[Row]) -> bool:
+        channel = self.channels.get(key[0])
+        ids = [part.id for part in parts]
+        kind = parts[0].kind
+        if channel is None:
+            log.warning("inbox rows %s: no channel %s in this process; left open", ids, key[0])
+            return False
+        payloads = [part.payload for part in parts]
+        event = channel.event_of(payloads)
+        if event is None:
+            await self._retrying(lambda: self._mark(ids, []))
+            metrics.UPDATES_HANDLED.labels(key[0], kind, "ignored").inc()
+            return True
+        await channel.acknowledge(payloads)
+        handled = await self._retrying(lambda: self.core.handle_stored(event, channel.fetch, ids))
+        if handled is None:
+            return False
+        if not handled.stored:  # an error the core answered without its unit of work: stored on its own
+            await self._retrying(lambda: self._mark(ids, handled.replies))
+        metrics.UPDATES_HANDLED.labels(key[0], kind, "ok" if handled.stored else "error").inc()
+        if handled.replies:
+            await self._send(key, ids[:1], handled.replies, parts[0].received_at)
+        else:
+            metrics.HANDLING_SECONDS.labels(key[0]).observe(_age(parts[0].received_at))
+        return True
+
+    async def _mark(self, ids: list[int], replies: list[Reply]) -> None:
+        async with self.db.session() as session:
+            await inbox.mark_handled(session, ids, [reply_to_json(r) for r in replies], inbox.wall_clock())
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[Any]]) -> Any:
+        """Try again while the database is unavailable; None if stopping meanwhile."""
+        backoff = FIRST_RETRY
+        while True:
+            try:
+                return await attempt()
+            except Exception as error:
+                if not isinstance(error, StorageUnavailable) and not is_unavailable(error):
+                    raise
+                log.warning("database unavailable (%s); trying again in %.1f s", _one_line(error), backoff)
+            if self._stopping:
+                return None
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, LAST_RETRY)
+
+    async def _send(self, key: ChatKey, ids: list[int], replies: Sequence[Reply], received_at) -> None:
+        """Send the replies, in order; a failure that may pass (a 429, a 5xx, the network) is tried again,
+        from the reply that failed. Marked sent once all went, or the channel refused for good."""
+        channel = self.channels[key[0]]
+        sent, tries, backoff = 0, 0, FIRST_RETRY
+        while sent < len(replies):
+            try:
+                await channel.deliver(key[1], replies[sent])
+                sent += 1
+                metrics.REPLIES_SENT.labels(key[0]).inc()
+                continue
+            except RetryLater as slow_down:
+                metrics.RATE_LIMITED.labels(key[0], "reply").inc()
+                await asyncio.sleep(min(slow_down.seconds, LAST_RETRY))
+                continue
+            except (Unreachable, Rejected) as refused:
+                log.warning("chat %s:%s: reply refused (%s)", *key, _one_line(refused))
+                break
+            except TransientFailure as failure:
+                tries += 1
+                if tries >= SEND_TRIES or self._stopping:
+                    log.warning("chat %s:%s: replies not sent (%s); they are sent later", *key, _one_line(failure))
+                    return
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, LAST_RETRY)
+        for row_id in ids:
+            await self._retrying(lambda row_id=row_id: self._marks.write(
+                inbox.MARK_REPLIED, {"row_id": row_id, "now": inbox.wall_clock()}))
+        metrics.HANDLING_SECONDS.labels(key[0]).observe(_age(received_at))
+
+
+def _age(received_at) -> float:
+    return max(0.0, (inbox.wall_clock() - received_at).total_seconds())
+
+
+def _one_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0][:200]
+

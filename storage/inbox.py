@@ -1,0 +1,204 @@
+"""The inbox: what channels deliver, stored before it is acknowledged (bot/intake.py does the handling).
+
+A row is open (`replied_at IS NULL`) until it is handled and its replies are sent. Handling marks it in
+the same transaction as its effects (`mark_handled`, conditional: an update is handled once), with the
+replies to send; sending them is marked after (`MARK_REPLIED`). The inbox's own times are the wall
+clock's, not the injected one: they pace album gathering and measure backlog, in real seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import InboxUpdate
+
+log = logging.getLogger(__name__)
+_inbox = InboxUpdate.__table__
+LISTENER_CHECK = 10.0  # seconds between checks that the listening connection is alive
+NOTIFY_CHANNEL = "nguoitot_inbox"  # PostgreSQL: workers in other processes hear of new updates at once
+
+
+@dataclass(frozen=True)
+class Received:
+    """An update as a channel adapter classified it, ready to store."""
+
+    channel: str
+    update_key: str
+    chat_id: str
+    kind: str
+    payload: dict[str, Any]
+    album: str | None = None
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def rows_of(received: Sequence[Received], now: datetime) -> list[dict[str, Any]]:
+    return [dict(channel=r.channel, update_key=r.update_key, chat_id=r.chat_id, album=r.album, kind=r.kind,
+                 payload=r.payload, received_at=now, replies=[]) for r in received]
+
+
+def _store(dialect) -> Any:
+    return dialect.insert(_inbox).on_conflict_do_nothing(index_elements=["channel", "update_key"])
+
+
+STORE = {"sqlite": _store(sqlite), "postgresql": _store(postgresql)}  # a redelivered update is stored once
+NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
+
+_OPEN_COLUMNS = (_inbox.c.id, _inbox.c.channel, _inbox.c.chat_id, _inbox.c.album, _inbox.c.kind, _inbox.c.payload,
+                 _inbox.c.received_at, _inbox.c.handled_at, _inbox.c.replies)
+_OPEN_OF_CHAT = (select(*_OPEN_COLUMNS)
+                 .where(_inbox.c.channel == bindparam("channel"), _inbox.c.chat_id == bindparam("chat_id"),
+                        _inbox.c.replied_at.is_(None))
+                 .order_by(_inbox.c.id).limit(bindparam("limit")))
+_ALBUM = (select(*_OPEN_COLUMNS)
+          .where(_inbox.c.channel == bindparam("channel"), _inbox.c.chat_id == bindparam("chat_id"),
+                 _inbox.c.replied_at.is_(None), _inbox.c.handled_at.is_(None), _inbox.c.album == bindparam("album"))
+          .order_by(_inbox.c.id))
+_MARK_HANDLED = (update(_inbox)
+                 .where(_inbox.c.id.in_(bindparam("ids", expanding=True)), _inbox.c.handled_at.is_(None))
+                 .values(handled_at=bindparam("now", type_=_inbox.c.handled_at.type),
+                         replied_at=bindparam("replied", type_=_inbox.c.replied_at.type),
+                         replies=bindparam("replies", type_=_inbox.c.replies.type)))
+MARK_REPLIED = (update(_inbox).where(_inbox.c.id == bindparam("row_id"))
+                .values(replied_at=bindparam("now", type_=_inbox.c.replied_at.type)))
+
+
+async def open_updates(session: AsyncSession | AsyncConnection, channel: str, chat_id: str,
+                       limit: int = 20) -> list[Row]:
+    """A chat's open rows, oldest first: handled ones whose replies are still to send, then new ones."""
+    return list(await session.execute(_OPEN_OF_CHAT, {"channel": channel, "chat_id": chat_id, "limit": limit}))
+
+
+async def album_parts(session: AsyncSession, channel: str, chat_id: str, album: str) -> list[Row]:
+    """The received, not yet handled photos of one album, in the order they came."""
+    return list(await session.execute(_ALBUM, {"channel": channel, "chat_id": chat_id, "album": album}))
+
+
+async def mark_handled(session: AsyncSession, ids: Sequence[int], replies: list[dict[str, Any]],
+                       now: datetime) -> bool:
+    """In the unit of work that handled them: False if another worker was first (then roll back).
+    The replies are kept on the first row (an album's other photos have none to send)."""
+    first, rest = ids[0], list(ids[1:])
+    marked = (await session.execute(_MARK_HANDLED, {"ids": [first], "now": now, "replies": replies,
+                                                    "replied": None if replies else now})).rowcount
+    if rest:
+        marked += (await session.execute(_MARK_HANDLED, {"ids": rest, "now": now, "replies": [],
+                                                         "replied": now})).rowcount
+    return marked == len(ids)
+
+
+async def chats_with_open_work(session: AsyncSession, limit: int = 200) -> list[tuple[str, str]]:
+    """Chats that have an update to handle or replies to send, the longest waiting first."""
+    statement = (select(_inbox.c.channel, _inbox.c.chat_id).where(_inbox.c.replied_at.is_(None))
+                 .group_by(_inbox.c.channel, _inbox.c.chat_id).order_by(func.min(_inbox.c.id)).limit(limit))
+    return [(row.channel, row.chat_id) for row in await session.execute(statement)]
+
+
+async def received_since(session: AsyncSession, after_id: int | None) -> tuple[int | None, list[str]]:
+    """The chats of the updates received after row `after_id` (None: only where the inbox ends now), and
+    the new end. A range of the primary key: cheap however long the history."""
+    if after_id is None:
+        return (await session.execute(select(func.max(_inbox.c.id)))).scalar() or 0, []
+    rows = list(await session.execute(select(_inbox.c.id, _inbox.c.chat_id).where(_inbox.c.id > after_id)
+                                      .order_by(_inbox.c.id).limit(10_000)))
+    return (rows[-1].id if rows else after_id), [row.chat_id for row in rows]
+
+
+@dataclass(frozen=True)
+class Backlog:
+    open: int  # updates not yet handled, or whose replies are not yet sent
+    oldest_open: datetime | None  # when the longest waiting of them came
+    last_received: datetime | None
+
+    def oldest_age(self, now: datetime) -> float:
+        return (now - self.oldest_open).total_seconds() if self.oldest_open else 0.0
+
+
+async def backlog(session: AsyncSession) -> Backlog:
+    open_rows = (await session.execute(select(func.count(), func.min(_inbox.c.received_at))
+                                       .where(_inbox.c.replied_at.is_(None)))).one()
+    last = (await session.execute(select(_inbox.c.received_at).order_by(_inbox.c.id.desc()).limit(1))).scalar()
+    return Backlog(open_rows[0], _aware(open_rows[1]), _aware(last))
+
+
+PRUNE_BATCH = 1000
+
+
+async def prune(session: AsyncSession, before: datetime, batch: int = PRUNE_BATCH) -> int:
+    """Forget done updates (and their personal data) received before `before`, a batch at a time."""
+    ids = (select(_inbox.c.id).where(_inbox.c.received_at < before, _inbox.c.replied_at.is_not(None))
+           .order_by(_inbox.c.id).limit(batch))
+    result = await session.execute(delete(_inbox).where(_inbox.c.id.in_(ids.scalar_subquery())))
+    return result.rowcount
+
+
+class Listener:
+    """PostgreSQL: hears `NOTIFY nguoitot_inbox` (sent by receivers when they store) on a connection of its
+    own, so a worker in another process takes new work at once instead of at its next sweep."""
+
+    def __init__(self, db: Any, on_notice: Callable[[], None]) -> None:
+        self.db = db
+        self.on_notice = on_notice
+        self._heard = False
+        self._task = asyncio.create_task(self._listen(), name="inbox listener")
+
+    def heard(self) -> bool:
+        """Whether a notice came since the last time this was asked."""
+        heard, self._heard = self._heard, False
+        return heard
+
+    async def close(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    def _notice(self, *_: Any) -> None:
+        self._heard = True
+        self.on_notice()
+
+    async def _listen(self) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                async with self.db.engine.connect() as connection:
+                    driver = (await connection.get_raw_connection()).driver_connection
+                    await driver.add_listener(NOTIFY_CHANNEL, self._notice)
+                    try:
+                        backoff = 1.0
+                        while not driver.is_closed():
+                            await asyncio.sleep(LISTENER_CHECK)
+                            await connection.exec_driver_sql("SELECT 1")  # notices a dead connection
+                            await connection.commit()
+                    finally:
+                        await connection.invalidate()  # never back to the pool with a listener on it
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.info("inbox listener: %s; again in %.0f s", (str(error).splitlines() or ["?"])[0], backoff)
+            self._notice()  # something may have come while not listening
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+
+
+def retention_cutoff(days: float) -> datetime:
+    return wall_clock() - timedelta(days=days)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Aggregates bypass the column type on SQLite: the text comes back naive (it is UTC)."""
+    if value is None or isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC)
