@@ -567,10 +567,14 @@ class FakeTelegramServer:
         self._chat_rate: float | None = None
         self._chat_windows: dict[str, _Window] = {}
         self._retry_after = 1
+        self.webhook: dict[str, Any] | None = None  # setWebhook's parameters while one is set
+        self.webhook_posts: list[int] = []  # the HTTP status of each delivery attempt to the webhook
+        self._webhook_task: asyncio.Task | None = None
         self._handlers: dict[str, Handler] = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
             "deleteWebhook": self._delete_webhook,
+            "setWebhook": self._set_webhook,
             "getWebhookInfo": self._get_webhook_info,
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
@@ -613,6 +617,7 @@ class FakeTelegramServer:
         """Wake pending long polls and delayed answers first, so shutdown does not wait for them."""
         self._closing.set()
         self._signal()
+        await self._stop_webhook()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -1037,6 +1042,9 @@ class FakeTelegramServer:
 
     async def _get_updates(self, call: Call) -> list[dict[str, Any]]:
         """Long poll: answer at once if updates are queued, else wait up to ``timeout`` for a push."""
+        if self.webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                "use deleteWebhook to delete the webhook first")
         offset = _as_int(call.params.get("offset")) or 0
         limit = min(max(_as_int(call.params.get("limit")) or 100, 1), 100)
         deadline = time.monotonic() + float(_as_int(call.params.get("timeout")) or 0)
@@ -1069,10 +1077,57 @@ class FakeTelegramServer:
     async def _delete_webhook(self, call: Call) -> bool:
         if call.params.get("drop_pending_updates") in (True, "true"):
             self._updates.clear()
+        await self._stop_webhook()
         return True
 
     async def _get_webhook_info(self, call: Call) -> dict[str, Any]:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": len(self._updates)}
+        url = self.webhook["url"] if self.webhook else ""
+        return {"url": url, "has_custom_certificate": False, "pending_update_count": len(self._updates)}
+
+    async def _set_webhook(self, call: Call) -> bool:
+        """Deliver updates by POSTing them to the URL, one at a time and in order, as Telegram does with
+        one connection: an update leaves the queue only once the bot answered 2xx; others are retried."""
+        await self._stop_webhook()
+        secret = call.params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = dict(call.params)
+        self._webhook_task = asyncio.create_task(self._deliver_to_webhook())
+        return True
+
+    async def _stop_webhook(self) -> None:
+        self.webhook = None
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            await asyncio.gather(self._webhook_task, return_exceptions=True)
+            self._webhook_task = None
+
+    async def _deliver_to_webhook(self) -> None:
+        import aiohttp
+
+        webhook = self.webhook
+        assert webhook is not None
+        headers = {"X-Telegram-Bot-Api-Secret-Token": str(webhook["secret_token"])} \
+            if webhook.get("secret_token") else {}
+        async with aiohttp.ClientSession() as session:
+            while not self._closing.is_set():
+                event = self._changed
+                ready = self._deliverable(webhook.get("allowed_updates"), 1)
+                if not ready:
+                    await event.wait()
+                    continue
+                try:
+                    async with session.post(webhook["url"], json=ready[0], headers=headers,
+                                            timeout=aiohttp.ClientTimeout(total=10)) as answer:
+                        status = answer.status
+                except (aiohttp.ClientError, TimeoutError):
+                    status = 0
+                self.webhook_posts.append(status)
+                if 200 <= status < 300:
+                    self._confirm(ready[0]["update_id"] + 1)
+                    self._signal()
+                else:
+                    await self._sleep(0.05)  # Telegram waits longer before trying again
 
     async def _send_message(self, call: Call) -> dict[str, Any]:
         text = visible_text(call.params["text"], call.params.get("parse_mode"))
