@@ -145,7 +145,11 @@ async def _serve(settings: Settings, roles: Roles, stopping: asyncio.Event) -> i
         return 0
     service = Service(app, roles)
     try:
-        await service.start()
+        try:
+            await service.start()
+        except OSError as error:  # the HTTP port is taken, most likely
+            log.error("cannot start: %s (HTTP_HOST=%s, HTTP_PORT=%s)", error, settings.http_host, settings.http_port)
+            return 1
         settle_memory()
         app.db.start_checkpoints()
         log.info("running (%s) on %s", ", ".join(k for k, v in roles.__dict__.items() if v),

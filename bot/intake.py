@@ -97,6 +97,7 @@ class Worker:
         self._stopping = False
         self._marks = GroupCommit(db)
         self._listener: inbox.Listener | None = None
+        self.handled = 0  # updates (an album counts once) this worker handled
 
     # ---- what others call
     def notify(self, keys: Iterable[ChatKey]) -> None:
@@ -163,6 +164,7 @@ class Worker:
             if pending:
                 log.warning("stopped %d chat(s) in the middle of their work; their updates stay open", len(pending))
                 await asyncio.gather(*pending, return_exceptions=True)
+        log.info("inbox worker stopped; it handled %d update(s)", self.handled)
 
     # ---- taking chats
     def _pop_wanted(self) -> list[ChatKey]:
@@ -274,6 +276,7 @@ class Worker:
         if not handled.stored:  # an error the core answered without its unit of work: stored on its own
             await self._retrying(lambda: self._mark(ids, handled.replies))
         metrics.UPDATES_HANDLED.labels(key[0], kind, "ok" if handled.stored else "error").inc()
+        self.handled += 1
         if handled.replies:
             await self._send(key, ids[:1], handled.replies, parts[0].received_at)
         else:

@@ -44,6 +44,11 @@ class Database:
         self._checkpoints: threading.Thread | None = None
         self._stop_checkpoints = threading.Event()
 
+    def server_settings(self) -> dict[str, str]:
+        """PostgreSQL session settings: the schema, and a name that says whose connection it is."""
+        named = {"application_name": f"nguoitot {self.schema}".strip()[:63]}
+        return {**named, "search_path": self.schema} if self.schema else named
+
     def _create_engine(self) -> AsyncEngine:
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
@@ -55,8 +60,7 @@ class Database:
             # No overflow: under a burst, overflow connections were opened and closed again by the hundred
             # (a server process forked for each); waiting a moment for a pooled one is far cheaper.
             kwargs.update(pool_size=POOL_SIZE, max_overflow=0, pool_recycle=1800)
-            if self.schema:
-                kwargs["connect_args"] = {"server_settings": {"search_path": self.schema}}
+            kwargs["connect_args"] = {"server_settings": self.server_settings()}
         engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -163,3 +163,19 @@ async def bot(server, app):
 def in_empty_folder(tmp_path, monkeypatch):
     """Run from an empty folder, so no developer .env is read by the command line."""
     monkeypatch.chdir(tmp_path)
+
+
+async def wait_until(condition, seconds: float = 10.0, *, what: str = "") -> None:
+    """Wait for a condition on state outside this event loop (a database another task or process writes, a
+    file), checked every 20 ms; fails after `seconds`. `condition` may be sync or async."""
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                met = condition()
+                if asyncio.iscoroutine(met):
+                    met = await met
+                if met:
+                    return
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"timed out after {seconds} s waiting for {what or condition}") from None

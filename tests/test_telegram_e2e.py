@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -220,22 +217,11 @@ async def test_longest_answers_reach_the_summary_whole(server, bot, app):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
 async def test_a_new_bot_process_continues_the_conversation_after_a_crash(server, app, settings, tmp_path):
+    from tests.bot_process import BotProcess
+
     await add_member(app, "5001")
     cadre = TelegramUser(server, 5001)
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": server.token, "TELEGRAM_API_URL": server.url,
-           "DATABASE_URL": settings.database_url, "DATABASE_SCHEMA": settings.database_schema,
-           "MEDIA_DIR": str(settings.media_dir), "LOG_LEVEL": "WARNING", "ALBUM_WAIT_SECONDS": "0.3",
-           "PYTHONPATH": str(ROOT)}
-
-    async def start_process() -> subprocess.Popen:
-        calls = len(server.calls_named("getUpdates"))
-        # Popen returns at once; the wait below is on the fake server, not on the process.
-        process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=tmp_path)  # noqa: ASYNC220
-        await server.wait_for(lambda: len(server.calls_named("getUpdates")) > calls, timeout=30,
-                              what="the bot process to start polling")
-        return process
-
-    first = await start_process()
+    first = await BotProcess(settings, server, tmp_path, LOG_LEVEL="WARNING").start()
     try:
         await cadre.say("/decu", count=2)
         for text in ("ca nhan", "Đỗ Thị Hoa", "1972", "kinh", "giao vien", "1", "7", "khong ro", DESCRIPTION,
@@ -245,10 +231,9 @@ async def test_a_new_bot_process_continues_the_conversation_after_a_crash(server
         server.send_photo(cadre.id, image_bytes("blue"), media_group_id="a1")
         assert (await cadre.replies())[0]["text"] == t("photos.received", added=2, total=2)
     finally:
-        first.send_signal(signal.SIGKILL)  # a crash: nothing is flushed, nothing said goodbye
-        await asyncio.to_thread(first.wait, 10)
+        first.kill()  # a crash: nothing is flushed, nothing said goodbye
 
-    second = await start_process()
+    second = await BotProcess(settings, server, tmp_path, LOG_LEVEL="WARNING").start()
     try:
         server.send_photo(cadre.id, image_bytes("green"))
         reply = (await cadre.replies())[0]["text"]
@@ -261,8 +246,7 @@ async def test_a_new_bot_process_continues_the_conversation_after_a_crash(server
         assert "• Tên: Đỗ Thị Hoa" in summary and "• Ảnh: 3 ảnh" in summary and "• Năm sinh: 1972" in summary
         assert (await cadre.text("gui")).startswith("Đã gửi hồ sơ NT-2026-00001")
     finally:
-        second.send_signal(signal.SIGTERM)
-        await asyncio.to_thread(second.wait, 15)
+        assert await second.terminate(within=15) == 0
     [case] = await stored_cases(app)
     assert case.answers["photo_count"] == 3 and case.answers["position"] == "giao vien"
     assert case.commune_code == COMMUNE_A
@@ -353,7 +337,6 @@ async def test_blocking_the_bot_marks_the_person_unreachable_at_once_and_unblock
 
 async def wait_until(condition, seconds: float = 5.0) -> None:
     """Wait for a condition on the database (another task writes it; nothing to await), failing after `seconds`."""
-    import asyncio
 
     async with asyncio.timeout(seconds):
         while not await condition():  # noqa: ASYNC110 - the state is in the database, not an event

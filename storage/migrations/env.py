@@ -29,9 +29,7 @@ def _run(connection) -> None:
 
 async def _run_async() -> None:
     database = context.config.attributes["database"]
-    connect_args = {}
-    if database.schema and not database.is_sqlite:
-        connect_args = {"server_settings": {"search_path": database.schema}}
+    connect_args = {} if database.is_sqlite else {"server_settings": database.server_settings()}
     engine = create_async_engine(database.url, poolclass=pool.NullPool, connect_args=connect_args)
     try:
         async with engine.connect() as connection:

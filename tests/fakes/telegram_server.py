@@ -538,6 +538,7 @@ class FakeTelegramServer:
         self.violations: list[str] = []
         self.rejected_429 = 0
         self.fault: Callable[[str, dict[str, Any]], Fault | None] | None = None
+        self.on_answer: Callable[[Call], None] | None = None
         self.dropped_updates: list[dict[str, Any]] = []  # not in the poller's allowed_updates
         self.bot_user: dict[str, Any] = {
             "id": int(token.split(":", 1)[0]),
@@ -661,6 +662,8 @@ class FakeTelegramServer:
         status, body = await self._answer(call, problems)
         call.status, call.response = status, body
         self._signal()
+        if self.on_answer is not None:  # a test's hook, called before the bot hears the answer
+            self.on_answer(call)
         return web.json_response(body, status=status)
 
     async def _answer(self, call: Call, problems: list[str]) -> tuple[int, dict[str, Any]]:
