@@ -75,8 +75,8 @@ class Service:
         self.channels: dict[str, ChannelPort] = {}
         if self.bot is not None:
             self.channels["telegram"] = TelegramChannel(self.bot, app.media, settings.telegram_bot_username)
-        self.worker = Worker(app.core, app.db, self.locks, self.channels, album_wait=settings.album_wait_seconds) \
-            if roles.work else None
+        self.worker = Worker(app.core, app.db, self.locks, self.channels, album_wait=settings.album_wait_seconds,
+                             max_chats=settings.worker_chats) if roles.work else None
         self.intake = Intake(app.db, self.worker)
         self.receiver = TelegramReceiver(
             self.bot, self.channels["telegram"], self.intake, webhook_url=settings.webhook_url,

@@ -82,18 +82,21 @@ class Intake:
 
 class Worker:
     def __init__(self, core: Core, db: Database, locks: Locks, channels: Mapping[str, ChannelPort], *,
-                 album_wait: float, linger: float = LINGER, sweep_every: float = SWEEP_EVERY) -> None:
+                 album_wait: float, max_chats: int = 64, linger: float = LINGER,
+                 sweep_every: float = SWEEP_EVERY) -> None:
         self.core = core
         self.db = db
         self.locks = locks
         self.channels = channels
         self.album_wait = album_wait
+        self.max_chats = max_chats  # served at once by this process; more wait (or go to other workers)
         self.linger = linger
         self.sweep_every = sweep_every
         self._active: dict[ChatKey, asyncio.Task] = {}
         self._more: dict[ChatKey, asyncio.Event] = {}  # set when an active chat may have new rows
-        self._wanted: set[ChatKey] = set()
+        self._wanted: dict[ChatKey, None] = {}  # in the order they were wanted
         self._wake = asyncio.Event()
+        self._crowded = asyncio.Event()  # chats wait for a place: lingering ones make room
         self._stopping = False
         self._marks = GroupCommit(db)
         self._listener: inbox.Listener | None = None
@@ -107,7 +110,7 @@ class Worker:
             if more is not None:
                 more.set()
             else:
-                self._wanted.add(key)
+                self._wanted[key] = None
         self._wake.set()
 
     @property
@@ -123,6 +126,7 @@ class Worker:
         backoff = FIRST_RETRY
         try:
             while not self._stopping:
+                self._wake.clear()  # before looking: whatever comes while we look wakes the next round
                 sweep = time.monotonic() - last_sweep >= self.sweep_every
                 if self._listener is not None and self._listener.heard():
                     sweep = True
@@ -141,7 +145,6 @@ class Worker:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, LAST_RETRY)
                     continue
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), max(0.0, self.sweep_every - (
                         time.monotonic() - last_sweep)))
@@ -168,10 +171,11 @@ class Worker:
 
     # ---- taking chats
     def _pop_wanted(self) -> list[ChatKey]:
-        wanted, self._wanted = self._wanted, set()
+        wanted, self._wanted = self._wanted, {}
         return [key for key in wanted if key not in self._active]
 
     async def _sweep(self) -> None:
+        await self.locks.check()
         async with self.db.session() as session:
             keys = await inbox.chats_with_open_work(session)
         for key in keys:
@@ -179,12 +183,19 @@ class Worker:
             if more is not None:  # ours already: it may be lingering
                 more.set()
             else:
-                self._wanted.add(key)
+                self._wanted[key] = None
 
     async def _take(self, keys: list[ChatKey]) -> None:
         if not keys or self._stopping:
             return
-        for key in await self.locks.try_chats(keys):
+        room = self.max_chats - len(self._active)
+        for key in keys[max(room, 0):]:  # no place now: kept for when one frees up
+            self._wanted[key] = None
+        if room < len(keys):
+            self._crowded.set()
+        else:
+            self._crowded.clear()
+        for key in await self.locks.try_chats(keys[:max(room, 0)]):
             self._more[key] = asyncio.Event()
             self._active[key] = asyncio.create_task(self._serve(key), name=f"chat {key[0]}:{key[1]}")
 
@@ -201,8 +212,8 @@ class Worker:
                         log.warning("chat %s:%s: lock lost; leaving it to whoever takes it", *key)
                         return
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(more.wait(), self.linger)
+                if not self._crowded.is_set():  # linger for the chat's next update, unless others wait
+                    await _first_of(more.wait(), self._crowded.wait(), within=self.linger)
                 if not more.is_set():
                     return
         except asyncio.CancelledError:
@@ -214,8 +225,8 @@ class Worker:
             del self._more[key]
             await self.locks.release_chat(key)
             if more.is_set() and not self._stopping:  # something came while letting go
-                self._wanted.add(key)
-                self._wake.set()
+                self._wanted[key] = None
+            self._wake.set()  # a place is free
 
     async def _open_rows(self, key: ChatKey) -> list[Row]:
         backoff = FIRST_RETRY
@@ -331,6 +342,15 @@ class Worker:
             await self._retrying(lambda row_id=row_id: self._marks.write(
                 inbox.MARK_REPLIED, {"row_id": row_id, "now": inbox.wall_clock()}))
         metrics.HANDLING_SECONDS.labels(key[0]).observe(_age(received_at))
+
+
+async def _first_of(*waits: Awaitable[Any], within: float) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _age(received_at) -> float:

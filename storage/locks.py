@@ -43,6 +43,8 @@ class Locks(Protocol):
 
     async def hold(self, role: str) -> bool: ...
 
+    async def check(self) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -65,6 +67,9 @@ class LocalLocks:
     async def hold(self, role: str) -> bool:
         return True
 
+    async def check(self) -> None:
+        pass
+
     async def close(self) -> None:
         self._chats.clear()
 
@@ -72,6 +77,7 @@ class LocalLocks:
 _TRY_CHATS = text(f"SELECT k FROM unnest(CAST(:keys AS text[])) AS k WHERE pg_try_advisory_lock({CHATS}, hashtext(k))")
 _RELEASE_CHAT = text(f"SELECT pg_advisory_unlock({CHATS}, hashtext(:key))")
 _HOLD = text(f"SELECT pg_try_advisory_lock({ROLES}, hashtext(:role))")
+_ALIVE = text("SELECT 1")
 
 
 class AdvisoryLocks:
@@ -112,6 +118,14 @@ class AdvisoryLocks:
         except Exception as error:
             log.warning("could not ask for the %s role: %s", role, _one_line(error))
         return role in self._roles
+
+    async def check(self) -> None:
+        """Notice a lost connection (and so lost locks) soon, not at the next lock asked for."""
+        if self._connection is not None:
+            try:
+                await self._run(_ALIVE, {})
+            except Exception as error:
+                log.warning("the lock connection was lost (%s)", _one_line(error))
 
     async def close(self) -> None:
         async with self._turn:
