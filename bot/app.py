@@ -10,6 +10,7 @@ import logging
 import signal
 from dataclasses import dataclass
 
+from bot import casework
 from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel, TelegramReceiver, make_bot
 from bot.core import Core
 from bot.http import HttpApp, Route
@@ -83,7 +84,8 @@ class Service:
             webhook_secret=settings.telegram_webhook_secret, max_connections=settings.webhook_max_connections,
             poll_timeout=poll_timeout) if roles.receive and self.bot is not None else None
         self.reminders = ReminderService(app.db, settings, app.core.clock, self.channels, self.locks,
-                                         plan=roles.plan, send=roles.send, sender_idle=sender_idle) \
+                                         plan=roles.plan, send=roles.send, sender_idle=sender_idle,
+                                         refreshers={"newcases": casework.current_digest}) \
             if roles.plan or roles.send else None
         routes = [Route("POST", WEBHOOK_PATH, self.receiver.webhook)] \
             if self.receiver is not None and settings.webhook_url else []

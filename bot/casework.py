@@ -126,17 +126,32 @@ async def tell_secretaries_new(session: AsyncSession, case: Case, now: datetime,
     for account in await repo.secretary_accounts(session, [case.commune_code]):
         if account.person_id == case.nominator_id:
             continue
-        if await _join_digest(session, account.person_id, line):
+        if await _join_digest(session, account.person_id, line, case.id):
             continue
         recent = await _last_notice(session, account.person_id, now - DIGEST_WINDOW)
         due = recent + DIGEST_WINDOW if recent else now
-        reply = Reply(t("review.new_title") + "\n" + line, (Choice(t("remind.open_pending"), "cmd:choduyet"),))
         await enqueue(session, [Message(f"newcases:{account.person_id}:{case.id}:{case.version}",
-                                        account.person_id, account.channel, account.chat_id, "newcases", reply,
-                                        due)], now)
+                                        account.person_id, account.channel, account.chat_id, "newcases",
+                                        _digest([line]), due, extra={"cases": [case.id]})], now)
 
 
-async def _join_digest(session: AsyncSession, person_id: int, line: str) -> bool:
+def _digest(lines: list[str]) -> Reply:
+    return Reply(t("review.new_title") + "\n" + "\n".join(lines), (Choice(t("remind.open_pending"), "cmd:choduyet"),))
+
+
+async def current_digest(session: AsyncSession, payload: dict[str, Any]) -> Reply | None:
+    """A digest says what is true when it is sent: only the cases still waiting for review (None: none is)."""
+    ids = payload.get("cases") or []
+    if not ids:
+        return None
+    cases = (await session.exec(select(Case).where(Case.id.in_(ids), Case.status.in_(REVIEWABLE))
+                                .order_by(Case.id))).all()
+    lines = [t("review.resubmitted_line" if c.status == S.RESUBMITTED else "review.new_line", code=c.code,
+               name=c.name) for c in cases]
+    return _digest(lines) if lines else None
+
+
+async def _join_digest(session: AsyncSession, person_id: int, line: str, case_id: int) -> bool:
     waiting = (await session.exec(select(Outbox).where(  # locked: two submissions must not overwrite each other
         Outbox.person_id == person_id, Outbox.kind == "newcases", Outbox.status == OutboxStatus.PENDING)
         .with_for_update())).first()
@@ -144,6 +159,7 @@ async def _join_digest(session: AsyncSession, person_id: int, line: str) -> bool
         return False
     payload = dict(waiting.payload)
     payload["text"] = payload["text"] + "\n" + line
+    payload["cases"] = [*payload.get("cases", []), case_id]
     result = await session.execute(update(Outbox).where(Outbox.id == waiting.id, Outbox.status == OutboxStatus.PENDING)
                                    .values(payload=payload).execution_options(synchronize_session=False))
     return result.rowcount == 1  # the sender may have claimed it meanwhile: then a new notice

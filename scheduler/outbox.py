@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,6 +55,7 @@ class Message:
     reply: Reply
     due_at: datetime
     stale_at: datetime | None = None  # not worth sending after this (its deadline passed)
+    extra: dict[str, Any] | None = None  # kept beside the reply, for its kind's refresher (OutboxSender)
 
 
 async def enqueue(session: AsyncSession, messages: Iterable[Message], now: datetime) -> int:
@@ -72,7 +73,7 @@ async def enqueue(session: AsyncSession, messages: Iterable[Message], now: datet
         chunk = [m.key for m in messages[start:start + 1000]]
         known.update((await session.execute(select(Outbox.key).where(Outbox.key.in_(chunk)))).scalars())
     rows = [dict(key=m.key, person_id=m.person_id, channel=m.channel, chat_id=m.chat_id, kind=m.kind,
-                 payload=reply_to_json(m.reply), status=OutboxStatus.PENDING, due_at=m.due_at, stale_at=m.stale_at,
+                 payload={**reply_to_json(m.reply), **(m.extra or {})}, status=OutboxStatus.PENDING, due_at=m.due_at, stale_at=m.stale_at,
                  attempts=0, last_error="", created_at=now) for m in messages if m.key not in known]
     if not rows:
         return 0
@@ -158,13 +159,19 @@ class RateLimiter:
             await asyncio.sleep(self._next - now)
 
 
+# A message of some kinds is written again just before it goes, from what is true then (None: not worth
+# sending any more): a digest of new cases leaves out those already decided.
+Refresh = Callable[[AsyncSession, dict[str, Any]], Awaitable[Reply | None]]
+
+
 class OutboxSender:
     def __init__(self, db: Database, clock: Clock, deliveries: Mapping[str, Delivery], *, rate: float = 30.0,
                  per_chat: float = 1.0, lease: timedelta = timedelta(minutes=5), max_attempts: int = 400,
-                 in_flight: int = 64, batch: int = 50) -> None:
+                 in_flight: int = 64, batch: int = 50, refreshers: Mapping[str, Refresh] | None = None) -> None:
         self.db = db
         self.clock = clock
         self.deliveries = deliveries
+        self.refreshers = refreshers or {}
         self.limiter = RateLimiter(rate, per_chat)
         self.lease = lease
         self.max_attempts = max_attempts
@@ -286,11 +293,13 @@ class OutboxSender:
             await self._finish(row, OutboxStatus.FAILED, error=f"no delivery for channel {row.channel}")
             return
         started = await self._turn(row)
-        if self._stale(row):  # it went stale while waiting for its turn (a 429 pause)
+        reply = await self._as_it_now_is(row)
+        if reply is None or self._stale(row):  # it went stale while waiting for its turn (a 429 pause)
+            self.limiter.give_back(row.chat_id, started)
             await self._finish(row, OutboxStatus.STALE)
             return
         try:
-            await delivery.deliver(row.chat_id, reply_from_json(row.payload))
+            await delivery.deliver(row.chat_id, reply)
         except RetryLater as slow_down:
             self.limiter.pause(slow_down.seconds)
             await self._finish(row, OutboxStatus.PENDING, error=str(slow_down), retry_in=slow_down.seconds,
@@ -310,6 +319,13 @@ class OutboxSender:
                                    retry_in=min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** (row.attempts - 1)))
         else:
             await self._finish(row, OutboxStatus.SENT)
+
+    async def _as_it_now_is(self, row: Row) -> Reply | None:
+        refresh = self.refreshers.get(row.kind)
+        if refresh is None:
+            return reply_from_json(row.payload)
+        async with self.db.session() as session:
+            return await refresh(session, dict(row.payload))
 
     def _stale(self, row: Row) -> bool:
         return row.stale_at is not None and self.clock.now() > row.stale_at

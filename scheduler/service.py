@@ -19,7 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from common.clock import Clock
 from common.delivery import Delivery
 from common.settings import Settings
-from scheduler.outbox import OutboxSender, enqueue
+from scheduler.outbox import OutboxSender, Refresh, enqueue
 from scheduler.reminders import ReminderPlanner
 from storage import inbox
 from storage.db import Database
@@ -35,7 +35,7 @@ PRUNE_BATCHES = 50  # at most this many batches of old inbox rows forgotten a mi
 class ReminderService:
     def __init__(self, db: Database, settings: Settings, clock: Clock, deliveries: Mapping[str, Delivery],
                  locks: Locks | None = None, *, plan: bool = True, send: bool = True,
-                 sender_idle: float = 1.0) -> None:
+                 sender_idle: float = 1.0, refreshers: Mapping[str, Refresh] | None = None) -> None:
         self.db = db
         self.clock = clock
         self.settings = settings
@@ -44,7 +44,8 @@ class ReminderService:
         self.sender_idle = sender_idle  # seconds an idle sender waits before looking for due messages again
         self.planner = ReminderPlanner(settings)
         self.sender = OutboxSender(db, clock, deliveries, rate=settings.telegram_rate_per_second,
-                                   per_chat=settings.telegram_rate_per_chat, in_flight=settings.outbox_in_flight)
+                                   per_chat=settings.telegram_rate_per_chat, in_flight=settings.outbox_in_flight,
+                                   refreshers=refreshers)
         self.scheduler = AsyncIOScheduler(timezone=settings.zone)
         self._sending: asyncio.Task | None = None
 

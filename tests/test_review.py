@@ -240,3 +240,47 @@ async def test_a_reviewers_question_for_a_reason_expires_after_30_minutes(app, w
     clock.advance(minutes=29)
     assert (await secretary.say("Không đủ minh chứng về việc tốt."))[0].text == t("review.done.reject",
                                                                                  code=case.code)
+
+
+async def test_a_digest_says_what_is_true_when_it_is_sent(app, world, clock):
+    from bot import casework
+    from tests.chat import image_bytes
+    from tests.test_nomination import answer_until_photos
+
+    people, _ = world
+    sent = []
+
+    class Record:
+        async def deliver(self, chat_id, reply):
+            sent.append((chat_id, reply.text))
+
+    sender = OutboxSender(app.db, clock, {"telegram": Record()}, rate=1000, per_chat=1000,
+                          refreshers={"newcases": casework.current_digest})
+    chat = Chat(app.core, "a1")
+
+    async def nominate(colour: str) -> Case:
+        await answer_until_photos(chat)
+        await chat.photos(image_bytes(colour))
+        for text in ("xong", "bo qua", "co", "gui"):
+            await chat.say(text)
+        async with app.db.session() as session:
+            return (await session.exec(select(Case).order_by(Case.id.desc()))).first()
+
+    async def decide(case: Case, name: str) -> None:
+        async with app.db.session() as session:
+            assert await casework.transition(session, case, name, people["secretary_a"], clock.now())
+
+    first, second = await nominate("red"), await nominate("blue")  # one digest, not yet sent
+    await decide(first, "approve")
+    await sender.run_until_idle()
+    [(chat_id, text)] = sent
+    assert chat_id == "a3" and second.code in text and first.code not in text  # the approved one left out
+
+    third = await nominate("green")  # a new digest, five minutes after the last one
+    await decide(third, "reject")
+    clock.advance(minutes=6)
+    await sender.run_until_idle()
+    assert len(sent) == 1  # nothing left to say: not sent
+    async with app.db.session() as session:
+        statuses = (await session.exec(select(Outbox.status).where(Outbox.kind == "newcases"))).all()
+    assert sorted(statuses) == ["sent", "stale"]
