@@ -48,6 +48,8 @@ class ReminderService:
                                    refreshers=refreshers)
         self.scheduler = AsyncIOScheduler(timezone=settings.zone)
         self._sending: asyncio.Task | None = None
+        self._planning = asyncio.Lock()  # held while a planning pass runs: stopping waits for it
+        self._stopping = False
 
     async def plan_now(self) -> int:
         now = self.clock.now()
@@ -92,20 +94,23 @@ class ReminderService:
                 await asyncio.gather(sending, return_exceptions=True)
 
     async def stop(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        self._stopping = True
+        async with self._planning:  # a pass under way finishes (APScheduler's shutdown would cancel it)
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=False)
         if self._sending is not None:
             self._sending.cancel()
             await asyncio.gather(self._sending, return_exceptions=True)
 
     async def _plan_safely(self) -> None:
-        if not await self.locks.hold("planner"):
-            return
-        try:
-            await self.plan_now()
-            await self.forget_old_updates()
-        except Exception:  # a bad minute must not stop the schedule; the next run catches up
-            log.exception("planning reminders failed")
+        async with self._planning:
+            if self._stopping or not await self.locks.hold("planner"):
+                return
+            try:
+                await self.plan_now()
+                await self.forget_old_updates()
+            except Exception:  # a bad minute must not stop the schedule; the next run catches up
+                log.exception("planning reminders failed")
 
     async def forget_old_updates(self) -> int:
         cutoff = inbox.retention_cutoff(self.settings.inbox_retention_days)
