@@ -303,3 +303,21 @@ class Outbox(SQLModel, table=True):
     last_error: str = ""
     created_at: datetime = utc_column(nullable=False)
     sent_at: datetime | None = utc_column(nullable=True)
+
+
+class ExportRecord(SQLModel, table=True):
+    """Every export of cases (personal data leaves the system): who, what scope and period, which files."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)  # None: the console
+    channel: str = Field(max_length=16)  # "telegram", "cli", …
+    at: datetime = utc_column(nullable=False)
+    scope: str = Field(max_length=32)  # "commune:00070" or "province:01"
+    scope_name: str = ""
+    period_start: datetime = utc_column(nullable=False)
+    period_end: datetime = utc_column(nullable=False)
+    period_label: str = ""
+    statuses: list = json_list_column()
+    cases: int = 0
+    files: list = json_list_column()  # file names, as delivered
+    missing_photos: int = 0
