@@ -22,6 +22,7 @@ class App:
     core: Core
 
     async def close(self) -> None:
+        await self.core.close()
         await self.db.dispose()
 
 

@@ -14,7 +14,9 @@ import weakref
 from dataclasses import replace
 from datetime import timedelta
 
+from bot.charts import ChartRenderer
 from bot.conversation import ConversationService
+from bot.exports import ExportRunner
 from bot.flows.engine import Input, PhotoInput
 from bot.handlers import onboarding, registry, review
 from bot.known_people import Known, KnownPeople
@@ -43,6 +45,8 @@ class Core:
         self.media = media
         self.conversations = ConversationService(media, settings.max_photo_bytes)
         self.known = KnownPeople()
+        self.exports = ExportRunner(db, media, settings, clock)  # channels attached by the composition root
+        self.charts = ChartRenderer(media)
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def handle(self, event: Inbound, fetch: Fetch) -> list[Reply]:
@@ -73,6 +77,11 @@ class Core:
                 self.known.forget(key)
                 log.exception("failed to handle %s event from %s:%s", event.kind, event.channel, event.user_id)
                 return [Reply(t("error.unexpected"))]
+
+    async def close(self) -> None:
+        """Stop background exports and the chart workers."""
+        await self.exports.close()
+        self.charts.close()
 
     async def set_reachable(self, channel: str, user_id: str, reachable: bool) -> None:
         """The channel says the person blocked (or unblocked) the bot. Never raises."""
@@ -127,7 +136,7 @@ class Core:
 
     def _request(self, event: Inbound, session) -> Request:
         return Request(event=event, session=session, now=self.clock.now(), settings=self.settings,
-                       conversations=self.conversations)
+                       conversations=self.conversations, exports=self.exports, charts=self.charts)
 
     async def _route(self, request: Request, photos: PhotoInput | None, known: Known | None) -> list[Reply]:
         event = request.event

@@ -14,7 +14,9 @@ from storage.models import Account, Membership, Person, Role
 from storage.repo import ConversationWrite, SavedConversation
 
 if TYPE_CHECKING:
+    from bot.charts import ChartRenderer
     from bot.conversation import ConversationService
+    from bot.exports import ExportRunner
 
 
 @dataclass
@@ -24,6 +26,8 @@ class Request:
     now: datetime  # aware, in the configured zone
     settings: Settings
     conversations: ConversationService | None = None  # the conversation service, for the flow commands
+    exports: ExportRunner | None = None  # background exports (/xuat)
+    charts: ChartRenderer | None = None  # /thongke's pictures
     account: Account | None = None
     person: Person | None = None
     memberships: list[Membership] = field(default_factory=list)

@@ -27,6 +27,11 @@ def jpeg(color: str, size: tuple[int, int] = (160, 120), taken: str = "") -> byt
     return out.getvalue()
 
 
+# Chat ids (numbers, as on Telegram): secretaries of Hoàn Kiếm (Hà Nội) and Bến Thành (Hồ Chí Minh), an official
+# of Hoàn Kiếm, an official of Hà Nội, a cadre of Hoàn Kiếm.
+SECRETARY_A, SECRETARY_B, OFFICIAL_A, PROVINCE_A, CADRE_A = "9001", "9002", "9003", "9004", "9005"
+
+
 @dataclass
 class Seeded:
     secretary_a: int
@@ -51,11 +56,11 @@ CASES = (  # name, kind, status, commune, ethnicity, birth year
 
 async def seed(app, when: datetime | None = None) -> Seeded:
     world = Seeded(
-        secretary_a=await add_member(app, "sa", role=Role.SECRETARY, village=None, name="Thư ký Hoàn Kiếm"),
-        secretary_b=await add_member(app, "sb", role=Role.SECRETARY, commune=COMMUNE_B, village=None),
-        official_a=await add_member(app, "oa", role=Role.OFFICIAL, village=None),
-        province_a=await add_member(app, "pa", role=Role.OFFICIAL, village=None, province="01"),
-        cadre_a=await add_member(app, "ca", name="Cán bộ Đông"),
+        secretary_a=await add_member(app, SECRETARY_A, role=Role.SECRETARY, village=None, name="Thư ký Hoàn Kiếm"),
+        secretary_b=await add_member(app, SECRETARY_B, role=Role.SECRETARY, commune=COMMUNE_B, village=None),
+        official_a=await add_member(app, OFFICIAL_A, role=Role.OFFICIAL, village=None),
+        province_a=await add_member(app, PROVINCE_A, role=Role.OFFICIAL, village=None, province="01"),
+        cadre_a=await add_member(app, CADRE_A, name="Cán bộ Đông"),
     )
     when = when or app.core.clock.now() - timedelta(days=10)
     colors = ["red", "green", "blue", "orange", "purple", "gray", "pink", "brown", "navy", "olive", "teal",

@@ -8,7 +8,13 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, TelegramDelivery, make_bot
+from bot.channels.telegram import (
+    ALLOWED_UPDATES,
+    TelegramChannel,
+    TelegramDelivery,
+    TelegramOutbound,
+    make_bot,
+)
 from scheduler.outbox import OutboxSender
 from tests.fakes.telegram_server import FakeTelegramServer
 
@@ -64,7 +70,9 @@ class RunningBot:
         app.settings.telegram_api_url = server.url
         app.settings.telegram_bot_token = server.token
         self.bot = make_bot(app.settings)
-        self.dispatcher = TelegramChannel(self.bot, app.core, album_wait).dispatcher()
+        channel = TelegramChannel(self.bot, app.core, album_wait)
+        app.core.exports.attach("telegram", TelegramOutbound(channel))  # as `nguoitot run` does
+        self.dispatcher = channel.dispatcher()
         # Notifications (new cases, decisions) go out through the outbox, as in `nguoitot run`.
         self.sender = OutboxSender(app.db, app.core.clock, {"telegram": TelegramDelivery(self.bot)}, rate=100,
                                    per_chat=100)

@@ -17,17 +17,12 @@ from pypdf import PdfReader
 from bot.export import dossier
 from bot.export.period import DEFAULT_STATUSES, Selection, year
 from bot.export.rows import COLUMNS, Visibility, header
+from bot.scopes import commune_scope
 from common.messages import t
-from storage.communes import find_commune
 from tests.conftest import COMMUNE_A
 from tests.export_seed import CASES, STORY, seed
 
 A4_POINTS = (595.28, 841.89)
-
-
-def commune_scope(code: str = COMMUNE_A) -> dossier.Scope:
-    commune = find_commune(code)
-    return dossier.Scope("commune", commune.code, commune.name, commune.province_name, (commune.code,))
 
 
 EVERYTHING = Visibility.everything()
@@ -35,7 +30,7 @@ EVERYTHING = Visibility.everything()
 
 async def export(app, tmp_path: Path, *, visible: Visibility = EVERYTHING, part_limit: int = 50_000_000,
                  statuses=DEFAULT_STATUSES) -> dossier.ExportResult:
-    spec = dossier.ExportSpec(commune_scope(), Selection(year(2026, app.settings.zone), tuple(statuses)), visible,
+    spec = dossier.ExportSpec(commune_scope(COMMUNE_A), Selection(year(2026, app.settings.zone), tuple(statuses)), visible,
                               part_limit, tmp_path / "out")
     seen = []
 

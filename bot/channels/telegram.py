@@ -31,6 +31,7 @@ from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
     ChatMemberUpdated,
+    FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
@@ -60,7 +61,8 @@ TEXT_LIMIT = 4096
 _RESPONSE_TYPES = tuple(Response[m.__returning__] for m in (
     methods.GetUpdates, methods.SendMessage, methods.SendPhoto, methods.SendMediaGroup, methods.GetFile,
     methods.AnswerCallbackQuery, methods.SetMyCommands, methods.DeleteMyCommands, methods.GetMe,
-    methods.DeleteWebhook))
+    methods.DeleteWebhook, methods.SendDocument, methods.EditMessageText, methods.SendChatAction))
+FILE_LIMIT = 50 * 1024 * 1024  # the Bot API's limit for files a bot uploads
 _UNSUPPORTED_FIELDS = ("sticker", "voice", "video", "video_note", "audio", "location", "contact", "venue",
                        "animation", "poll", "dice")
 
@@ -189,6 +191,8 @@ class TelegramChannel:
                 await self._set_commands(chat_id, reply.commands)
             if reply.photos:
                 await self._send_photos(chat_id, reply.photos)
+            if reply.documents:  # the files first, then the text that sums them up
+                await _documents(self.bot, chat_id, reply.documents)
             chunks = split_text(with_invite(reply, self.username), TEXT_LIMIT)
             for i, chunk in enumerate(chunks):
                 last = i == len(chunks) - 1
@@ -209,6 +213,49 @@ def with_invite(reply: Reply, username: str) -> str:
     if not reply.invite:
         return reply.text
     return reply.text + "\n" + t("invite.link", link=invite_link(username, reply.invite))
+
+
+class TelegramOutbound:
+    """What a background job (an export) says to a chat: a progress message it edits, the "sending a file"
+    status, and its files (common/outbound.py)."""
+
+    file_limit = FILE_LIMIT
+
+    def __init__(self, channel: TelegramChannel) -> None:
+        self.channel = channel
+
+    async def post(self, chat_id: str, text: str) -> str:
+        sent = await _with_one_retry(partial(self.channel.bot, SendMessageRead(chat_id=int(chat_id), text=text)))
+        return str(sent.message_id)
+
+    async def edit(self, chat_id: str, handle: str, text: str) -> None:
+        try:
+            await _with_one_retry(partial(self.channel.bot.edit_message_text, text, chat_id=int(chat_id),
+                                          message_id=int(handle)))
+        except TelegramBadRequest as error:
+            if "not modified" not in error.message:
+                raise
+
+    async def busy(self, chat_id: str) -> None:
+        await self.channel.bot.send_chat_action(int(chat_id), "upload_document")
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        await self.channel._send(int(chat_id), [reply])
+
+
+class SendMessageRead(methods.SendMessage):
+    """sendMessage whose answer is read (the message id, to edit it): the lean session parses it in full."""
+
+
+async def _documents(bot: Bot, chat_id: int, paths: tuple[str, ...]) -> None:
+    """Each file as a document, streamed from disk; one that fails does not hold back the others."""
+    for path in paths:
+        try:
+            await bot.send_chat_action(chat_id, "upload_document")
+            await _with_one_retry(partial(bot.send_document, chat_id, FSInputFile(path)))
+        except (TelegramAPIError, OSError):
+            log.exception("could not send the document %s to chat %s", path, chat_id)
+            raise
 
 
 class TelegramDelivery:
@@ -255,7 +302,7 @@ def preview(data: bytes) -> bytes:
     with Image.open(io.BytesIO(data)) as image:
         width, height = image.size
         if len(data) <= 5_000_000 and max(width, height) <= PREVIEW_SIDE and max(width, height) <= 20 * min(
-                width, height) and image.format == "JPEG":
+                width, height) and image.format in ("JPEG", "PNG"):  # a chart stays a sharp PNG
             return data
         image = image.convert("RGB")
         image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
@@ -355,7 +402,6 @@ def split_text(text: str, limit: int) -> list[str]:
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
-async def run_polling(bot: Bot, core: Core, album_wait: float, handle_signals: bool = False,
-                      username: str = "") -> None:
-    channel = TelegramChannel(bot, core, album_wait, username)
+async def run_polling(channel: TelegramChannel, handle_signals: bool = False) -> None:
+    bot = channel.bot
     await channel.dispatcher().start_polling(bot, handle_signals=handle_signals, allowed_updates=ALLOWED_UPDATES)

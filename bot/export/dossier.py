@@ -19,6 +19,7 @@ from bot.export.period import Selection
 from bot.export.rows import Visibility, values
 from bot.export.templates import load
 from bot.export.xlsx import CaseSheet
+from bot.scopes import Scope
 from storage import exports
 from storage.db import Database
 from storage.exports import ExportQuery, ExportRow
@@ -26,21 +27,6 @@ from storage.models import CaseStatus
 
 BATCH = 200
 Progress = Callable[[int, int], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What an export covers: one commune, or every commune of a province."""
-
-    kind: str  # "commune" or "province"
-    code: str
-    name: str
-    province: str
-    communes: tuple[str, ...]
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.code}"
 
 
 @dataclass(frozen=True)
