@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from PIL import Image
 
@@ -101,3 +102,8 @@ async def seed(app, when: datetime | None = None) -> Seeded:
             world.codes[name] = code
             world.photos[code] = shas
     return world
+
+
+def files_left(folder: Path) -> list[Path]:
+    """What an export left on the server (nothing, once delivered)."""
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []

@@ -19,7 +19,7 @@ from storage.models import ExportRecord, Role
 from tests.chat import Chat
 from tests.cli import run_cli_async
 from tests.conftest import add_member
-from tests.export_seed import CADRE_A, OFFICIAL_A, PROVINCE_A, SECRETARY_A, SECRETARY_B, seed
+from tests.export_seed import CADRE_A, OFFICIAL_A, PROVINCE_A, SECRETARY_A, SECRETARY_B, files_left, seed
 
 KEYS = [c.key for c in COLUMNS]
 
@@ -77,7 +77,7 @@ async def test_a_secretary_exports_their_commune_with_ethnicity_and_phone_and_it
     rows = outbound.sheets[SECRETARY_A]
     assert len(rows) == 4 and column(rows, "phone") == {"0912345678"} and "Tày" in column(rows, "ethnicity")
     assert outbound.sent[0].text.startswith("📦 Đã gửi 10 tệp") and len(outbound.sent[0].documents) == 10
-    assert not any(Path(app.settings.exports_dir).iterdir())  # delivered, then deleted
+    assert files_left(app.settings.exports_dir) == []  # delivered, then deleted
     async with app.db.session() as session:
         [(entry, who)] = await exports.records(session)
     assert (entry.person_id, entry.scope, entry.period_label, entry.cases) == (world.secretary_a, "commune:00070",
@@ -115,7 +115,7 @@ async def test_outside_the_scope_and_bad_periods_are_refused_without_files(app):
     empty = (await secretary.say("/xuat quý 2/2026"))[0].text
     assert empty == t("export.empty", statuses="xã đã duyệt, đã được khen thưởng", scope="Phường Hoàn Kiếm",
                       period="quý II/2026")
-    assert not Path(app.settings.exports_dir).exists() or not any(Path(app.settings.exports_dir).iterdir())
+    assert files_left(app.settings.exports_dir) == []
     async with app.db.session() as session:
         assert (await session.exec(select(ExportRecord))).all() == []
 
