@@ -8,7 +8,6 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-import matplotlib
 from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout
 from fpdf.fonts import FontFace
@@ -44,6 +43,8 @@ def font_files() -> dict[str, Path]:
     liberation = {style: LIBERATION / f"LiberationSerif-{name}.ttf" for style, name in STYLES.items()}
     if all(path.is_file() for path in liberation.values()):
         return liberation
+    import matplotlib  # only for the path of its fonts: not imported where Liberation Serif is installed
+
     ttf = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     return {style: ttf / f"{name}.ttf" for style, name in DEJAVU.items()}
 
