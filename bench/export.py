@@ -42,6 +42,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--keep", help="seed into this folder and keep it (reused when it is there)")
+    parser.add_argument("--parts", default=",".join(PARTS), help="which files to make, of " + ", ".join(PARTS))
     parser.add_argument("--measure", choices=PARTS, help=argparse.SUPPRESS)  # the child's part
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -235,7 +236,7 @@ def main() -> None:
             print(f"\n{size} cases, {3 * size} photos seeded in {time.perf_counter() - begun:.0f} s ({base})")
         else:
             print(f"\n{size} cases, {3 * size} photos (seeded before, {base})")
-        for part in PARTS:
+        for part in args.parts.split(","):
             found = child(part, base)
             extra = f", {found['bytes'] / 1e6:.1f} MB written" if "bytes" in found else ""
             print(f"  {part:<10} {found['seconds']:>7.2f} s   peak RSS {found['rss_mb']:>6.1f} MB{extra}")

@@ -31,7 +31,8 @@ VI: dict[str, str] = {
         "Bạn có thể:\n"
         "• /choduyet – xem và duyệt các hồ sơ đang chờ (duyệt, trả lại để sửa, từ chối)\n"
         "• /khenthuong <mã> – ghi nhận khen thưởng cho hồ sơ đã duyệt\n"
-        "• /danhsach, /thongke – danh sách và số liệu của xã\n"
+        "• /danhsach, /thongke – danh sách, số liệu và biểu đồ của xã\n"
+        "• /xuat – xuất hồ sơ gửi tỉnh: bảng tính, ảnh gốc, tờ trình, danh sách, tóm tắt, giấy khen (Word, PDF)\n"
         "• /han, /themhan – xem và thêm hạn gửi\n"
         "• /donvi, /moi, /nguoi, /thuhoi – thôn, đoàn thể, mời và quản lý người dùng\n"
         "• /trangthai <mã> – xem một hồ sơ\n"
@@ -40,8 +41,8 @@ VI: dict[str, str] = {
     "welcome.official": (
         "Chào mừng {name}! Bạn đã được đăng ký để theo dõi phong trào người tốt, việc tốt ({scope}).\n"
         "Bạn có thể:\n"
-        "• /thongke [quý|năm] – số liệu theo trạng thái, thôn, lĩnh vực và chỉ tiêu\n"
-        "• /danhsach – danh sách hồ sơ\n"
+        "• /thongke [quý|năm] – số liệu và biểu đồ theo trạng thái, thôn, lĩnh vực và chỉ tiêu\n"
+        "• /danhsach – danh sách hồ sơ; /xuat – xuất hồ sơ (Excel, Word, PDF, ảnh)\n"
         "• /han – các hạn gửi sắp tới\n"
         "• /nhacnho – nhận nhắc hồ sơ quá hạn và bản tin hằng tuần\n"
         "• /trangthai <mã> – xem một hồ sơ\n"
@@ -311,7 +312,7 @@ VI: dict[str, str] = {
     "help.line.hoso": "– các hồ sơ bạn đã gửi và trạng thái",
     "help.line.choduyet": "– hồ sơ chờ duyệt; mở từng hồ sơ để Duyệt, Trả lại (kèm lý do, đánh dấu mục cần sửa) "
                           "hoặc Từ chối (kèm lý do)",
-    "help.line.thongke": "[quý | năm] – số liệu theo trạng thái, thôn, lĩnh vực và chỉ tiêu",
+    "help.line.thongke": "[tỉnh | xã] [quý | năm] – số liệu và biểu đồ theo trạng thái, thôn, lĩnh vực và chỉ tiêu",
     "help.line.trangthai": "<mã> – xem một hồ sơ, ví dụ /trangthai NT-2026-00042",
     "help.line.danhsach": "[thôn | quý 4 | chờ duyệt] – danh sách hồ sơ",
     "help.line.han": "– các hạn sắp tới và những gì còn thiếu",

@@ -161,6 +161,8 @@ async def test_two_scopes_choose_which_for_thongke_and_xuat(app):
     assert province.text.startswith("📊 Toàn tỉnh") and len(province.photos) == 1
     [ask] = await secretary.say("/xuat")
     assert [c.value for c in ask.choices] == ["xu:c00070", "xu:p01"]
+    [ask] = await secretary.say("/xuat năm 2026 tất cả")  # the period typed travels with the choice
+    assert [c.value for c in ask.choices] == ["xu:c00070:y2026:a", "xu:p01:y2026:a"]
 
 
 async def test_the_chart_is_a_png_that_shows_something(app):

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docx
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
+from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
+from docx.oxml.table import CT_Tbl
 from docx.shared import Mm, Pt
+from docx.table import Table as DocxTable
+from docx.text.paragraph import Paragraph
 
 from bot.export.layout import (
     BODY_PT,
@@ -35,14 +41,23 @@ A4 = (Mm(210), Mm(297))
 
 
 def render(doc: Document, path: Path) -> Path:
-    word = docx.Document()
-    _page_setup(word, doc.landscape)
-    _default_font(word)
+    document = docx.Document()
+    _page_setup(document, doc.landscape)
+    _default_font(document)
+    # Found once: python-docx finds the section (its width, where the body ends) by searching the whole body.
+    word = _Word(document, document.element.body.sectPr, _usable_width(document))
     for block in doc.blocks:
         _draw(word, block)
-    word.core_properties.title = doc.name
-    word.save(str(path))
+    document.core_properties.title = doc.name
+    document.save(str(path))
     return path
+
+
+@dataclass(frozen=True)
+class _Word:
+    document: Any
+    end: Any  # the body's section properties, its last child: new blocks go just before them
+    width: int  # the usable width of a page
 
 
 def _page_setup(word, landscape: bool) -> None:
@@ -70,14 +85,28 @@ def _usable_width(word) -> int:
     return section.page_width - section.left_margin - section.right_margin
 
 
-def _draw(word, block: Block) -> None:
+def _paragraph(word: _Word) -> Paragraph:
+    """A new paragraph at the end of the body. python-docx's own add_paragraph and add_table search the
+    whole body for its end each time: quadratic in a 1,000-page file."""
+    element = OxmlElement("w:p")
+    word.end.addprevious(element)
+    return Paragraph(element, word.document._body)
+
+
+def _new_table(word: _Word, rows: int, cols: int) -> DocxTable:
+    element = CT_Tbl.new_tbl(rows, cols, word.width)
+    word.end.addprevious(element)
+    return DocxTable(element, word.document._body)
+
+
+def _draw(word: _Word, block: Block) -> None:
     if isinstance(block, PageBreak):
-        word.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+        _paragraph(word).add_run().add_break(WD_BREAK.PAGE)
     elif isinstance(block, Space):
-        word.add_paragraph().paragraph_format.space_after = Pt(block.mm * 2.83 / 2)
+        _paragraph(word).paragraph_format.space_after = Pt(block.mm * 2.83 / 2)
     elif isinstance(block, Centered):
         for line in block.lines:
-            _line(word.add_paragraph(), line, WD_ALIGN_PARAGRAPH.CENTER)
+            _line(_paragraph(word), line, WD_ALIGN_PARAGRAPH.CENTER)
     elif isinstance(block, Para):
         _para(word, block)
     elif isinstance(block, Columns):
@@ -88,27 +117,35 @@ def _draw(word, block: Block) -> None:
 
 def _line(paragraph, line: Line, align) -> None:
     paragraph.alignment = align
-    run = paragraph.add_run(line.text)
-    run.bold, run.italic, run.underline = line.bold, line.italic, line.underline
-    run.font.size = Pt(line.size)
+    _run(paragraph, line.text, line.size, bold=line.bold, italic=line.italic, underline=line.underline)
 
 
-def _para(word, para: Para) -> None:
-    paragraph = word.add_paragraph()
+def _run(paragraph, text: str, size: float, *, bold: bool = False, italic: bool = False,
+         underline: bool = False) -> None:
+    run = paragraph.add_run(text)
+    if bold:  # only what is on: each property set is an element added to the run
+        run.bold = True
+    if italic:
+        run.italic = True
+    if underline:
+        run.underline = True
+    run.font.size = Pt(size)
+
+
+def _para(word: _Word, para: Para) -> None:
+    paragraph = _paragraph(word)
     paragraph.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
     paragraph.paragraph_format.space_after = Pt(6)
     if para.indent:
         paragraph.paragraph_format.first_line_indent = Mm(INDENT_MM)
-    run = paragraph.add_run(para.text)
-    run.bold, run.italic = para.bold, para.italic
-    run.font.size = Pt(para.size)
+    _run(paragraph, para.text, para.size, bold=para.bold, italic=para.italic)
 
 
-def _columns(word, block: Columns) -> None:
+def _columns(word: _Word, block: Columns) -> None:
     """Two borderless cells side by side, as administrative documents lay out their header and signature."""
-    table = word.add_table(rows=1, cols=2)
+    table = _new_table(word, 1, 2)
     table.autofit = False
-    width = _usable_width(word)
+    width = word.width
     sides = ((block.left, int(width * block.left_share), block.left_align),
              (block.right, width - int(width * block.left_share), "C"))
     for cell, (lines, cell_width, align) in zip(table.rows[0].cells, sides, strict=True):
@@ -119,11 +156,11 @@ def _columns(word, block: Columns) -> None:
             _line(paragraph, line, WD_ALIGN_PARAGRAPH.LEFT if align == "L" else WD_ALIGN_PARAGRAPH.CENTER)
 
 
-def _table(word, block: Table) -> None:
-    table = word.add_table(rows=1, cols=len(block.headers))
-    table.style = "Table Grid"
+def _table(word: _Word, block: Table) -> None:
+    table = _new_table(word, 1, len(block.headers))
+    table.style = word.document.styles["Table Grid"]
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    total, width = sum(block.widths), _usable_width(word)
+    total, width = sum(block.widths), word.width
     widths = [int(width * w / total) for w in block.widths]
     for cell, text, cell_width in zip(table.rows[0].cells, block.headers, widths, strict=True):
         _cell(cell, text, block.size, cell_width, bold=True, centred=True)
@@ -142,9 +179,7 @@ def _cell(cell, text: str, size: float, width: int, *, bold: bool = False, centr
     cell.width = width
     paragraph = cell.paragraphs[0]
     paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER if centred else WD_ALIGN_PARAGRAPH.LEFT
-    run = paragraph.add_run(text)
-    run.bold = bold
-    run.font.size = Pt(size)
+    _run(paragraph, text, size, bold=bold)
 
 
 def _repeat_as_heading(row) -> None:

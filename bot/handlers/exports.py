@@ -49,7 +49,7 @@ async def export_command(request: Request) -> list[Reply]:
     if scope is None:
         if not own:
             return [Reply(t("role.not_allowed"))]
-        return [_ask_scope(own, words)]
+        return [await _ask_scope(request, own, words)]
     if not words:
         return [await _ask_period(request, scope)]
     dues = await _dues(request, scope)
@@ -79,10 +79,16 @@ async def export_choice(request: Request, value: str) -> list[Reply]:
     return await _start(request, scope, Selection(period, _STATUS_KEYS[statuses]))
 
 
-def _ask_scope(own: list[Scope], words: str) -> Reply:
-    """Which of their scopes; typed words (a period) are kept by being read again after the choice."""
-    choices = tuple(Choice(_scope_label(s), f"xu:{s.key}") for s in own)
-    return Reply(t("export.choose_scope"), choices)
+async def _ask_scope(request: Request, own: list[Scope], words: str) -> Reply:
+    """Which of their scopes; a period typed with the command travels in the buttons."""
+    then = ""
+    if words:
+        try:
+            selection = parse_selection(words, request.now, await _dues(request, own[0]))
+        except BadPeriod as bad:
+            return Reply(t(bad.code))
+        then = f":{selection.period.key}:{'a' if selection.statuses == ALL_STATUSES else 'd'}"
+    return Reply(t("export.choose_scope"), tuple(Choice(_scope_label(s), f"xu:{s.key}{then}") for s in own))
 
 
 def _scope_label(scope: Scope) -> str:
