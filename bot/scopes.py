@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot import casework
+from common.messages import t
 from storage.communes import CommuneNotFound, find_commune, find_province
 from storage.models import Membership, Role
 
@@ -26,6 +27,10 @@ class Scope:
     @property
     def is_province(self) -> bool:
         return self.kind == "province"
+
+    def label(self) -> str:
+        """As a button offers it: "Phường Hoàn Kiếm", "Toàn tỉnh: Thành phố Hà Nội"."""
+        return t("export.scope.province" if self.is_province else "export.scope.commune", name=self.name)
 
 
 def commune_scope(code: str) -> Scope:

@@ -88,11 +88,7 @@ async def _ask_scope(request: Request, own: list[Scope], words: str) -> Reply:
         except BadPeriod as bad:
             return Reply(t(bad.code))
         then = f":{selection.period.key}:{'a' if selection.statuses == ALL_STATUSES else 'd'}"
-    return Reply(t("export.choose_scope"), tuple(Choice(_scope_label(s), f"xu:{s.key}{then}") for s in own))
-
-
-def _scope_label(scope: Scope) -> str:
-    return t("export.scope.province" if scope.is_province else "export.scope.commune", name=scope.name)
+    return Reply(t("export.choose_scope"), tuple(Choice(s.label(), f"xu:{s.key}{then}") for s in own))
 
 
 async def _ask_period(request: Request, scope: Scope) -> Reply:

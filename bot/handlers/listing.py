@@ -135,7 +135,7 @@ async def statistics(request: Request) -> list[Reply]:
         return [Reply(t("role.not_allowed"))]
     by_year = "y" if period.startswith("nam") else "q"
     if len(own) > 1:
-        return [Reply(t("export.choose_scope"), tuple(Choice(_scope_label(s), f"tk:{s.key}:{by_year}") for s in own))]
+        return [Reply(t("export.choose_scope"), tuple(Choice(s.label(), f"tk:{s.key}:{by_year}") for s in own))]
     return await _show(request, own[0], by_year == "y")
 
 
@@ -148,10 +148,6 @@ async def stats_choice(request: Request, value: str) -> list[Reply]:
 
 
 SCOPE_WORDS = {"tinh": "p", "xa": "c", "phuong": "c"}
-
-
-def _scope_label(scope: Scope) -> str:
-    return t("export.scope.province" if scope.is_province else "export.scope.commune", name=scope.name)
 
 
 async def _show(request: Request, scope: Scope, by_year: bool) -> list[Reply]:
