@@ -30,3 +30,4 @@ test: install
 bench: install
 	$(VENV)/bin/python bench/flow_throughput.py
 	$(VENV)/bin/python bench/fanout.py
+	$(VENV)/bin/python bench/export.py
