@@ -96,6 +96,7 @@ class ExportRunner:
             await progress.finish(t("export.done", cases=result.cases, files=len(result.files), **words))
         except Exception:
             log.exception("export for %s:%s failed", job.channel, job.chat_id)
+            shutil.rmtree(spec.folder, ignore_errors=True)  # half-made files hold personal data too
             await _quietly(outbound.post(job.chat_id, t("export.failed")))
             return
         try:

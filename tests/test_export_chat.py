@@ -194,3 +194,19 @@ async def test_the_command_line_exports_and_lists_the_audit(app, settings, monke
     status, _, err = await run_cli_async(["export", "--commune", "Hoàn Kiếm", "--year", "2025", "--out",
                                           str(tmp_path / "x")], settings, monkeypatch, capsys)
     assert status == 1 and "Không có hồ sơ nào" in err and not (tmp_path / "x").exists()
+
+
+def test_files_never_delivered_are_deleted_after_the_retention(tmp_path):
+    import os
+    import time
+
+    from bot.exports import sweep
+
+    old, recent = tmp_path / "old-job", tmp_path / "recent-job"
+    for folder in (old, recent):
+        folder.mkdir()
+        (folder / "ho-so.xlsx").write_bytes(b"x")
+    day_ago = time.time() - 25 * 3600
+    os.utime(old, (day_ago, day_ago))
+    assert sweep(tmp_path, retention_hours=24) == [old]
+    assert not old.exists() and (recent / "ho-so.xlsx").exists()
