@@ -71,6 +71,8 @@ class Core:
                                      event.channel, event.user_id)
                         continue
                     self._remember(key, request)
+                    for finish in request.after_work:  # the unit of work has ended: no lock held now
+                        replies = await finish(replies)
                     return [_drawn(reply, request) for reply in replies]
                 return [Reply(t("error.busy"))]
             except Exception:
