@@ -248,7 +248,8 @@ class SendMessageRead(methods.SendMessage):
 
 
 async def _documents(bot: Bot, chat_id: int, paths: tuple[str, ...]) -> None:
-    """Each file as a document, streamed from disk; one that fails does not hold back the others."""
+    """Each file as a document, streamed from disk. A failure is logged and raised: the export then says
+    that not every file arrived, and keeps them until the retention."""
     for path in paths:
         try:
             await bot.send_chat_action(chat_id, "upload_document")
