@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: install run test bench
+.PHONY: install fonts run test bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -10,7 +10,16 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed fonts
+
+# Liberation Serif (metric-compatible with Times New Roman, every Vietnamese glyph) for the PDF dossier,
+# from Debian when we may install it; without it the PDF falls back to matplotlib's DejaVu Serif.
+LIBERATION_SERIF = /usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf
+fonts:
+	@test -f $(LIBERATION_SERIF) || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && (apt-get install -y -qq fonts-liberation2 >/dev/null 2>&1 \
+	      || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq fonts-liberation2 >/dev/null 2>&1)) \
+	  || echo "fonts-liberation2 not installed: the PDF export uses DejaVu Serif"; }
 
 run: install
 	$(VENV)/bin/nguoitot run
@@ -21,3 +30,4 @@ test: install
 bench: install
 	$(VENV)/bin/python bench/flow_throughput.py
 	$(VENV)/bin/python bench/fanout.py
+	$(VENV)/bin/python bench/export.py

@@ -11,7 +11,7 @@ import signal
 from dataclasses import dataclass
 
 from bot import casework
-from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel, TelegramReceiver, make_bot
+from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel, TelegramOutbound, TelegramReceiver, make_bot
 from bot.core import Core
 from bot.http import HttpApp, Route
 from bot.intake import ChannelPort, Intake, Worker
@@ -34,6 +34,7 @@ class App:
     core: Core
 
     async def close(self) -> None:
+        await self.core.close()
         await self.db.dispose()
 
 
@@ -75,7 +76,9 @@ class Service:
         self.bot = make_bot(settings) if settings.telegram_bot_token else None
         self.channels: dict[str, ChannelPort] = {}
         if self.bot is not None:
-            self.channels["telegram"] = TelegramChannel(self.bot, app.media, settings.telegram_bot_username)
+            telegram = TelegramChannel(self.bot, app.media, settings.telegram_bot_username)
+            self.channels["telegram"] = telegram
+            app.core.exports.attach("telegram", TelegramOutbound(telegram))  # background exports post through it
         self.worker = Worker(app.core, app.db, self.locks, self.channels, album_wait=settings.album_wait_seconds,
                              max_chats=settings.worker_chats) if roles.work else None
         self.intake = Intake(app.db, self.worker)
@@ -95,6 +98,8 @@ class Service:
 
     async def start(self) -> None:
         settings = self.app.settings
+        if self.worker is not None:  # the first /thongke then waits for no chart worker to start
+            self._tasks.append(asyncio.create_task(self.app.core.charts.warm(), name="chart worker warm-up"))
         if self.http is not None:
             await self.http.start(settings.http_host, settings.http_port)
         if self.worker is not None:

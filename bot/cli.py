@@ -18,16 +18,31 @@ from bot.app import App, Roles, build_app, configure_logging, serve
 from bot.channels.telegram import TelegramChannel, invite_link, make_bot
 from bot.channels.terminal import TerminalChat
 from bot.demo import ensure_demo_cadre
+from bot.export import dossier
+from bot.export.dossier import ExportSpec
+from bot.export.period import (
+    DEFAULT_STATUSES,
+    BadPeriod,
+    Period,
+    Selection,
+    current_quarter,
+    day_range,
+    quarter,
+    year,
+)
+from bot.export.rows import Visibility
+from bot.exports import audit_entry
 from bot.handlers.onboarding import create_invite
+from bot.scopes import commune_scope, province_scope
 from common.settings import Settings
 from common.text import fold
 from scheduler.calendar import Calendar
 from scheduler.reminders import ReminderPlanner, summarize
 from scheduler.service import ReminderService
-from storage import repo
+from storage import exports, repo
 from storage.communes import AmbiguousCommune, CommuneNotFound, find_commune, find_province
 from storage.db import Database
-from storage.models import Deadline, Role, UnitKind
+from storage.models import CaseStatus, Deadline, Role, UnitKind
 
 log = logging.getLogger("nguoitot")
 
@@ -116,6 +131,23 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("file", nargs="?", help="a UTF-8 text file, one movement a line")
     source.add_argument("--default", action="store_true", help="go back to the default list")
     own.set_defaults(action=_movements_set)
+    export = sub.add_parser("export", help="the dossier of a commune or a province: XLSX, photo ZIP, DOCX and PDF")
+    where = export.add_mutually_exclusive_group(required=True)
+    where.add_argument("--commune", help="official commune code or name")
+    where.add_argument("--province", help="province code or name (every commune of it)")
+    export.add_argument("--year", type=int, help="the calendar year (with --quarter: that quarter's period)")
+    export.add_argument("--quarter", type=int, choices=[1, 2, 3, 4], help="a reporting quarter (default: the "
+                                                                          "current one)")
+    export.add_argument("--from", dest="first", type=_date, help="first day, YYYY-MM-DD (with --to)")
+    export.add_argument("--to", dest="last", type=_date, help="last day, YYYY-MM-DD")
+    export.add_argument("--status", action="append", choices=[s.value for s in CaseStatus],
+                        help="a status to include; repeat for several (default: approved and commended)")
+    export.add_argument("--out", required=True, help="the folder to write the files to")
+    export.set_defaults(action=_export)
+    audit = sub.add_parser("audit", help="the audit of exports").add_subparsers(dest="audit_command", required=True)
+    listed_exports = audit.add_parser("list", help="the latest exports: who, scope, period, files")
+    listed_exports.add_argument("--limit", type=int, default=50)
+    listed_exports.set_defaults(action=_audit_list)
     case = sub.add_parser("case", help="cases").add_subparsers(dest="case_command", required=True)
     history = case.add_parser("history", help="the audit trail of a case")
     history.add_argument("code")
@@ -232,6 +264,78 @@ async def _case_history(settings: Settings, args: argparse.Namespace) -> int:
                 extra = "; ".join(x for x in (event.reason, ", ".join(f"{k}: {v}" for k, v in event.details.items()))
                                   if x)
                 print(line + (f"  ({extra})" if extra else ""))
+    return 0
+
+
+async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        scope = commune_scope(args.commune) if args.commune else province_scope(find_province(args.province)[0])
+    except (CommuneNotFound, AmbiguousCommune) as exc:
+        print(_scope_error(exc), file=sys.stderr)
+        return 2
+    async with _opened(settings) as app:
+        now = app.core.clock.now()
+        async with app.db.session() as session:
+            rows = await repo.all_deadlines(session)
+        calendar = Calendar(settings.zone, settings.deadline_dates, settings.deadline_time)
+        commune, province = ("", scope.code) if scope.is_province else (scope.code, "")
+        try:
+            period = _export_period(args, now, lambda years: calendar.for_commune(commune, province, years, rows))
+        except BadPeriod as bad:
+            print(f"Kỳ không hợp lệ ({bad.code}): dùng --year, --quarter, hoặc --from và --to.", file=sys.stderr)
+            return 2
+        selection = Selection(period, tuple(args.status) if args.status else DEFAULT_STATUSES)
+        spec = ExportSpec(scope, selection, Visibility.everything(), app.core.exports.part_limit("cli"),
+                          Path(args.out), settings.templates_dir)
+        total = await dossier.count(app.db, spec)
+        if not total:
+            print(f"Không có hồ sơ nào ({', '.join(selection.statuses)}) của {scope.name} trong {period.label}; "
+                  "không tạo tệp nào.", file=sys.stderr)
+            return 1
+
+        async def progress(done: int, of: int) -> None:
+            print(f"  {done}/{of} hồ sơ", file=sys.stderr)
+
+        result = await dossier.build(app.db, app.media.backend.path, spec, settings.zone, now.date(), progress, total)
+        async with app.db.session() as session:
+            await exports.record(session, audit_entry(spec, result, None, "cli", app.core.clock.now()))
+    print(f"{scope.name} – {period.label}: {result.cases} hồ sơ, {len(result.files)} tệp:")
+    for path in result.files:
+        print(f"  {path}")
+    for missing in result.missing:
+        print(f"  thiếu ảnh: {missing.code} {missing.sha256}", file=sys.stderr)
+    return 0
+
+
+def _export_period(args: argparse.Namespace, now: datetime, dues_for) -> Period:
+    if args.first or args.last:
+        if not (args.first and args.last):
+            raise BadPeriod("export.bad_period")
+        first, last = args.first, args.last
+        period = day_range(first.day, first.month, first.year, last.day, last.month, last.year, zone=now.tzinfo)
+    elif args.quarter:
+        period = quarter(args.year or now.year, args.quarter, dues_for)
+    elif args.year:
+        period = year(args.year, now.tzinfo)
+    else:
+        period = current_quarter(now, dues_for)
+    if period.start >= now:
+        raise BadPeriod("export.future")
+    return period
+
+
+async def _audit_list(settings: Settings, args: argparse.Namespace) -> int:
+    async with _opened(settings) as app:
+        async with app.db.session() as session:
+            found = await exports.records(session, args.limit)
+    for entry, who in found:
+        when = entry.at.astimezone(settings.zone).strftime("%d/%m/%Y %H:%M")
+        print(f"{when}\t{who or '(dòng lệnh)'}\t{entry.channel}\t{entry.scope} {entry.scope_name}\t"
+              f"{entry.period_label}\t{','.join(entry.statuses)}\t{entry.cases} hồ sơ\t"
+              f"{len(entry.files)} tệp: {', '.join(entry.files)}"
+              + (f"\tthiếu {entry.missing_photos} ảnh" if entry.missing_photos else ""))
+    if not found:
+        print("Chưa có lần xuất nào.")
     return 0
 
 

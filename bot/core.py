@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
+from bot.charts import ChartRenderer
 from bot.conversation import ConversationService
+from bot.exports import ExportRunner
 from bot.flows.engine import Input, PhotoInput
 from bot.handlers import onboarding, registry, review
 from bot.known_people import Known, KnownPeople
@@ -44,6 +46,8 @@ class Core:
         self.media = media
         self.conversations = ConversationService(media, settings.max_photo_bytes)
         self.known = KnownPeople()
+        self.exports = ExportRunner(db, media, settings, clock)  # channels attached by the composition root
+        self.charts = ChartRenderer(media)
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def handle(self, event: Inbound, fetch: Fetch) -> list[Reply]:
@@ -77,6 +81,8 @@ class Core:
                                      event.channel, event.user_id)
                         continue
                     self._remember(key, request)
+                    if request.after_work:
+                        replies = await self._after_work(request, replies, inbox_ids)
                     return Handled(replies, stored=bool(inbox_ids))
                 if inbox_ids:
                     raise StorageUnavailable("conflicts or lost connections went on")
@@ -90,6 +96,22 @@ class Core:
                     raise StorageUnavailable(str(error)) from error
                 log.exception("failed to handle %s event from %s:%s", event.kind, event.channel, event.user_id)
                 return Handled([Reply(t("error.unexpected"))])
+
+    async def close(self) -> None:
+        """Stop background exports and the chart workers."""
+        await self.exports.close()
+        self.charts.close()
+
+    async def _after_work(self, request: Request, replies: list[Reply], inbox_ids: tuple[int, ...]) -> list[Reply]:
+        """Slow work on the replies once the unit of work has ended (drawing a chart: no lock held meanwhile).
+        For stored updates the replies are stored again as they now are; a crash just before that sends them
+        as first stored (the text without its picture)."""
+        for finish in request.after_work:
+            replies = [_drawn(reply, request) for reply in await finish(replies)]
+        if inbox_ids:
+            async with self.db.session() as session:
+                await inbox.store_replies(session, inbox_ids[0], [reply_to_json(r) for r in replies])
+        return replies
 
     async def _unit_of_work(self, event: Inbound, photos: PhotoInput | None, known: Known | None,
                             inbox_ids: tuple[int, ...]) -> tuple[list[Reply], Request]:
@@ -139,7 +161,7 @@ class Core:
 
     def _request(self, event: Inbound, session) -> Request:
         return Request(event=event, session=session, now=self.clock.now(), settings=self.settings,
-                       conversations=self.conversations)
+                       conversations=self.conversations, exports=self.exports, charts=self.charts)
 
     async def _route(self, request: Request, photos: PhotoInput | None, known: Known | None) -> list[Reply]:
         event = request.event

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.events import Inbound
+from common.events import Inbound, Reply
 from common.settings import Settings
 from storage.models import Account, Membership, Person, Role
 from storage.repo import ConversationWrite, SavedConversation
 
 if TYPE_CHECKING:
+    from bot.charts import ChartRenderer
     from bot.conversation import ConversationService
+    from bot.exports import ExportRunner
 
 
 @dataclass
@@ -24,6 +27,8 @@ class Request:
     now: datetime  # aware, in the configured zone
     settings: Settings
     conversations: ConversationService | None = None  # the conversation service, for the flow commands
+    exports: ExportRunner | None = None  # background exports (/xuat)
+    charts: ChartRenderer | None = None  # /thongke's pictures
     account: Account | None = None
     person: Person | None = None
     memberships: list[Membership] = field(default_factory=list)
@@ -33,6 +38,9 @@ class Request:
     conversation_writes: list[ConversationWrite] = field(default_factory=list)
     # Once written: the row as it now is (None: it ended); bot/known_people.py remembers it once committed.
     conversation_after: SavedConversation | None = None
+    # Slow work on the replies for after the unit of work (drawing a chart), so that no database lock or
+    # connection is held meanwhile: each gets the replies and returns them, changed.
+    after_work: list[Callable[[list[Reply]], Awaitable[list[Reply]]]] = field(default_factory=list)
 
     def write_conversation(self, write: ConversationWrite) -> None:
         self.conversation_writes.append(write)

@@ -73,6 +73,9 @@ class Reply:
     # A single-use invite code: the channel adds how to use it (a deep link on Telegram; the code to
     # send to the bot elsewhere). The core only knows the code.
     invite: str = ""
+    # Files to send as documents, by path (under EXPORTS_DIR): sent after the text; plain data, so a reply
+    # can be kept as JSON.
+    documents: tuple[str, ...] = ()
     with_main_menu: bool = False
     with_commands: bool = False
 

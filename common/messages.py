@@ -31,7 +31,8 @@ VI: dict[str, str] = {
         "Bạn có thể:\n"
         "• /choduyet – xem và duyệt các hồ sơ đang chờ (duyệt, trả lại để sửa, từ chối)\n"
         "• /khenthuong <mã> – ghi nhận khen thưởng cho hồ sơ đã duyệt\n"
-        "• /danhsach, /thongke – danh sách và số liệu của xã\n"
+        "• /danhsach, /thongke – danh sách, số liệu và biểu đồ của xã\n"
+        "• /xuat – xuất hồ sơ gửi tỉnh: bảng tính, ảnh gốc, tờ trình, danh sách, tóm tắt, giấy khen (Word, PDF)\n"
         "• /han, /themhan – xem và thêm hạn gửi\n"
         "• /donvi, /moi, /nguoi, /thuhoi – thôn, đoàn thể, mời và quản lý người dùng\n"
         "• /trangthai <mã> – xem một hồ sơ\n"
@@ -40,8 +41,8 @@ VI: dict[str, str] = {
     "welcome.official": (
         "Chào mừng {name}! Bạn đã được đăng ký để theo dõi phong trào người tốt, việc tốt ({scope}).\n"
         "Bạn có thể:\n"
-        "• /thongke [quý|năm] – số liệu theo trạng thái, thôn, lĩnh vực và chỉ tiêu\n"
-        "• /danhsach – danh sách hồ sơ\n"
+        "• /thongke [quý|năm] – số liệu và biểu đồ theo trạng thái, thôn, lĩnh vực và chỉ tiêu\n"
+        "• /danhsach – danh sách hồ sơ; /xuat – xuất hồ sơ (Excel, Word, PDF, ảnh)\n"
         "• /han – các hạn gửi sắp tới\n"
         "• /nhacnho – nhận nhắc hồ sơ quá hạn và bản tin hằng tuần\n"
         "• /trangthai <mã> – xem một hồ sơ\n"
@@ -311,13 +312,15 @@ VI: dict[str, str] = {
     "help.line.hoso": "– các hồ sơ bạn đã gửi và trạng thái",
     "help.line.choduyet": "– hồ sơ chờ duyệt; mở từng hồ sơ để Duyệt, Trả lại (kèm lý do, đánh dấu mục cần sửa) "
                           "hoặc Từ chối (kèm lý do)",
-    "help.line.thongke": "[quý | năm] – số liệu theo trạng thái, thôn, lĩnh vực và chỉ tiêu",
+    "help.line.thongke": "[tỉnh | xã] [quý | năm] – số liệu và biểu đồ theo trạng thái, thôn, lĩnh vực và chỉ tiêu",
     "help.line.trangthai": "<mã> – xem một hồ sơ, ví dụ /trangthai NT-2026-00042",
     "help.line.danhsach": "[thôn | quý 4 | chờ duyệt] – danh sách hồ sơ",
     "help.line.han": "– các hạn sắp tới và những gì còn thiếu",
     "help.line.themhan": "<ngày> <tên> – thêm một hạn, ví dụ /themhan 15/04/2027 Kế hoạch thi đua năm",
     "help.line.sua": "<mã> – sửa một hồ sơ bị trả lại",
     "help.line.rut": "<mã> – rút một hồ sơ chưa được duyệt",
+    "help.line.xuat": "[quý 3/2026 | năm | từ ngày-đến ngày] [tất cả] – xuất hồ sơ: bảng tính, ảnh gốc, tờ trình, "
+                      "danh sách đề nghị, tóm tắt thành tích, giấy khen (Word, PDF)",
     "help.line.khenthuong": "<mã> | <hình thức> | <số quyết định> | <ngày> – ghi nhận khen thưởng",
     "help.line.donvi": "– thôn, tổ dân phố, đoàn thể của xã",
     "help.line.moi": "canbo <thôn> | lanhdao | thuky – mời người dùng",
@@ -351,6 +354,7 @@ VI: dict[str, str] = {
     "command.nguoi": "Người dùng của xã",
     "command.thuhoi": "Thu hồi quyền một người",
     "command.khenthuong": "Ghi nhận khen thưởng",
+    "command.xuat": "Xuất hồ sơ (Excel, Word, PDF, ảnh)",
     "page.previous": "◀️ Trang trước",
     "page.next": "Trang sau ▶️",
     "summary.resend": "✅ Gửi lại",
@@ -426,6 +430,85 @@ VI: dict[str, str] = {
         "(chưa đạt ở trên):"
     ),
     "stats.province_line": "{mark} {commune}: {forwarded}/{quota} gương; {sent} hồ sơ kỳ này",
+    # ---- /xuat: the secretary's dossier (bot/export/)
+    "export.ask": (
+        "Xuất hồ sơ {scope}: chọn kỳ (mặc định quý này; hồ sơ đã duyệt và đã khen thưởng). "
+        "Hoặc gõ, ví dụ: /xuat quý 3/2026, /xuat năm 2026, /xuat 01/10/2026-20/12/2026, /xuat năm tất cả"
+    ),
+    "export.this_quarter": "Quý này ({period})",
+    "export.last_quarter": "Quý trước ({period})",
+    "export.this_year": "Cả năm {year}",
+    "export.all_statuses": "Quý này, mọi trạng thái",
+    "export.choose_scope": "Bạn muốn xem phạm vi nào?",
+    "export.scope.commune": "{name}",
+    "export.scope.province": "Toàn tỉnh: {name}",
+    "export.bad_period": (
+        "Bot chưa hiểu kỳ cần xuất. Ví dụ: /xuat (quý này), /xuat quý 3/2026, /xuat năm 2026, "
+        "/xuat 01/10/2026-20/12/2026; thêm \"tất cả\" để lấy mọi trạng thái."
+    ),
+    "export.future": "Kỳ này chưa bắt đầu nên chưa có hồ sơ nào để xuất. Hãy chọn một kỳ đã qua hoặc đang diễn ra.",
+    "export.empty": "Không có hồ sơ nào ({statuses}) của {scope} trong {period}. Bot không tạo tệp rỗng.",
+    "export.not_found": "Không tìm thấy xã/phường {code} trong phạm vi bạn được xem.",
+    "export.running": "Bản xuất trước của bạn đang được tạo; bot sẽ gửi ngay khi xong, không cần yêu cầu lại.",
+    "export.progress": "⏳ Đang tạo hồ sơ {scope} – {period}… {done}/{total} hồ sơ",
+    "export.drawing": "⏳ Đang tạo hồ sơ {scope} – {period}… {done}/{total} hồ sơ; đang dựng văn bản Word, PDF",
+    "export.done": "✅ Đã tạo xong hồ sơ {scope} – {period}: {cases} hồ sơ, {files} tệp. Bot đang gửi tệp…",
+    "export.sent": (
+        "📦 Đã gửi {files} tệp: bảng tính (XLSX), ảnh gốc (ZIP, kèm manifest.csv), tờ trình, danh sách đề nghị, "
+        "bản tóm tắt thành tích{awards} (Word và PDF). Tệp đã được xóa khỏi máy chủ."
+    ),
+    "export.awards": ", giấy khen",
+    "export.missing": "⚠️ {count} ảnh không còn trong kho lưu trữ nên không có trong tệp ZIP: {photos}",
+    "export.failed": "Xin lỗi, bot chưa tạo được bản xuất. Hãy thử lại sau ít phút.",
+    "export.unsent": "Xin lỗi, bot chưa gửi được hết các tệp. Hãy thử /xuat lại sau ít phút.",
+    "export.no_channel": "Kênh này chưa gửi được tệp. Hãy dùng Telegram, hoặc nhờ quản trị chạy lệnh nguoitot export.",
+    "export.period.range": "từ {first} đến {last}",
+    "export.statuses.default": "đã duyệt, đã khen thưởng",
+    "export.sheet": "Hồ sơ",
+    "export.col.code": "Mã hồ sơ",
+    "export.col.name": "Họ và tên / tên tập thể",
+    "export.col.kind": "Đối tượng",
+    "export.col.birth_year": "Năm sinh",
+    "export.col.ethnicity": "Dân tộc",
+    "export.col.position": "Chức vụ, nghề nghiệp",
+    "export.col.rep_name": "Người đại diện",
+    "export.col.rep_role": "Chức vụ người đại diện",
+    "export.col.address": "Địa chỉ",
+    "export.col.unit": "Thôn / đơn vị",
+    "export.col.field": "Lĩnh vực",
+    "export.col.movement": "Phong trào",
+    "export.col.description": "Tóm tắt việc tốt, thành tích",
+    "export.col.when": "Thời gian",
+    "export.col.phone": "Điện thoại",
+    "export.col.consent": "Đồng ý tuyên truyền",
+    "export.col.status": "Trạng thái",
+    "export.col.submitted": "Ngày gửi",
+    "export.col.approved": "Ngày duyệt",
+    "export.col.reviewer": "Người duyệt",
+    "export.col.reason": "Lý do (trả lại, từ chối)",
+    "export.col.commendation": "Hình thức khen thưởng",
+    "export.col.decision": "Số quyết định",
+    "export.col.decision_date": "Ngày quyết định",
+    "export.col.nominator": "Người đề cử",
+    "export.col.photo_count": "Số ảnh",
+    "export.col.photo": "Ảnh",
+    "export.manifest.part": "phần",
+    "export.manifest.case": "mã hồ sơ",
+    "export.manifest.file": "tệp",
+    "export.manifest.sha256": "sha256",
+    "export.manifest.size": "kích thước (byte)",
+    "export.manifest.dimensions": "số điểm ảnh",
+    "export.manifest.taken": "ngày chụp",
+    "chart.commune.title": "{commune} – hồ sơ năm {year} theo thôn, đơn vị",
+    "chart.commune.subtitle": "Hạn {period}: {date} (còn {days} ngày)\nChỉ tiêu năm: {forwarded}/{quota} gương đã duyệt",
+    "chart.commune.total": "Toàn xã, phường",
+    "chart.province.title": "{province} – tiến độ chỉ tiêu năm {year}",
+    "chart.province.subtitle": "{below}/{communes} xã, phường chưa đạt {quota} gương; {shown} xã chậm nhất ở trên",
+    "chart.quota": "Chỉ tiêu năm: {quota} gương",
+    "chart.forwarded": "Đã duyệt chuyển lên",
+    "chart.other": "Đã gửi, chưa duyệt",
+    "chart.below": "Chưa đạt chỉ tiêu",
+    "chart.x_label": "Số hồ sơ",
     # ---- units and people
     "units.title": "Thôn, tổ dân phố và đoàn thể của xã (số # để sửa):",
     "units.line": "#{id} {name} ({kind}) {retired}",

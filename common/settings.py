@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     # Outbox messages sent at once. A crash can resend only those in flight (their outcome is unknown):
     # 1 gives exactly-once through crashes, more gives speed when the channel answers slowly.
     outbox_in_flight: int = 8
+    # Exports (/xuat, `nguoitot export`)
+    templates_dir: str = ""  # a folder with a province's own document templates; "": the built-in ones
+    exports_dir: Path = Path("./data/exports")  # files being made or waiting for delivery
+    export_retention_hours: float = 24.0  # undelivered files are deleted after this; delivered ones at once
+    export_part_bytes: int = 0  # largest file sent; 0: the channel's own limit (Telegram: 50 MB)
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -99,6 +99,12 @@ async def mark_handled(session: AsyncSession, ids: Sequence[int], replies: list[
     return marked == len(ids)
 
 
+async def store_replies(session: AsyncSession, row_id: int, replies: list[dict[str, Any]]) -> None:
+    """The replies of a handled update, as finished after its unit of work (a chart drawn)."""
+    await session.execute(update(_inbox).where(_inbox.c.id == row_id, _inbox.c.replied_at.is_(None))
+                          .values(replies=replies))
+
+
 async def chats_with_open_work(session: AsyncSession, limit: int = 200) -> list[tuple[str, str]]:
     """Chats that have an update to handle or replies to send, the longest waiting first."""
     statement = (select(_inbox.c.channel, _inbox.c.chat_id).where(_inbox.c.replied_at.is_(None))

@@ -333,3 +333,22 @@ class InboxUpdate(SQLModel, table=True):
     handled_at: datetime | None = utc_column(nullable=True)
     replies: list = json_list_column()  # what to answer (common.events.reply_to_json), stored when handled
     replied_at: datetime | None = utc_column(nullable=True)
+
+
+# ---- exports (bot/exports.py)
+class ExportRecord(SQLModel, table=True):
+    """Every export of cases (personal data leaves the system): who, what scope and period, which files."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)  # None: the console
+    channel: str = Field(max_length=16)  # "telegram", "cli", …
+    at: datetime = utc_column(nullable=False)
+    scope: str = Field(max_length=32)  # "commune:00070" or "province:01"
+    scope_name: str = ""
+    period_start: datetime = utc_column(nullable=False)
+    period_end: datetime = utc_column(nullable=False)
+    period_label: str = ""
+    statuses: list = json_list_column()
+    cases: int = 0
+    files: list = json_list_column()  # file names, as delivered
+    missing_photos: int = 0

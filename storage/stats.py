@@ -159,3 +159,25 @@ async def _page(session: AsyncSession, where: Sequence[Any], order_by: Sequence[
     rows = [] if not total else list((await session.exec(
         select(Case).where(*where).order_by(*order_by).offset((number - 1) * size).limit(size))).all())
     return Page(rows, number, pages, total)
+
+
+@dataclass(frozen=True)
+class UnitCount:
+    name: str
+    forwarded: int  # approved or commended
+    other: int  # sent, not (yet) forwarded; withdrawn ones left out
+
+
+async def unit_counts(session: AsyncSession, commune: str, start: datetime, end: datetime) -> list[UnitCount]:
+    """Each active unit of the commune (and cases with none, as "") with its cases submitted in (start, end]."""
+    where = (Case.commune_code == commune, Case.submitted_at > start, Case.submitted_at <= end,
+             Case.status.not_in(NOT_COUNTED))
+    rows = await session.exec(select(Unit.name, Case.status, func.count()).select_from(Case)
+                              .outerjoin(Unit, Unit.id == Case.unit_id).where(*where).group_by(Unit.name, Case.status))
+    counted: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for name, status, n in rows.all():
+        counted[name or ""][0 if status in FORWARDED else 1] += n
+    units = await session.exec(select(Unit.name).where(Unit.commune_code == commune, Unit.retired_at.is_(None)))
+    for name in units.all():
+        counted.setdefault(name, [0, 0])
+    return [UnitCount(name, f, o) for name, (f, o) in sorted(counted.items())]

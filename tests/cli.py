@@ -11,6 +11,7 @@ def run_cli(args: list[str], settings, monkeypatch, capsys) -> tuple[int, str, s
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("DATABASE_SCHEMA", settings.database_schema)
     monkeypatch.setenv("MEDIA_DIR", str(settings.media_dir))
+    monkeypatch.setenv("EXPORTS_DIR", str(settings.exports_dir))
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "")
     monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "xa_hoankiem_bot")
     code = cli.main(args)

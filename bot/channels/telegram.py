@@ -15,7 +15,7 @@ import io
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, TypeVar
 
 from aiogram import Bot, methods
@@ -38,6 +38,7 @@ from aiogram.types import (
     BotCommandScopeChat,
     BufferedInputFile,
     CallbackQuery,
+    FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
@@ -75,7 +76,9 @@ WEBHOOK_PATH = "/webhook/telegram"
 _RESPONSE_TYPES = tuple(Response[m.__returning__] for m in (
     methods.GetUpdates, methods.SendMessage, methods.SendPhoto, methods.SendMediaGroup, methods.GetFile,
     methods.AnswerCallbackQuery, methods.SetMyCommands, methods.DeleteMyCommands, methods.GetMe,
-    methods.DeleteWebhook, methods.SetWebhook))
+    methods.DeleteWebhook, methods.SetWebhook, methods.SendDocument, methods.EditMessageText,
+    methods.SendChatAction))
+FILE_LIMIT = 50 * 1024 * 1024  # the Bot API's limit for files a bot uploads
 _UNSUPPORTED_FIELDS = ("sticker", "voice", "video", "video_note", "audio", "location", "contact", "venue",
                        "animation", "poll", "dice")
 
@@ -169,6 +172,8 @@ class TelegramChannel:
             await self._send_photos(chat, reply.photos)
         chunks = split_text(with_invite(reply, self.username), TEXT_LIMIT)
         with delivery_outcomes():
+            if reply.documents:  # the files first, then the text that sums them up
+                await _documents(self.bot, chat, reply.documents)
             for i, chunk in enumerate(chunks):
                 await self.bot.send_message(chat, chunk, request_timeout=int(self.timeout),
                                             reply_markup=markup(reply) if i == len(chunks) - 1 else None)
@@ -344,6 +349,59 @@ def with_invite(reply: Reply, username: str) -> str:
     return reply.text + "\n" + t("invite.link", link=invite_link(username, reply.invite))
 
 
+class TelegramOutbound:
+    """What a background job (an export) says to a chat: a progress message it edits, the "sending a file"
+    status, and its files (common/outbound.py)."""
+
+    file_limit = FILE_LIMIT
+
+    def __init__(self, channel: TelegramChannel) -> None:
+        self.channel = channel
+
+    async def post(self, chat_id: str, text: str) -> str:
+        sent = await _with_one_retry(partial(self.channel.bot, SendMessageRead(chat_id=int(chat_id), text=text)))
+        return str(sent.message_id)
+
+    async def edit(self, chat_id: str, handle: str, text: str) -> None:
+        try:
+            await _with_one_retry(partial(self.channel.bot.edit_message_text, text, chat_id=int(chat_id),
+                                          message_id=int(handle)))
+        except TelegramBadRequest as error:
+            if "not modified" not in error.message:
+                raise
+
+    async def busy(self, chat_id: str) -> None:
+        await self.channel.bot.send_chat_action(int(chat_id), "upload_document")
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        await self.channel.deliver(chat_id, reply)
+
+
+class SendMessageRead(methods.SendMessage):
+    """sendMessage whose answer is read (the message id, to edit it): the lean session parses it in full."""
+
+
+async def _documents(bot: Bot, chat_id: int, paths: tuple[str, ...]) -> None:
+    """Each file as a document, streamed from disk. A failure is logged and raised: the export then says
+    that not every file arrived, and keeps them until the retention."""
+    for path in paths:
+        try:
+            await bot.send_chat_action(chat_id, "upload_document")
+            await _with_one_retry(partial(bot.send_document, chat_id, FSInputFile(path)))
+        except (TelegramAPIError, OSError):
+            log.exception("could not send the document %s to chat %s", path, chat_id)
+            raise
+
+
+async def _with_one_retry(send: Callable[[], Awaitable[object]]) -> object:
+    """Send; if Telegram asks us to slow down (a busy reminder hour), wait as told and send once more."""
+    try:
+        return await send()
+    except TelegramRetryAfter as error:
+        await asyncio.sleep(min(error.retry_after, 30))
+        return await send()
+
+
 PREVIEW_SIDE = 2560  # within the Bot API's photo limits (10 MB, width + height ≤ 10000, ratio ≤ 20)
 
 
@@ -352,7 +410,7 @@ def preview(data: bytes) -> bytes:
     with Image.open(io.BytesIO(data)) as image:
         width, height = image.size
         if len(data) <= 5_000_000 and max(width, height) <= PREVIEW_SIDE and max(width, height) <= 20 * min(
-                width, height) and image.format == "JPEG":
+                width, height) and image.format in ("JPEG", "PNG"):  # a chart stays a sharp PNG
             return data
         image = image.convert("RGB")
         image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
@@ -454,6 +512,8 @@ def _album_event(updates: list[Update]) -> Inbound:
     caption = next((m.caption for m in messages if m.caption), "")
     return replace(_base(messages[0], InboundKind.MEDIA), text=caption or "", sequence=updates[0].update_id,
                    media=tuple(ref for m in messages for ref in _media_refs(m)))
+
+
 
 
 def _choice_event(query: CallbackQuery, update_id: int) -> Inbound:

@@ -6,15 +6,20 @@ official every commune of the province. Text is written for a phone: short lines
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from dataclasses import replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
+from functools import partial
 
 from bot import casework
+from bot.chart_drawing import Bar, ChartSpec
+from bot.charts import ChartRenderer
 from bot.handlers.deadlines import calendar
 from bot.parsing import row_id
 from bot.request import Request
+from bot.scopes import Scope, scope_for, scopes_of
 from common.events import Choice, Reply
 from common.messages import t
 from common.text import fold
@@ -23,7 +28,10 @@ from storage import repo, stats
 from storage.communes import all_communes
 from storage.models import CaseStatus, Commune, Role
 
+log = logging.getLogger(__name__)
+
 PAGE = 10
+CHART_COMMUNES = 30  # a province's chart shows the communes furthest from the quota, at most this many
 STATUS_WORDS = {fold(t(f"status.{s.value}")): s.value for s in CaseStatus} | {
     "cho duyet": "pending", "tra lai": CaseStatus.RETURNED, "bi tra lai": CaseStatus.RETURNED,
     "duyet": CaseStatus.APPROVED, "tu choi": CaseStatus.REJECTED, "khen thuong": CaseStatus.COMMENDED}
@@ -118,18 +126,51 @@ def _quarter_bounds(request: Request, value: str) -> tuple[datetime, datetime]:
 
 # ---- /thongke
 async def statistics(request: Request) -> list[Reply]:
-    words = fold(request.event.args)
-    if words not in ("", "quy", "nam", "quy nay", "nam nay"):
+    """[tỉnh | xã] [quý | năm]: a person with a commune and a province to see is asked which, not given one."""
+    words = fold(request.event.args).split()
+    wanted = words.pop(0) if words and words[0] in SCOPE_WORDS else ""
+    period = " ".join(words)
+    if period not in ("", "quy", "nam", "quy nay", "nam nay"):
         return [Reply(t("stats.usage"))]
-    by_year = words.startswith("nam")
-    province_codes = [m.province_code for m in request.memberships if m.role == Role.OFFICIAL and m.province_code]
-    if province_codes:
-        return await _province(request, province_codes[0], by_year)
-    communes = [m.commune_code for m in request.memberships
-                if m.role in (Role.SECRETARY, Role.OFFICIAL) and m.commune_code]
-    if not communes:
+    own = [s for s in scopes_of(request.memberships) if not wanted or s.is_province == (SCOPE_WORDS[wanted] == "p")]
+    if not own:
         return [Reply(t("role.not_allowed"))]
-    return [await _commune(request, code, by_year) for code in dict.fromkeys(communes)]
+    by_year = "y" if period.startswith("nam") else "q"
+    if len(own) > 1:
+        return [Reply(t("export.choose_scope"), tuple(Choice(s.label(), f"tk:{s.key}:{by_year}") for s in own))]
+    return await _show(request, own[0], by_year == "y")
+
+
+async def stats_choice(request: Request, value: str) -> list[Reply]:
+    _, key, by_year = (value.split(":") + ["", ""])[:3]
+    scope = scope_for(request.memberships, key)
+    if scope is None:
+        return [Reply(t("export.not_found", code=key[1:]))]
+    return await _show(request, scope, by_year == "y")
+
+
+SCOPE_WORDS = {"tinh": "p", "xa": "c", "phuong": "c"}
+
+
+async def _show(request: Request, scope: Scope, by_year: bool) -> list[Reply]:
+    if scope.is_province:
+        reply, chart = await _province(request, scope, by_year)
+    else:
+        reply, chart = await _commune(request, scope.code, by_year)
+    if request.charts is not None:
+        request.after_work.append(partial(_with_chart, request.charts, chart, reply, scope.key))
+    return [reply]
+
+
+async def _with_chart(charts: ChartRenderer, chart: ChartSpec, reply: Reply, key: str,
+                      replies: list[Reply]) -> list[Reply]:
+    """The reply with its chart, drawn once the unit of work has ended (in a worker process, ~0.3 s)."""
+    try:
+        sha = await charts.draw(chart)
+    except Exception:  # the numbers still go out in words
+        log.exception("could not draw the chart of %s", key)
+        return replies
+    return [replace(r, photos=(sha,)) if r is reply else r for r in replies]
 
 
 async def _bounds(request: Request, commune: Commune | None) -> tuple[datetime, datetime, str]:
@@ -146,7 +187,7 @@ def _year(request: Request) -> tuple[datetime, datetime]:
     return start, start.replace(year=start.year + 1)
 
 
-async def _commune(request: Request, code: str, by_year: bool) -> Reply:
+async def _commune(request: Request, code: str, by_year: bool) -> tuple[Reply, ChartSpec]:
     commune = await request.session.get(Commune, code)
     q_start, q_end, q_label = await _bounds(request, commune)
     year_start, year_end = _year(request)
@@ -162,7 +203,15 @@ async def _commune(request: Request, code: str, by_year: bool) -> Reply:
                    mark="✅" if progress.year_forwarded >= quota else "⚠️"))
     silent = sorted(progress.silent_units)
     lines.append(t("stats.silent", units=", ".join(silent) if silent else t("remind.none_silent")))
-    return Reply("\n".join(lines))
+    units = await stats.unit_counts(request.session, code, year_start - timedelta(microseconds=1),
+                                    year_end - timedelta(microseconds=1))
+    days = (q_end.date() - request.now.date()).days
+    chart = _chart(t("chart.commune.title", commune=commune.name if commune else code, year=request.now.year),
+                   t("chart.commune.subtitle", period=q_label, date=f"{q_end:%d/%m/%Y}", days=days, quota=quota,
+                     forwarded=progress.year_forwarded),
+                   (Bar(t("chart.commune.total"), sum(u.forwarded for u in units), sum(u.other for u in units)),
+                    *(Bar(u.name or "—", u.forwarded, u.other) for u in units)), quota)
+    return Reply("\n".join(lines)), chart
 
 
 def _counted(title: str, counts: Counter) -> list[str]:
@@ -171,9 +220,9 @@ def _counted(title: str, counts: Counter) -> list[str]:
     return [title] + [f"  • {name}: {n}" for name, n in counts.most_common()]
 
 
-async def _province(request: Request, province_code: str, by_year: bool) -> list[Reply]:
-    codes = sorted(casework.province_communes(province_code))
-    names = {c.code: c.name for c in all_communes() if c.province_code == province_code}
+async def _province(request: Request, scope: Scope, by_year: bool) -> tuple[Reply, ChartSpec]:
+    codes = list(scope.communes)
+    names = {c.code: c.name for c in all_communes() if c.province_code == scope.code}
     q_start, q_end, q_label = await _bounds(request, None)
     year_start, year_end = _year(request)
     # The quarter's own bounds: a Q1 period begins on 21/12 of the year before.
@@ -187,4 +236,13 @@ async def _province(request: Request, province_code: str, by_year: bool) -> list
     ordered = sorted(codes, key=lambda code: (forwarded[code] >= quota, forwarded[code], names[code]))
     lines += [t("stats.province_line", mark="⚠️" if forwarded[code] < quota else "✅", commune=names[code],
                 forwarded=forwarded[code], quota=quota, sent=sent[code]) for code in ordered]
-    return [Reply("\n".join(lines))]
+    shown = ordered[:CHART_COMMUNES]
+    chart = _chart(t("chart.province.title", province=scope.name, year=request.now.year),
+                   t("chart.province.subtitle", below=below, communes=len(codes), shown=len(shown), quota=quota),
+                   tuple(Bar(names[code], forwarded[code]) for code in shown), quota, below_in_red=True)
+    return Reply("\n".join(lines)), chart
+
+
+def _chart(title: str, subtitle: str, bars: tuple[Bar, ...], quota: int, *, below_in_red: bool = False) -> ChartSpec:
+    return ChartSpec(title, subtitle, bars, quota, t("chart.quota", quota=quota), t("chart.forwarded"),
+                     t("chart.other"), t("chart.x_label"), t("chart.below") if below_in_red else "")

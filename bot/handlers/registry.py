@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.handlers import cases, deadlines, drafts, listing, onboarding, people, review
+from bot.handlers import cases, deadlines, drafts, exports, listing, onboarding, people, review
 from bot.request import Request
 from common.events import Reply
 from common.messages import t
@@ -65,6 +65,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("thongke", listing.statistics, (SECRETARY, OFFICIAL), ("thong ke", "thongke"), button="menu.stats"),
     Command("trangthai", cases.case_status, (CADRE, SECRETARY, OFFICIAL)),
     Command("danhsach", listing.case_list, (CADRE, SECRETARY, OFFICIAL)),
+    Command("xuat", exports.export_command, (SECRETARY, OFFICIAL), ("xuat", "xuat ho so")),
     Command("han", deadlines.deadlines, (CADRE, SECRETARY, OFFICIAL)),
     Command("themhan", deadlines.add_deadline, (SECRETARY, OFFICIAL)),
     Command("sua", drafts.fix_command, (CADRE,), moves_draft=True),
@@ -89,6 +90,8 @@ BUTTONS: tuple[Button, ...] = (
     Button("pref", deadlines.choose, "nhacnho"),
     Button("draft", drafts.resume_choice, "decu"),
     Button("ls", listing.page_choice, "danhsach"),
+    Button("xu", exports.export_choice, "xuat"),
+    Button("tk", listing.stats_choice, "thongke"),
 )
 
 BY_NAME = {c.name: c for c in COMMANDS}
