@@ -557,7 +557,7 @@ class Run:
 
 def bot_env(server: BenchServer, **extra: str) -> dict[str, str]:
     return {**os.environ, "TELEGRAM_BOT_TOKEN": server.token, "TELEGRAM_API_URL": server.url,
-            "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT), **extra}
+            "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT), "HTTP_PORT": "0", **extra}
 
 
 async def measure_echo(args: argparse.Namespace, folder: Path) -> Run:

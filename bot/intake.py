@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -37,8 +38,11 @@ log = logging.getLogger(__name__)
 
 LINGER = 2.0  # seconds a chat's worker waits for its next update before letting the chat go
 SWEEP_EVERY = 1.0  # seconds between looks for open work that no notice announced (other processes, a restart)
+NOTICE_SWEEP = 0.05  # seconds at least between looks prompted by other processes' notices
 FIRST_RETRY, LAST_RETRY = 0.5, 30.0  # seconds between tries while the database or the channel is down
 SEND_TRIES = 8  # a reply that keeps failing (the channel is down) is left for later: its row stays open
+MARK_GATHER = 0.02  # seconds sent replies wait to be marked together
+REMEMBERED_SENT = 50_000  # row ids whose replies this process sent, remembered
 
 
 class ChannelPort(Protocol):
@@ -73,7 +77,7 @@ class Intake:
             return
         await self._writes.write(self._store, inbox.rows_of(received, inbox.wall_clock()))
         if not self.db.is_sqlite:
-            await self._writes.write(inbox.NOTIFY, {})
+            await self._writes.write(inbox.NOTIFY, {"sender": inbox.process_name()})
         for item in received:
             metrics.UPDATES_RECEIVED.labels(item.channel, item.kind).inc()
         if self.worker is not None:
@@ -82,7 +86,7 @@ class Intake:
 
 class Worker:
     def __init__(self, core: Core, db: Database, locks: Locks, channels: Mapping[str, ChannelPort], *,
-                 album_wait: float, max_chats: int = 64, linger: float = LINGER,
+                 album_wait: float, max_chats: int = 256, linger: float = LINGER,
                  sweep_every: float = SWEEP_EVERY) -> None:
         self.core = core
         self.db = db
@@ -96,9 +100,15 @@ class Worker:
         self._more: dict[ChatKey, asyncio.Event] = {}  # set when an active chat may have new rows
         self._wanted: dict[ChatKey, None] = {}  # in the order they were wanted
         self._wake = asyncio.Event()
-        self._crowded = asyncio.Event()  # chats wait for a place: lingering ones make room
+        self._idle: OrderedDict[ChatKey, None] = OrderedDict()  # lingering chats, the longest idle first
+        self._leaving: set[ChatKey] = set()  # lingering chats asked to make room for others
         self._stopping = False
-        self._marks = GroupCommit(db)
+        # Replies marked sent in groups a moment apart: cheap, and a crash in that moment only resends them.
+        self._marks = GroupCommit(db, gather=MARK_GATHER)
+        self._marking: dict[ChatKey, set[asyncio.Task]] = {}
+        # Rows whose replies this process sent: not owed again, whether or not their mark has landed yet (a
+        # list of open rows read before it landed still holds them). Bounded: the oldest are long marked.
+        self._sent: OrderedDict[int, None] = OrderedDict()
         self._listener: inbox.Listener | None = None
         self.handled = 0  # updates (an album counts once) this worker handled
 
@@ -127,9 +137,11 @@ class Worker:
         try:
             while not self._stopping:
                 self._wake.clear()  # before looking: whatever comes while we look wakes the next round
-                sweep = time.monotonic() - last_sweep >= self.sweep_every
-                if self._listener is not None and self._listener.heard():
-                    sweep = True
+                since = time.monotonic() - last_sweep
+                noticed = self._listener is not None and self._listener.pending
+                sweep = since >= self.sweep_every or (noticed and since >= NOTICE_SWEEP)
+                if sweep and self._listener is not None:
+                    self._listener.pending = False
                 try:
                     if sweep:
                         last_sweep = time.monotonic()
@@ -145,9 +157,10 @@ class Worker:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, LAST_RETRY)
                     continue
+                noticed = self._listener is not None and self._listener.pending
+                next_sweep = last_sweep + (NOTICE_SWEEP if noticed else self.sweep_every)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(0.0, self.sweep_every - (
-                        time.monotonic() - last_sweep)))
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, next_sweep - time.monotonic()))
         finally:
             if self._listener is not None:
                 await self._listener.close()
@@ -167,6 +180,9 @@ class Worker:
             if pending:
                 log.warning("stopped %d chat(s) in the middle of their work; their updates stay open", len(pending))
                 await asyncio.gather(*pending, return_exceptions=True)
+        marking = [task for tasks in self._marking.values() for task in tasks]
+        if marking:  # replies sent: marked before the database closes, or sent again after a restart
+            await asyncio.wait(marking, timeout=grace)
         log.info("inbox worker stopped; it handled %d update(s)", self.handled)
 
     # ---- taking chats
@@ -176,8 +192,8 @@ class Worker:
 
     async def _sweep(self) -> None:
         await self.locks.check()
-        async with self.db.session() as session:
-            keys = await inbox.chats_with_open_work(session)
+        async with self.db.reading() as reading:
+            keys = await inbox.chats_with_open_work(reading)
         for key in keys:
             more = self._more.get(key)
             if more is not None:  # ours already: it may be lingering
@@ -188,22 +204,40 @@ class Worker:
     async def _take(self, keys: list[ChatKey]) -> None:
         if not keys or self._stopping:
             return
-        room = self.max_chats - len(self._active)
-        for key in keys[max(room, 0):]:  # no place now: kept for when one frees up
+        room = max(self.max_chats - len(self._active), 0)
+        for key in keys[room:]:  # no place now: kept for when one frees up
             self._wanted[key] = None
-        if room < len(keys):
-            self._crowded.set()
-        else:
-            self._crowded.clear()
-        for key in await self.locks.try_chats(keys[:max(room, 0)]):
+        self._make_room(len(keys) - room - len(self._leaving))
+        for key in await self.locks.try_chats(keys[:room]):
             self._more[key] = asyncio.Event()
+            self._more[key].set()  # look at once
             self._active[key] = asyncio.create_task(self._serve(key), name=f"chat {key[0]}:{key[1]}")
 
+    def _make_room(self, places: int) -> None:
+        """Ask the longest idle lingering chats to go, so that waiting ones get their places."""
+        for key in list(self._idle)[:max(places, 0)]:
+            del self._idle[key]
+            self._leaving.add(key)
+            self._more[key].set()
+
     async def _serve(self, key: ChatKey) -> None:
+        """Work through the chat's open rows; then linger for its next update (`more`: this process stored
+        one, or a sweep or another process's notice found one), unless other chats wait for a place."""
         generation = self.locks.generation
         more = self._more[key]
         try:
             while not self._stopping:
+                if not more.is_set():
+                    self._idle[key] = None
+                    try:
+                        async with asyncio.timeout(self.linger):
+                            await more.wait()
+                    except TimeoutError:
+                        return
+                    finally:
+                        self._idle.pop(key, None)
+                    if key in self._leaving:
+                        return
                 more.clear()
                 rows = await self._open_rows(key)
                 if rows:
@@ -211,18 +245,17 @@ class Worker:
                     if self.locks.generation != generation:  # our locks went with their connection
                         log.warning("chat %s:%s: lock lost; leaving it to whoever takes it", *key)
                         return
-                    continue
-                if not self._crowded.is_set():  # linger for the chat's next update, unless others wait
-                    await _first_of(more.wait(), self._crowded.wait(), within=self.linger)
-                if not more.is_set():
-                    return
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("chat %s:%s: stopped; its open updates wait for the next sweep", *key)
         finally:
+            marking = list(self._marking.get(key, ()))
+            if marking:  # whoever takes the chat next must not find those replies still owed
+                await asyncio.wait(marking, timeout=LAST_RETRY)
             del self._active[key]
             del self._more[key]
+            self._leaving.discard(key)
             await self.locks.release_chat(key)
             if more.is_set() and not self._stopping:  # something came while letting go
                 self._wanted[key] = None
@@ -232,8 +265,8 @@ class Worker:
         backoff = FIRST_RETRY
         while True:
             try:
-                async with self.db.session() as session:
-                    return await inbox.open_updates(session, *key)
+                async with self.db.reading() as reading:
+                    return await inbox.open_updates(reading, *key)
             except Exception as error:
                 if not is_unavailable(error) or self._stopping:
                     raise
@@ -244,7 +277,7 @@ class Worker:
     async def _work_through(self, key: ChatKey, rows: list[Row]) -> None:
         done: set[int] = set()
         for row in rows:
-            if row.id in done:
+            if row.id in done or row.id in self._sent:
                 continue
             if row.handled_at is not None:  # handled before a crash or a failed send: its replies are owed
                 await self._send(key, [row.id], [reply_from_json(r) for r in row.replies], row.received_at)
@@ -259,8 +292,8 @@ class Worker:
     async def _album(self, key: ChatKey, album: str) -> list[Row]:
         """Wait until no part of the album has come for album_wait, then take every part received."""
         while True:
-            async with self.db.session() as session:
-                parts = await inbox.album_parts(session, *key, album)
+            async with self.db.reading() as reading:
+                parts = await inbox.album_parts(reading, *key, album)
             newest = max(part.received_at for part in parts)
             left = self.album_wait - (inbox.wall_clock() - newest).total_seconds()
             if left <= 0:
@@ -293,6 +326,15 @@ class Worker:
         else:
             metrics.HANDLING_SECONDS.labels(key[0]).observe(_age(parts[0].received_at))
         return True
+
+    def _marked(self, key: ChatKey, task: asyncio.Task) -> None:
+        pending = self._marking.get(key)
+        if pending is not None:
+            pending.discard(task)
+            if not pending:
+                del self._marking[key]
+        if not task.cancelled() and task.exception() is not None:  # sent again after a restart: log why
+            log.error("replies sent but not marked sent", exc_info=task.exception())
 
     async def _mark(self, ids: list[int], replies: list[Reply]) -> None:
         async with self.db.session() as session:
@@ -338,19 +380,15 @@ class Worker:
                     return
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, LAST_RETRY)
+        marks = [{"row_id": row_id, "now": inbox.wall_clock()} for row_id in ids]
         for row_id in ids:
-            await self._retrying(lambda row_id=row_id: self._marks.write(
-                inbox.MARK_REPLIED, {"row_id": row_id, "now": inbox.wall_clock()}))
+            self._sent[row_id] = None
+        while len(self._sent) > REMEMBERED_SENT:
+            self._sent.popitem(last=False)
+        task = asyncio.create_task(self._retrying(lambda: self._marks.write(inbox.MARK_REPLIED, marks)))
+        self._marking.setdefault(key, set()).add(task)
+        task.add_done_callback(lambda done: self._marked(key, done))
         metrics.HANDLING_SECONDS.labels(key[0]).observe(_age(received_at))
-
-
-async def _first_of(*waits: Awaitable[Any], within: float) -> None:
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    try:
-        await asyncio.wait(tasks, timeout=within, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
 
 
 def _age(received_at) -> float:

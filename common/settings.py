@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     invite_ttl_days: int = 14
     album_wait_seconds: float = 0.6  # how long to gather the photos of one Telegram album
-    worker_chats: int = 64  # chats one process serves at once; with several workers, the rest go to others
+    worker_chats: int = 256  # chats one process serves at once; with several workers, the rest go to others
     shutdown_grace_seconds: float = 20.0  # on SIGTERM, how long handlers and albums in progress may finish
     inbox_retention_days: float = 7.0  # handled updates (with what people wrote) are forgotten after this
     health_max_backlog_seconds: float = 300.0  # /healthz says 503 when an update has waited longer

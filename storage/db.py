@@ -95,6 +95,18 @@ class Database:
         async with self._autocommit.connect() as connection:
             yield connection
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession | AsyncConnection]:
+        """For a read on its own: on PostgreSQL a statement alone (one round trip, not BEGIN, it and
+        COMMIT: on loopback each round trip costs the bot as much CPU as the statement itself); on SQLite
+        a unit of work, in its turn."""
+        if self.is_sqlite:
+            async with self.session() as session:
+                yield session
+        else:
+            async with self.alone() as connection:
+                yield connection
+
     def _sqlite_turn(self) -> asyncio.Lock | contextlib.nullcontext:
         return self._sqlite_lock if self.is_sqlite else contextlib.nullcontext()
 
@@ -142,8 +154,9 @@ class GroupCommit:
     next transaction. Many small writes a second (a sender's outcomes, a receiver's updates) then cost
     one transaction per handful instead of one each. `write` returns once its rows are committed."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, gather: float = 0.0) -> None:
         self.db = db
+        self.gather = gather  # seconds the first write of a group waits for others to join it
         self._queued: list[_Queued] = []
         self._writer: asyncio.Task | None = None
 
@@ -155,6 +168,8 @@ class GroupCommit:
         await done
 
     async def _write_queued(self) -> None:
+        if self.gather:
+            await asyncio.sleep(self.gather)
         while self._queued:
             batch, self._queued = self._queued, []
             try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,7 +56,12 @@ def _store(dialect) -> Any:
 
 
 STORE = {"sqlite": _store(sqlite), "postgresql": _store(postgresql)}  # a redelivered update is stored once
-NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
+NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', :sender)")
+
+
+def process_name() -> str:
+    """Who sent a notice: a process does not need to hear its own (its worker was told directly)."""
+    return f"{os.getpid()}@{socket.gethostname()}"
 
 _OPEN_COLUMNS = (_inbox.c.id, _inbox.c.channel, _inbox.c.chat_id, _inbox.c.album, _inbox.c.kind, _inbox.c.payload,
                  _inbox.c.received_at, _inbox.c.handled_at, _inbox.c.replies)
@@ -81,7 +88,7 @@ async def open_updates(session: AsyncSession | AsyncConnection, channel: str, ch
     return list(await session.execute(_OPEN_OF_CHAT, {"channel": channel, "chat_id": chat_id, "limit": limit}))
 
 
-async def album_parts(session: AsyncSession, channel: str, chat_id: str, album: str) -> list[Row]:
+async def album_parts(session: AsyncSession | AsyncConnection, channel: str, chat_id: str, album: str) -> list[Row]:
     """The received, not yet handled photos of one album, in the order they came."""
     return list(await session.execute(_ALBUM, {"channel": channel, "chat_id": chat_id, "album": album}))
 
@@ -105,7 +112,7 @@ async def store_replies(session: AsyncSession, row_id: int, replies: list[dict[s
                           .values(replies=replies))
 
 
-async def chats_with_open_work(session: AsyncSession, limit: int = 200) -> list[tuple[str, str]]:
+async def chats_with_open_work(session: AsyncSession | AsyncConnection, limit: int = 200) -> list[tuple[str, str]]:
     """Chats that have an update to handle or replies to send, the longest waiting first."""
     statement = (select(_inbox.c.channel, _inbox.c.chat_id).where(_inbox.c.replied_at.is_(None))
                  .group_by(_inbox.c.channel, _inbox.c.chat_id).order_by(func.min(_inbox.c.id)).limit(limit))
@@ -151,26 +158,24 @@ async def prune(session: AsyncSession, before: datetime, batch: int = PRUNE_BATC
 
 
 class Listener:
-    """PostgreSQL: hears `NOTIFY nguoitot_inbox` (sent by receivers when they store) on a connection of its
-    own, so a worker in another process takes new work at once instead of at its next sweep."""
+    """PostgreSQL: hears the notices receivers send when they store (`NOTIFY`) on a connection of its own, so
+    a worker in another process takes new work at once instead of at its next sweep."""
 
     def __init__(self, db: Any, on_notice: Callable[[], None]) -> None:
         self.db = db
         self.on_notice = on_notice
-        self._heard = False
+        self.pending = False  # another process stored something since the worker last looked
+        self._me = process_name()
         self._task = asyncio.create_task(self._listen(), name="inbox listener")
-
-    def heard(self) -> bool:
-        """Whether a notice came since the last time this was asked."""
-        heard, self._heard = self._heard, False
-        return heard
 
     async def close(self) -> None:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
 
-    def _notice(self, *_: Any) -> None:
-        self._heard = True
+    def _notice(self, _connection: Any = None, _pid: Any = None, _channel: Any = None, sender: str = "") -> None:
+        if sender == self._me:
+            return
+        self.pending = True
         self.on_notice()
 
     async def _listen(self) -> None:
