@@ -118,14 +118,27 @@ class Core:
         async with self.db.session() as session:
             request = self._request(event, session)
             replies = [_drawn(reply, request) for reply in await self._route(request, photos, known)]
-            if inbox_ids:  # first, so the conversation's write joins this transaction (never goes alone)
-                stored = [reply_to_json(reply) for reply in replies]
-                if not await inbox.mark_handled(session, inbox_ids, stored, inbox.wall_clock()):
-                    raise _AlreadyHandled
-            await self._write_conversation(request)
+            if inbox_ids:
+                await self._mark_handled(request, inbox_ids, [reply_to_json(reply) for reply in replies])
+            else:
+                await self._write_conversation(request)
             if known is not None and not request.conversation_writes:
                 raise _Unverified  # nothing checked what was remembered: read afresh (bot/known_people.py)
         return replies, request
+
+    async def _mark_handled(self, request: Request, inbox_ids: tuple[int, ...], replies: list[dict]) -> None:
+        """The stored update marked handled, with its replies, in the unit of work that had its effects. An
+        answer whose only write is its conversation's next state (most are) goes as one statement, alone."""
+        writes = request.conversation_writes
+        if len(inbox_ids) == 1 and len(writes) == 1 and writes[0].seen is not None and writes[0].flow is not None \
+                and self.db.can_go_alone(request.session):
+            async with self.db.alone() as connection:
+                request.conversation_after = await repo.save_and_mark_handled(
+                    connection, writes[0], request.now, inbox_ids[0], replies, inbox.wall_clock())
+            return
+        if not await inbox.mark_handled(request.session, inbox_ids, replies, inbox.wall_clock()):
+            raise _AlreadyHandled
+        await self._write_conversation(request)  # after the mark: it joins its transaction, never alone
 
     async def _write_conversation(self, request: Request) -> None:
         """The conversation's writes, last: an answer's only statement, as it mostly is, then goes alone."""

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
 from common.messages import t
+from storage import inbox, repo
 from storage.inbox import Received
 from storage.models import Case, CasePhoto, InboxUpdate
+from storage.repo import ConversationWrite
 from tests.chat import image_bytes
-from tests.conftest import add_member
+from tests.conftest import IS_POSTGRES, add_member
 from tests.telegram_user import TelegramUser
 
 DESCRIPTION = "Anh Tuấn sửa đường làng miễn phí cho cả xóm suốt ba tháng mùa mưa."
@@ -81,3 +84,28 @@ async def test_an_update_that_is_not_for_the_bot_is_acknowledged_and_forgotten(s
     async with app.db.session() as session:
         chats = (await session.exec(select(InboxUpdate.chat_id))).all()
     assert chats == ["8206"]
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="the one-statement path is PostgreSQL's")
+async def test_an_answer_and_its_inbox_row_are_written_together_or_not_at_all(app):
+    """PostgreSQL saves an answer's conversation state and marks its row handled in one statement."""
+    person_id = await add_member(app, "8207")
+    now = app.core.clock.now()
+    async with app.db.session() as session:
+        first = await repo.write_conversation(session, ConversationWrite(person_id, None, "nomination", {"a": 1}),
+                                              now)
+        await session.execute(inbox.STORE["postgresql"], inbox.rows_of([
+            Received("telegram", str(n), "8207", "message", {"update_id": n}) for n in (1, 2)], inbox.wall_clock()))
+        rows = (await session.exec(select(InboxUpdate.id).order_by(InboxUpdate.id))).all()
+    answer = ConversationWrite(person_id, first, "nomination", {"a": 2})
+    reply = [{"text": "ok"}]
+    async with app.db.alone() as connection:
+        saved = await repo.save_and_mark_handled(connection, answer, now, rows[0], reply, inbox.wall_clock())
+    assert saved.version == first.version + 1
+    with pytest.raises(repo.StaleConversation):  # the same version again: nothing written
+        async with app.db.alone() as connection:
+            await repo.save_and_mark_handled(connection, answer, now, rows[1], reply, inbox.wall_clock())
+    async with app.db.session() as session:
+        marked = {r.id: (r.handled_at is not None, r.replies) for r in (await session.exec(select(InboxUpdate))).all()}
+        state = (await repo.identity(session, "telegram", "8207"))[3].state
+    assert marked == {rows[0]: (True, reply), rows[1]: (False, [])} and state == {"a": 2}
