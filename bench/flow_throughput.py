@@ -5,7 +5,12 @@ server of the tests (tests/fakes/telegram_server.py), on SQLite and on PostgreSQ
 echo bot (bench/echo_bot.py), measured the same way on the same fake server, is the baseline.
 
     python bench/flow_throughput.py [--cadres 200] [--rate 100] [--seconds 30 | --updates N]
-        [--nominations 1] [--databases sqlite,postgresql] [--postgres-url URL] [--no-validate] [--logs DIR]
+        [--nominations 1] [--databases sqlite,postgresql] [--modes polling,webhook,2 workers]
+        [--postgres-url URL] [--no-validate] [--logs DIR]
+
+Modes: polling (getUpdates), webhook (the fake server POSTs each update to the bot's HTTP app, up to 8 at
+once, a chat's one at a time), and on PostgreSQL "2 workers": a webhook receiver (`nguoitot run`) and a
+`nguoitot worker`, each serving at most half the cadres' chats at once; their CPU is added up.
 
 Figures (printed, this is not a test):
   throughput  closed loop: each cadre sends its next answer as soon as all the replies to its previous
@@ -35,6 +40,7 @@ import itertools
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -127,6 +133,12 @@ class BenchServer(FakeTelegramServer):
         if listener is not None:
             listener(call.at, message["text"])  # call.at: when the call reached the server
         return message
+
+    def _next_for_webhook(self, allowed: Any, in_flight: set[int]) -> dict[str, Any] | None:
+        update = super()._next_for_webhook(allowed, in_flight)
+        if update is not None:
+            self.served.setdefault(update["update_id"], time.monotonic())
+        return update
 
     def polls(self) -> int:
         return sum(1 for call in self.calls if call.method == "getUpdates")
@@ -277,12 +289,13 @@ class Cpu:
 
 
 class CpuMeter:
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
         self._start = self._read()
 
     def _read(self) -> tuple[float, float, float, float]:
-        return cpu_seconds(self.pid), time.process_time(), machine_cpu_seconds(), time.monotonic()
+        return (sum(cpu_seconds(pid) for pid in self.pids), time.process_time(), machine_cpu_seconds(),
+                time.monotonic())
 
     def read(self) -> Cpu:
         bot, bench, machine, now = (end - start for end, start in zip(self._read(), self._start, strict=True))
@@ -327,7 +340,7 @@ def percentile(samples: list[float], p: float) -> float:
     return ordered[min(len(ordered), max(1, math.ceil(p * len(ordered)))) - 1] if ordered else 0.0
 
 
-async def closed_loop(users: list[User], steps_each: int, pid: int) -> Throughput:
+async def closed_loop(users: list[User], steps_each: int, pids: list[int]) -> Throughput:
     """Every user answers as soon as its previous answer is fully replied to."""
     done, last = 0, time.monotonic()
 
@@ -338,7 +351,7 @@ async def closed_loop(users: list[User], steps_each: int, pid: int) -> Throughpu
                 return
             done, last = done + 1, time.monotonic()
 
-    meter, start = CpuMeter(pid), time.monotonic()
+    meter, start = CpuMeter(pids), time.monotonic()
     tasks = [asyncio.create_task(converse(user)) for user in users]
     _, late = await asyncio.wait(tasks, timeout=PHASE_LIMIT)
     for task in late:
@@ -347,14 +360,14 @@ async def closed_loop(users: list[User], steps_each: int, pid: int) -> Throughpu
     return Throughput(done, last - start, meter.read())
 
 
-async def open_loop(users: list[User], rate: float, count: int, pid: int) -> Latency:
+async def open_loop(users: list[User], rate: float, count: int, pids: list[int]) -> Latency:
     """One update every 1/rate s from the user who has waited longest since its replies came."""
     ready = deque(user for user in users if not user.broken)
     samples: list[float] = []
     finished_at: list[float] = []
     outstanding: dict[asyncio.Future[float], User] = {}
     loop = asyncio.get_running_loop()
-    meter, start, missed = CpuMeter(pid), loop.time(), 0
+    meter, start, missed = CpuMeter(pids), loop.time(), 0
 
     def finished(user: User, future: asyncio.Future[float]) -> None:
         outstanding.pop(future, None)
@@ -424,15 +437,17 @@ def peak_rss_mb(pid: int) -> float:
 
 
 @asynccontextmanager
-async def running(argv: list[str], env: dict[str, str], cwd: Path, server: BenchServer,
-                  log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    """A bot process, once it polls the server; always stopped (SIGTERM, then SIGKILL) on the way out."""
+async def running(argv: list[str], env: dict[str, str], cwd: Path, server: BenchServer, log: Path,
+                  ready: Callable[[], bool] | None = None) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A bot process, once it is ready (by default: it polls the server); always stopped (SIGTERM, then
+    SIGKILL) on the way out."""
+    ready = ready or (lambda: server.polls() > 0)
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor
         process = await asyncio.create_subprocess_exec(*argv, env=env, cwd=cwd, stdout=out,
                                                        stderr=subprocess.STDOUT)
     try:
-        await server.wait_for(lambda: server.polls() > 0 or process.returncode is not None,
-                              timeout=START_TIMEOUT, what=f"{argv[-1]} to poll")
+        await server.wait_for(lambda: ready() or process.returncode is not None,
+                              timeout=START_TIMEOUT, what=f"{argv[-1]} to be ready")
         if process.returncode is not None:
             raise RuntimeError(f"{' '.join(argv)} exited with {process.returncode}:\n{tail(log)}")
         yield process
@@ -572,45 +587,67 @@ async def measure_echo(args: argparse.Namespace, folder: Path) -> Run:
         await warm_up(users[:WARM_UP_USERS], steps)
         progress(f"echo: {args.cadres} users × {steps} messages, closed loop")
         with collector_paused():
-            throughput = await closed_loop(users, steps, process.pid)
+            throughput = await closed_loop(users, steps, [process.pid])
         rss = peak_rss_mb(process.pid)
     tally["spec violations"] = len(server.violations)
     return Run("echo", throughput, rss, tally=tally, log=log_summary(args.logs / "echo.log"))
 
 
-async def measure_ours(kind: str, args: argparse.Namespace, folder: Path) -> Run:
+async def measure_ours(kind: str, mode: str, args: argparse.Namespace, folder: Path) -> Run:
+    """One run of our bot: `mode` is polling, webhook, or "2 workers" (a webhook receiver and a worker)."""
     async with AsyncExitStack() as stack:
         database = sqlite_database(folder) if kind == "sqlite" else postgres_database(args.postgres_url)
         url, schema = await stack.enter_async_context(database)
         settings = Settings(_env_file=None, database_url=url, database_schema=schema,
                             media_dir=folder / "media", telegram_bot_token="")
-        progress(f"{kind}: migrating and registering {args.cadres} cadres")
+        progress(f"{kind} {mode}: migrating and registering {args.cadres} cadres")
         await register_cadres(settings, [FIRST_USER_ID + i for i in range(args.cadres)])
-        run = await _measure_bot(kind, args, folder, settings, stack)
+        run = await _measure_bot(kind, mode, args, folder, settings, stack)
         run.cases = await stored_cases(settings)
         return run
 
 
-async def _measure_bot(kind: str, args: argparse.Namespace, folder: Path, settings: Settings,
+async def _measure_bot(kind: str, mode: str, args: argparse.Namespace, folder: Path, settings: Settings,
                        stack: AsyncExitStack) -> Run:
     server = await started_server(stack, args.validate)
     env = bot_env(server, DATABASE_URL=settings.database_url, DATABASE_SCHEMA=settings.database_schema,
                   MEDIA_DIR=str(settings.media_dir), ALBUM_WAIT_SECONDS="0.05")
-    log = args.logs / f"{kind}.log"
-    argv = [sys.executable, "-m", "bot.cli", "run"]
-    async with running(argv, env, folder, server, log) as process:
+    name = f"{kind} {mode}" if mode != "polling" else kind
+    log = args.logs / f"{name.replace(' ', '-')}.log"
+    pids = []
+    if mode == "2 workers":  # the worker first, so both share the load from the start
+        worker_log = args.logs / f"{name.replace(' ', '-')}-worker.log"
+        worker_env = {**env, "LOG_LEVEL": "INFO", "WORKER_CHATS": str(args.cadres // 2)}
+        worker = await stack.enter_async_context(running(
+            [sys.executable, "-m", "bot.cli", "worker"], worker_env, folder, server, worker_log,
+            ready=lambda: "running (" in worker_log.read_text(errors="replace")))
+        pids.append(worker.pid)
+        env["WORKER_CHATS"] = str(args.cadres // 2)
+    ready = None
+    if mode != "polling":
+        port = free_port()
+        env.update(HTTP_PORT=str(port), WEBHOOK_URL=f"http://127.0.0.1:{port}")
+        ready = lambda: server.webhook is not None  # noqa: E731
+    async with running([sys.executable, "-m", "bot.cli", "run"], env, folder, server, log, ready) as process:
+        pids.insert(0, process.pid)
         users, tally = make_users(server, args.cadres, nominations)
         await warm_up(users[:WARM_UP_USERS], STEPS_PER_NOMINATION)
         steps = STEPS_PER_NOMINATION * args.nominations
-        progress(f"{kind}: {args.cadres} cadres × {steps} updates, closed loop")
+        progress(f"{name}: {args.cadres} cadres × {steps} updates, closed loop")
         with collector_paused():
-            throughput = await closed_loop(users, steps, process.pid)
-        progress(f"{kind}: {args.updates} updates at {args.rate:g}/s, open loop")
+            throughput = await closed_loop(users, steps, pids)
+        progress(f"{name}: {args.updates} updates at {args.rate:g}/s, open loop")
         with collector_paused():
-            latency = await open_loop(users, args.rate, args.updates, process.pid)
-        rss = peak_rss_mb(process.pid)
+            latency = await open_loop(users, args.rate, args.updates, pids)
+        rss = sum(peak_rss_mb(pid) for pid in pids)
     tally["spec violations"] = len(server.violations)
-    return Run(kind, throughput, rss, latency, tally, log=log_summary(log))
+    return Run(name, throughput, rss, latency, tally, log=log_summary(log))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 async def started_server(stack: AsyncExitStack, validate: bool) -> BenchServer:
@@ -689,6 +726,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--nominations", type=int, default=1, help="nominations per cadre, throughput phase")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
+    parser.add_argument("--modes", default="polling,webhook,2 workers",
+                        help="comma-separated: polling, webhook, 2 workers (PostgreSQL: a receiver and a worker)")
     parser.add_argument("--logs", type=Path, help="keep the bots' logs in this folder (default: deleted)")
     parser.add_argument("--no-validate", dest="validate", action="store_false",
                         help="do not check the bots' calls against the Bot API spec (less CPU here)")
@@ -697,6 +736,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--cadres and --nominations must be at least 1, --rate positive")
     args.updates = args.updates or round(args.seconds * args.rate)
     args.databases = [d.strip() for d in args.databases.split(",") if d.strip()]
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if set(args.modes) - {"polling", "webhook", "2 workers"}:
+        parser.error(f"unknown mode(s) in {args.modes}")
     unknown = set(args.databases) - {"sqlite", "postgresql"}
     if unknown:
         parser.error(f"unknown database(s): {', '.join(sorted(unknown))}")
@@ -716,7 +758,11 @@ async def bench(args: argparse.Namespace) -> None:
             if kind == "postgresql" and (problem := await postgres_problem(args.postgres_url)):
                 print(f"{'postgresql':<11} skipped: {args.postgres_url} unreachable ({problem})", flush=True)
                 continue
-            print(our_line(await measure_ours(kind, args, folders[kind]), echo), flush=True)
+            modes = [m for m in args.modes if kind == "postgresql" or m != "2 workers"]  # SQLite: one process
+            for mode in modes:
+                folder = folders[kind] / mode.replace(" ", "-")
+                folder.mkdir()
+                print(our_line(await measure_ours(kind, mode, args, folder), echo), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,6 +46,7 @@ API_JSON: Path = Path(__file__).resolve().parents[2].parent / "shared" / "telegr
 
 MAX_DOWNLOAD_SIZE = 20 * 1024 * 1024  # getFile refuses bigger files, as the real Bot API does
 MAX_UPLOAD_SIZE = 100 * 1024 * 1024
+WEBHOOK_CONNECTIONS = 8  # connections the fake opens at once to a webhook (Telegram: up to max_connections)
 PARSE_MODES = frozenset({"HTML", "Markdown", "MarkdownV2"})
 HTML_TAGS = frozenset(
     {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "a", "code", "pre", "blockquote"}
@@ -1106,31 +1107,54 @@ class FakeTelegramServer:
             self._webhook_task = None
 
     async def _deliver_to_webhook(self) -> None:
+        """As many connections as max_connections (at most WEBHOOK_CONNECTIONS here), never two updates of one
+        chat at once: a chat's updates arrive in order, others side by side."""
         import aiohttp
 
         webhook = self.webhook
         assert webhook is not None
+        connections = min(int(webhook.get("max_connections") or 40), WEBHOOK_CONNECTIONS)
+        in_flight: set[int] = set()
+        async with aiohttp.ClientSession() as session:
+            await asyncio.gather(*(self._webhook_connection(session, webhook, in_flight) for _ in range(connections)))
+
+    async def _webhook_connection(self, session: Any, webhook: dict[str, Any], in_flight: set[int]) -> None:
+        import aiohttp
+
         headers = {"X-Telegram-Bot-Api-Secret-Token": str(webhook["secret_token"])} \
             if webhook.get("secret_token") else {}
-        async with aiohttp.ClientSession() as session:
-            while not self._closing.is_set():
-                event = self._changed
-                ready = self._deliverable(webhook.get("allowed_updates"), 1)
-                if not ready:
-                    await event.wait()
-                    continue
-                try:
-                    async with session.post(webhook["url"], json=ready[0], headers=headers,
-                                            timeout=aiohttp.ClientTimeout(total=10)) as answer:
-                        status = answer.status
-                except (aiohttp.ClientError, TimeoutError):
-                    status = 0
-                self.webhook_posts.append(status)
-                if 200 <= status < 300:
-                    self._confirm(ready[0]["update_id"] + 1)
-                    self._signal()
-                else:
-                    await self._sleep(0.05)  # Telegram waits longer before trying again
+        while not self._closing.is_set():
+            event = self._changed
+            update = self._next_for_webhook(webhook.get("allowed_updates"), in_flight)
+            if update is None:
+                await event.wait()
+                continue
+            in_flight.add(_chat_of(update))
+            try:
+                async with session.post(webhook["url"], json=update, headers=headers,
+                                        timeout=aiohttp.ClientTimeout(total=10)) as answer:
+                    status = answer.status
+            except (aiohttp.ClientError, TimeoutError):
+                status = 0
+            finally:
+                in_flight.discard(_chat_of(update))
+            self.webhook_posts.append(status)
+            if 200 <= status < 300:
+                self._updates = [u for u in self._updates if u["update_id"] != update["update_id"]]
+                self._signal()
+            else:
+                await self._sleep(0.05)  # Telegram waits longer before trying again
+
+    def _next_for_webhook(self, allowed: Any, in_flight: set[int]) -> dict[str, Any] | None:
+        busy = set(in_flight)
+        for update in self._updates:
+            if isinstance(allowed, list) and allowed and not set(update) - {"update_id"} <= set(allowed):
+                continue  # not asked for: Telegram would not send it
+            chat = _chat_of(update)
+            if chat not in busy:
+                return copy.deepcopy(update)
+            busy.add(chat)  # its later updates wait for it too
+        return None
 
     async def _send_message(self, call: Call) -> dict[str, Any]:
         text = visible_text(call.params["text"], call.params.get("parse_mode"))
@@ -1321,6 +1345,12 @@ class FakeTelegramServer:
         self._messages[(chat_id, message["message_id"])] = copy.deepcopy(message)
         self._sent.append({**copy.deepcopy(message), "params": call.params})
         return message
+
+
+def _chat_of(update: dict[str, Any]) -> int:
+    body = next((v for k, v in update.items() if k != "update_id" and isinstance(v, dict)), {})
+    chat = body.get("chat") or (body.get("message") or {}).get("chat") or body.get("from") or {}
+    return int(chat.get("id", 0))
 
 
 def _same_content(edited: dict[str, Any], current: dict[str, Any]) -> bool:
