@@ -83,7 +83,7 @@ class Service:
                              max_chats=settings.worker_chats) if roles.work else None
         self.intake = Intake(app.db, self.worker)
         self.receiver = TelegramReceiver(
-            self.bot, self.channels["telegram"], self.intake, webhook_url=settings.webhook_url,
+            self.bot, self.channels["telegram"], self.intake, self.locks, webhook_url=settings.webhook_url,
             webhook_secret=settings.telegram_webhook_secret, max_connections=settings.webhook_max_connections,
             poll_timeout=poll_timeout) if roles.receive and self.bot is not None else None
         self.reminders = ReminderService(app.db, settings, app.core.clock, self.channels, self.locks,

@@ -63,7 +63,11 @@ class ChannelPort(Protocol):
 
 
 class Intake:
-    """The front door: channels hand it what they received; it returns once that is stored."""
+    """The front door: channels hand it what they received; it returns once that is stored.
+
+    For a channel whose updates only this process receives (Worker.receives_alone: Telegram polling, which
+    one process does at a time), the stored rows are handed to this process's worker as they are, so it
+    need not read them back."""
 
     def __init__(self, db: Database, worker: Worker | None = None) -> None:
         self.db = db
@@ -75,13 +79,17 @@ class Intake:
         """Store; raises if the database cannot take it (then the channel must not acknowledge)."""
         if not received:
             return
-        await self._writes.write(self._store, inbox.rows_of(received, inbox.wall_clock()))
+        now = inbox.wall_clock()
+        returned = await self._writes.write(self._store, inbox.rows_of(received, now))
         if not self.db.is_sqlite:
             await self._writes.write(inbox.NOTIFY, {"sender": inbox.process_name()})
         for item in received:
             metrics.UPDATES_RECEIVED.labels(item.channel, item.kind).inc()
         if self.worker is not None:
-            self.worker.notify((item.channel, item.chat_id) for item in received)
+            stored = inbox.stored_rows(received, returned, now)
+            alone = self.worker.exclusive
+            self.worker.hand_over([row for row in stored if row.channel in alone])
+            self.worker.notify((row.channel, row.chat_id) for row in stored if row.channel not in alone)
 
 
 class Worker:
@@ -93,6 +101,7 @@ class Worker:
         self.locks = locks
         self.channels = channels
         self.album_wait = album_wait
+        self.exclusive: set[str] = set()  # channels whose updates only this process receives (receives_alone)
         self.max_chats = max_chats  # served at once by this process; more wait (or go to other workers)
         self.linger = linger
         self.sweep_every = sweep_every
@@ -100,6 +109,8 @@ class Worker:
         self._more: dict[ChatKey, asyncio.Event] = {}  # set when an active chat may have new rows
         self._wanted: dict[ChatKey, None] = {}  # in the order they were wanted
         self._wake = asyncio.Event()
+        self._handed: dict[ChatKey, list[inbox.OpenRow]] = {}  # rows stored here, for chats being served
+        self._resync: set[ChatKey] = set()  # chats whose open rows must be read again (a failure)
         self._idle: OrderedDict[ChatKey, None] = OrderedDict()  # lingering chats, the longest idle first
         self._leaving: set[ChatKey] = set()  # lingering chats asked to make room for others
         self._stopping = False
@@ -113,6 +124,28 @@ class Worker:
         self.handled = 0  # updates (an album counts once) this worker handled
 
     # ---- what others call
+    def receives_alone(self, channel: str, alone: bool) -> None:
+        """A receiver says whether only this process receives the channel's updates now (it holds the role).
+        On taking it, the chats being served read their open rows once more: another process may have
+        stored some before it let the role go."""
+        if alone and channel not in self.exclusive:
+            self._resync.update(key for key in self._active if key[0] == channel)
+            self.exclusive.add(channel)
+        elif not alone:
+            self.exclusive.discard(channel)
+
+    def hand_over(self, rows: Iterable[inbox.OpenRow]) -> None:
+        """New rows of a channel only this process receives: a chat being served takes them as they are."""
+        for row in rows:
+            key = (row.channel, row.chat_id)
+            more = self._more.get(key)
+            if more is not None:
+                self._handed.setdefault(key, []).append(row)
+                more.set()
+            else:  # a chat not being served reads its open rows when it is taken
+                self._wanted[key] = None
+        self._wake.set()
+
     def notify(self, keys: Iterable[ChatKey]) -> None:
         """These chats have new rows (stored by this process)."""
         for key in keys:
@@ -225,6 +258,7 @@ class Worker:
         one, or a sweep or another process's notice found one), unless other chats wait for a place."""
         generation = self.locks.generation
         more = self._more[key]
+        synced, last = False, 0  # read the chat's open rows once; after that, rows handed over suffice
         try:
             while not self._stopping:
                 if not more.is_set():
@@ -239,9 +273,14 @@ class Worker:
                     if key in self._leaving:
                         return
                 more.clear()
-                rows = await self._open_rows(key)
+                handed = self._handed.pop(key, [])
+                if synced and key not in self._resync and key[0] in self.exclusive:
+                    rows = [row for row in handed if row.id > last]  # read already, or being handled
+                else:
+                    self._resync.discard(key)
+                    rows, synced = await self._open_rows(key), True
                 if rows:
-                    await self._work_through(key, rows)
+                    last = max(last, await self._work_through(key, rows))
                     if self.locks.generation != generation:  # our locks went with their connection
                         log.warning("chat %s:%s: lock lost; leaving it to whoever takes it", *key)
                         return
@@ -255,6 +294,8 @@ class Worker:
                 await asyncio.wait(marking, timeout=LAST_RETRY)
             del self._active[key]
             del self._more[key]
+            self._handed.pop(key, None)  # read again by whoever takes the chat next
+            self._resync.discard(key)
             self._leaving.discard(key)
             await self.locks.release_chat(key)
             if more.is_set() and not self._stopping:  # something came while letting go
@@ -274,26 +315,33 @@ class Worker:
                 backoff = min(backoff * 2, LAST_RETRY)
 
     # ---- one chat's work, in order
-    async def _work_through(self, key: ChatKey, rows: list[Row]) -> None:
+    async def _work_through(self, key: ChatKey, rows: Sequence[Row | inbox.OpenRow]) -> int:
+        """Handle the rows in order (or send what is owed); the highest row id dealt with."""
         done: set[int] = set()
         for row in rows:
             if row.id in done or row.id in self._sent:
                 continue
+            done.add(row.id)
             if row.handled_at is not None:  # handled before a crash or a failed send: its replies are owed
                 await self._send(key, [row.id], [reply_from_json(r) for r in row.replies], row.received_at)
             else:
                 parts = await self._album(key, row.album) if row.album else [row]
                 done.update(part.id for part in parts)
-                if not await self._handle(key, parts):
-                    return  # the database went away: the row stays open for later
+                if parts and not await self._handle(key, parts):
+                    self._resync.add(key)
+                    break  # the database went away: the row stays open for later
             if self._stopping:
-                return
+                break
+        return max(done, default=0)
 
     async def _album(self, key: ChatKey, album: str) -> list[Row]:
-        """Wait until no part of the album has come for album_wait, then take every part received."""
+        """Wait until no part of the album has come for album_wait, then take every part received (none:
+        they were handled meanwhile)."""
         while True:
             async with self.db.reading() as reading:
                 parts = await inbox.album_parts(reading, *key, album)
+            if not parts:
+                return []
             newest = max(part.received_at for part in parts)
             left = self.album_wait - (inbox.wall_clock() - newest).total_seconds()
             if left <= 0:
@@ -377,6 +425,7 @@ class Worker:
                 tries += 1
                 if tries >= SEND_TRIES or self._stopping:
                     log.warning("chat %s:%s: replies not sent (%s); they are sent later", *key, _one_line(failure))
+                    self._resync.add(key)
                     return
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, LAST_RETRY)

@@ -146,7 +146,7 @@ class Database:
         await self.engine.dispose()
 
 
-_Queued = tuple[Executable, list[dict[str, Any]], asyncio.Future[None]]  # rows to write, and their waiter
+_Queued = tuple[Executable, list[dict[str, Any]], asyncio.Future[list]]  # rows to write, and their waiter
 
 
 class GroupCommit:
@@ -160,12 +160,14 @@ class GroupCommit:
         self._queued: list[_Queued] = []
         self._writer: asyncio.Task | None = None
 
-    async def write(self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]]) -> None:
+    async def write(self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]]) -> list:
+        """Returns, for a statement with RETURNING, the rows it returned for the whole group (the caller
+        picks its own)."""
         done = asyncio.get_running_loop().create_future()
         self._queued.append((statement, params if isinstance(params, list) else [params], done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
-        await done
+        return await done
 
     async def _write_queued(self) -> None:
         if self.gather:
@@ -182,7 +184,7 @@ class GroupCommit:
         """Write a group and settle its waiters. If it fails, one bad write must not fail its neighbours:
         each is written again on its own."""
         try:
-            await self._write(batch)
+            returned = await self._write(batch)
         except Exception as failed:
             if len(batch) == 1:
                 _settle(batch, failed)
@@ -190,23 +192,26 @@ class GroupCommit:
             for one in batch:
                 await self._write_settling([one])
         else:
-            _settle(batch, None)
+            _settle(batch, None, returned)
 
-    async def _write(self, batch: list[_Queued]) -> None:
+    async def _write(self, batch: list[_Queued]) -> dict[Executable, list]:
         by_statement: dict[Executable, list[dict[str, Any]]] = {}
         for statement, rows, _ in batch:
             by_statement.setdefault(statement, []).extend(rows)
+        returned: dict[Executable, list] = {}
         async with self.db.session() as session:
             for statement, rows in by_statement.items():
-                await session.execute(statement, rows)
+                result = await session.execute(statement, rows)
+                returned[statement] = result.all() if result.returns_rows else []
+        return returned
 
 
-def _settle(batch: list[_Queued], error: BaseException | None) -> None:
-    for *_, done in batch:
+def _settle(batch: list[_Queued], error: BaseException | None, returned: dict | None = None) -> None:
+    for statement, _, done in batch:
         if done.done():
             continue
         if error is None:
-            done.set_result(None)
+            done.set_result((returned or {}).get(statement, []))
         else:
             done.set_exception(error)
 

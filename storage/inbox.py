@@ -52,10 +52,34 @@ def rows_of(received: Sequence[Received], now: datetime) -> list[dict[str, Any]]
 
 
 def _store(dialect) -> Any:
-    return dialect.insert(_inbox).on_conflict_do_nothing(index_elements=["channel", "update_key"])
+    return (dialect.insert(_inbox).on_conflict_do_nothing(index_elements=["channel", "update_key"])
+            .returning(_inbox.c.id, _inbox.c.channel, _inbox.c.update_key))
 
 
 STORE = {"sqlite": _store(sqlite), "postgresql": _store(postgresql)}  # a redelivered update is stored once
+
+
+@dataclass(frozen=True)
+class OpenRow:
+    """An open row as its receiver stored it (the same fields a read of open rows gives), so a worker in
+    the same process need not read it back."""
+
+    id: int
+    channel: str
+    chat_id: str
+    album: str | None
+    kind: str
+    payload: dict[str, Any]
+    received_at: datetime
+    handled_at: datetime | None = None
+    replies: tuple = ()
+
+
+def stored_rows(received: Sequence[Received], returned: Sequence[Row], now: datetime) -> list[OpenRow]:
+    """The rows this store added (a redelivery adds none), from what was received and the ids it got."""
+    ids = {(row.channel, row.update_key): row.id for row in returned}
+    return [OpenRow(ids[r.channel, r.update_key], r.channel, r.chat_id, r.album, r.kind, r.payload, now)
+            for r in received if (r.channel, r.update_key) in ids]
 NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', :sender)")
 
 

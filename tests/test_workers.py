@@ -141,3 +141,24 @@ async def _terminate_backends(app, application_name: str) -> int:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name AND pid <> :me"),
             {"name": application_name, "me": pid})
         return len(killed.all())
+
+
+async def test_one_process_polls_at_a_time_and_another_takes_over_when_it_dies(server, app, settings, tmp_path):
+    await add_member(app, "9201")
+    first = await BotProcess(settings, server, tmp_path, "run").start()
+    second = await BotProcess(settings, server, tmp_path, "run").start(wait_for_polling=False)
+    try:
+        await wait_until(lambda: "another process receives the updates" in second.log(), 60,
+                         what="the second process to wait for the poller role")
+        server.send_text(9201, "/trogiup")
+        await server.wait_for_messages(9201, 1)
+        first.kill()
+        polls = len(server.calls_named("getUpdates"))
+        await server.wait_for(lambda: len(server.calls_named("getUpdates")) > polls, timeout=60,
+                              what="the second process to take over polling")
+        server.send_text(9201, "/trogiup")
+        await server.wait_for_messages(9201, 2)
+        assert await second.terminate() == 0
+    finally:
+        first.kill()
+        second.kill()

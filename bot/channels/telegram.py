@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import hmac
 import io
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
@@ -60,6 +61,7 @@ from common.messages import t
 from common.settings import TELEGRAM_API_DEFAULT, Settings
 from storage.db import is_unavailable
 from storage.inbox import Received
+from storage.locks import Locks
 from storage.media import MediaStore
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,8 @@ T = TypeVar("T")
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096
 POLL_TIMEOUT = 25  # seconds a long poll waits for updates
+POLLER_ROLE = "receiver:telegram"  # storage/locks.py: the one process that polls
+ROLE_WAIT = 15.0  # seconds between tries to take the poller role from a process that may have died
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/webhook/telegram"
 # aiogram asks pydantic for Response[T] on every call, and pydantic caches that class weakly: once
@@ -231,11 +235,12 @@ class TelegramReceiver:
     webhook answers 200 only once it is stored. Start-up problems (no network, a token Telegram refuses)
     are said in one line and tried again with backoff, for as long as the process runs."""
 
-    def __init__(self, bot: Bot, channel: TelegramChannel, intake: Intake, *, webhook_url: str = "",
+    def __init__(self, bot: Bot, channel: TelegramChannel, intake: Intake, locks: Locks, *, webhook_url: str = "",
                  webhook_secret: str = "", max_connections: int = 40, poll_timeout: int = POLL_TIMEOUT) -> None:
         self.bot = bot
         self.channel = channel
         self.intake = intake
+        self.locks = locks
         self.webhook_url = webhook_url
         self.secret = webhook_secret or derived_secret(bot.token)
         self.max_connections = max_connections
@@ -264,8 +269,32 @@ class TelegramReceiver:
             log.info("Telegram: receiving by long polling as @%s", self.channel.username)
 
     async def _poll(self) -> None:
-        offset: int | None = None
+        """Poll while this process holds the receiver role: one process at a time (Telegram allows one
+        getUpdates at a time anyway), so its worker may take what it stores without reading it back."""
         while True:
+            if not await self.locks.hold(POLLER_ROLE):
+                log.info("Telegram: another process receives the updates; this one waits to take over")
+                await self._role_freed()
+            self._alone(True)
+            try:
+                await self._poll_while_holding()
+            finally:
+                self._alone(False)
+
+    async def _role_freed(self) -> None:
+        """Another process's death frees the role: nothing here to be told of it, so ask again now and then."""
+        for _ in itertools.count():
+            await asyncio.sleep(ROLE_WAIT)
+            if await self.locks.hold(POLLER_ROLE):
+                return
+
+    def _alone(self, alone: bool) -> None:
+        if self.intake.worker is not None:
+            self.intake.worker.receives_alone(CHANNEL, alone)
+
+    async def _poll_while_holding(self) -> None:
+        offset: int | None = None
+        while await self.locks.hold(POLLER_ROLE):  # in memory while held; lost with the lock connection
             updates = await self._retrying("getUpdates", lambda offset=offset: self.bot(GetUpdates(
                 offset=offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES),
                 request_timeout=self.poll_timeout + 15))
