@@ -68,3 +68,18 @@ async def test_a_token_telegram_refuses_is_said_in_one_line(server, settings, tm
     finally:
         bot.kill()
     assert "Traceback" not in bot.log()
+
+
+def test_a_worker_needs_postgresql(settings, tmp_path):
+    import os
+    import subprocess
+
+    from tests.bot_process import ROOT
+
+    if settings.database_url.startswith("postgres"):
+        pytest.skip("the refusal is SQLite's")
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": "123:abc", "DATABASE_URL": settings.database_url,
+           "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "worker"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "PostgreSQL" in done.stderr and "Traceback" not in done.stderr

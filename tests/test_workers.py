@@ -162,3 +162,17 @@ async def test_one_process_polls_at_a_time_and_another_takes_over_when_it_dies(s
     finally:
         first.kill()
         second.kill()
+
+
+async def test_a_sender_process_sends_the_outbox_only(server, app, settings, tmp_path):
+    from tests.test_outbox import seed
+
+    chats = await seed(app, 3)
+    sender = await BotProcess(settings, server, tmp_path, "sender").start(wait_for_polling=False)
+    try:
+        await server.wait_for(lambda: all(server.sent_messages(chat) for chat in chats), timeout=60,
+                              what="the outbox sent")
+        assert await sender.terminate() == 0
+    finally:
+        sender.kill()
+    assert not server.calls_named("getUpdates")  # it receives nothing
