@@ -415,19 +415,20 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    problem = _needs_several_processes(settings)
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
-    return await serve(settings, Roles(receive=False, plan=False, send=False, http=False))
+    return await _serve_beside(settings, Roles(receive=False, plan=False, send=False, http=False))
 
 
 async def _sender(settings: Settings, args: argparse.Namespace) -> int:
+    return await _serve_beside(settings, Roles(receive=False, work=False, plan=False, http=False))
+
+
+async def _serve_beside(settings: Settings, roles: Roles) -> int:
+    """A process beside `nguoitot run`, doing part of its work."""
     problem = _needs_several_processes(settings)
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    return await serve(settings, Roles(receive=False, work=False, plan=False, http=False))
+    return await serve(settings, roles)
 
 
 def _needs_several_processes(settings: Settings) -> str:

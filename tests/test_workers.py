@@ -31,6 +31,17 @@ def script(index: int) -> list[str | bytes]:
             "/hoso", "/hoso", "/hoso", "/hoso"]
 
 
+def send_step(server, cadres: list[int], step: int) -> int:
+    """Each cadre's update number `step`; how many were sent."""
+    for index, cadre in enumerate(cadres):
+        said = script(index)[step]
+        if isinstance(said, bytes):
+            server.send_photo(cadre, said)
+        else:
+            server.send_text(cadre, said)
+    return len(cadres)
+
+
 async def open_rows(app) -> int:
     async with app.db.session() as session:
         return (await session.execute(select(func.count()).select_from(InboxUpdate)
@@ -61,13 +72,7 @@ async def test_a_receiver_and_two_workers_handle_each_update_once_and_in_order(s
             await wait_until(lambda w=worker: "running (" in w.log(), 60, what="a worker to start")
         updates = 0
         for step in range(len(script(0))):  # one stream, the chats interleaved
-            for index, cadre in enumerate(cadres):
-                said = script(index)[step]
-                if isinstance(said, bytes):
-                    server.send_photo(cadre, said)
-                else:
-                    server.send_text(cadre, said)
-                updates += 1
+            updates += send_step(server, cadres, step)
         assert updates == 1000
         await wait_until(lambda: all_stored(app, updates), 240, what="1,000 updates handled")
         codes = [await process.terminate() for process in (receiver, *workers)]
@@ -105,13 +110,7 @@ async def test_killed_database_connections_lose_nothing(server, app, settings, t
     try:
         sent = 0
         for step in range(len(script(0))):
-            for index, cadre in enumerate(cadres):
-                said = script(index)[step]
-                if isinstance(said, bytes):
-                    server.send_photo(cadre, said)
-                else:
-                    server.send_text(cadre, said)
-                sent += 1
+            sent += send_step(server, cadres, step)
             if step in (5, 12):  # twice, while the others are still coming
                 await wait_until(lambda s=sent: _handled_at_least(app, s - 5), 60, what="some work done")
                 killed = await _terminate_backends(app, name)
