@@ -10,7 +10,9 @@ once, a chat's updates one at a time and in the order they came, by any number o
   marked sent. A crash at any moment leaves the row open: on restart it is handled, or its stored replies
   sent (the one repeat possible: a reply sent in the instant before the crash, before it was marked).
 - A chat's worker lingers a moment after its last update, so a conversation's next answer does not pay
-  for taking the chat again.
+  for taking the chat again; and when only this process receives the channel (Telegram polling), the rows
+  it stores are handed to that worker as they are, not read back.
+- Replies are marked sent in groups a moment apart; a chat is let go only once its marks have landed.
 """
 
 from __future__ import annotations
@@ -155,10 +157,6 @@ class Worker:
             else:
                 self._wanted[key] = None
         self._wake.set()
-
-    @property
-    def active_chats(self) -> int:
-        return len(self._active)
 
     async def run(self) -> None:
         """Until `stop`: take chats with open work and serve them. What was open at start (a crash, a
