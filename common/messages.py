@@ -144,15 +144,22 @@ VI: dict[str, str] = {
     ),
     "nom.description.label": "Tóm tắt việc tốt",
     "nom.description.help": "Viết trung thực, khách quan, không phóng đại. Ít nhất 20 ký tự, nhiều nhất 3.000 ký tự.",
-    "nom.when.prompt": "Việc tốt diễn ra khi nào? (ví dụ: 15/10/2026, 10/2026, hôm nay, tuần trước)",
+    "nom.when.prompt": "Việc tốt diễn ra khi nào? Chọn, hoặc gõ ngày, tháng (ví dụ: 15/10/2026, 10/2026, tuần trước)",
+    "nom.when.today": "Hôm nay",
+    "nom.when.this_week": "Tuần này",
+    "nom.when.this_month": "Tháng này",
+    "nom.when.last_month": "Tháng trước",
     "nom.when.label": "Thời gian",
     "nom.when.help": "Gõ ngày (15/10/2026), tháng (10/2026), năm (2025), hoặc: hôm nay, hôm qua, tuần trước, tháng trước.",
     "nom.photos.prompt": (
-        "Gửi 1 đến 10 ảnh minh chứng (gửi ảnh, album, hoặc gửi dạng tệp để giữ nguyên chất lượng). "
-        "Gửi xong bấm \"Xong\"."
+        "Gửi 1 đến 10 ảnh minh chứng (gửi ảnh, nhiều ảnh một lần, hoặc gửi dạng tệp để giữ nguyên chất lượng). "
+        "Nhận ảnh xong, bot hỏi ngay câu tiếp theo."
     ),
     "nom.photos.label": "Ảnh",
-    "nom.photos.help": "Gửi ảnh chụp việc tốt, giấy khen, bài báo… Tối đa 10 ảnh, mỗi ảnh dưới 20 MB. Gửi xong bấm \"Xong\".",
+    "nom.photos.help": (
+        "Gửi ảnh chụp việc tốt, giấy khen, bài báo… Tối đa 10 ảnh, mỗi ảnh dưới 20 MB. Gửi xong thì trả lời câu "
+        "tiếp theo (hoặc gõ \"xong\")."
+    ),
     "photos.done": "Xong",
     "photos.unnamed": "ảnh",  # a photo has no file name: errors call it this
     "period.day": "{date}",
@@ -161,11 +168,14 @@ VI: dict[str, str] = {
     "period.year": "năm {year}",
     "photos.clear": "Xóa hết ảnh, gửi lại",
     "photos.cleared": "Đã xóa các ảnh của hồ sơ. Hãy gửi lại ảnh.",
-    "photos.received": "Đã nhận {added} ảnh (tổng {total}/10). Gửi thêm ảnh, hoặc bấm \"Xong\".",
+    "photos.received": "Đã nhận {added} ảnh (tổng {total}/10).",
+    "photos.then_next": "Gửi thêm ảnh nếu cần, hoặc trả lời câu tiếp theo:",
+    "photos.then_done": "Gửi thêm ảnh, hoặc bấm \"Xong\".",
+    "photos.then_current": "Giờ hãy trả lời câu hỏi:",
     "photos.duplicate": "Ảnh này đã có trong hồ sơ rồi (tổng {total}/10).",
-    "photos.full": "Hồ sơ đã đủ 10 ảnh; {dropped} ảnh sau không được nhận. Bấm \"Xong\" để đi tiếp.",
+    "photos.full": "Hồ sơ đã đủ 10 ảnh; {dropped} ảnh sau không được nhận.",
     "photos.need_one": "Cần ít nhất 1 ảnh minh chứng. Hãy gửi ảnh trước khi bấm \"Xong\".",
-    "photos.need_photo": "Bước này cần ảnh. Hãy gửi ảnh (hoặc tệp ảnh), gửi xong bấm \"Xong\".",
+    "photos.need_photo": "Bước này cần ảnh. Hãy gửi ảnh (hoặc tệp ảnh).",
     "photos.not_image": "Tệp \"{name}\" không phải là ảnh (bot nhận ảnh JPEG, PNG, WEBP). Hãy gửi ảnh khác.",
     "photos.too_big": "Tệp \"{name}\" lớn hơn 20 MB. Hãy gửi ảnh nhỏ hơn, hoặc gửi dạng ảnh thay vì tệp.",
     "photos.fetch_failed": "Bot chưa tải được \"{name}\" do mạng chập chờn. Hồ sơ vẫn được giữ; hãy gửi lại ảnh đó.",
