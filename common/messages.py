@@ -303,6 +303,10 @@ VI: dict[str, str] = {
     "nhacnho.hour": "Nhận lúc {hour} giờ",
     "nhacnho.hint": "Bấm nút, hoặc gõ: /nhacnho tat, /nhacnho bat, /nhacnho tam dung, /nhacnho gio 9",
     "nhacnho.usage": "Bot chưa hiểu. Gõ: /nhacnho tat, /nhacnho bat, /nhacnho tam dung, hoặc /nhacnho gio 9",
+    "nhacnho.channel": "• Nhận nhắc nhở và thông báo qua: {channel}",
+    "nhacnho.channel_last": "kênh bạn dùng gần nhất",
+    "nhacnho.via": "Luôn nhận qua {channel}",
+    "nhacnho.via_last": "Nhận qua kênh dùng gần nhất",
     "nhacnho.saved": "Đã lưu.",
     "nhacnho.hour_set": "Từ nay bạn nhận nhắc nhở lúc {hour} giờ.",
     "nhacnho.not_allowed": "Loại nhắc nhở này không tắt được với vai trò của bạn.",
@@ -536,6 +540,35 @@ VI: dict[str, str] = {
     "invite.created": "Mã mời {role} (dùng một lần, hết hạn sau {days} ngày): {code}",
     "invite.link": "Gửi đường link này cho người được mời: {link}",
     "invite.send_code": "Người được mời gửi mã này cho bot (hoặc gõ /start {code}).",
+    # ---- /lienket: one person on Telegram and Zalo (bot/handlers/linking.py)
+    "channel.telegram": "Telegram",
+    "channel.zalo": "Zalo",
+    "channel.terminal": "terminal",
+    "link.code": (
+        "Mã liên kết: {code} (dùng một lần, hết hạn sau {minutes} phút).\n"
+        "Ở kênh kia (Zalo hoặc Telegram), gửi mã này cho bot. Sau đó bạn dùng bot ở kênh nào cũng được: "
+        "cùng vai trò, cùng hồ sơ làm dở, cùng lịch sử."
+    ),
+    "link.linked": "Đã liên kết: {channels}. Nhắc nhở và thông báo gửi qua {channel} (đổi trong /nhacnho).",
+    "link.unknown": "Mã liên kết không đúng. Hãy gõ /lienket ở kênh bạn đang dùng để lấy mã mới.",
+    "link.used": "Mã liên kết này đã được dùng. Gõ /lienket để lấy mã mới.",
+    "link.expired": "Mã liên kết đã hết hạn (sau {minutes} phút). Gõ /lienket ở kênh bạn đang dùng để lấy mã mới.",
+    "link.same_channel": "Mã này cần gửi cho bot ở kênh kia (Zalo hoặc Telegram), không phải ở đây.",
+    "link.already": "Tài khoản này đã được liên kết rồi.",
+    "link.taken": (
+        "Tài khoản {channel} này đang có vai trò riêng nên chưa liên kết được. Hãy nhờ thường trực Hội đồng "
+        "Thi đua xã thu hồi vai trò đó (/thuhoi), rồi gửi lại mã."
+    ),
+    "link.done": (
+        "Đã liên kết {channel} với tài khoản của {name}. Vai trò, hồ sơ làm dở và lịch sử dùng chung trên mọi "
+        "kênh; nhắc nhở gửi về kênh bạn dùng gần nhất (đổi trong /nhacnho)."
+    ),
+    "link.notice": (
+        "🔗 Tài khoản {channel} vừa được liên kết với tài khoản của bạn. Nếu không phải bạn làm, hãy báo ngay "
+        "thường trực Hội đồng Thi đua xã."
+    ),
+    "command.lienket": "Liên kết Zalo và Telegram",
+    "help.line.lienket": "– lấy mã để dùng bot trên cả Zalo và Telegram (cùng vai trò, cùng hồ sơ làm dở)",
     "people.title": "Người dùng của xã ({count}):",
     "people.line": "#{id} {name} – {role} {unit}",
     "people.hint": "Thu hồi quyền của một người: /thuhoi <số #>",
