@@ -327,8 +327,8 @@ class OutboxSender:
             await self._finish(row, OutboxStatus.SENT)
             if reply.choices:  # now the chat's last menu: a typed "1" answers it (bot/menus.py)
                 await self.outcomes.write(repo.SET_MENU_OF_CHAT, {
-                    "person_id": row.person_id, "channel": row.channel, "chat_id": row.chat_id,
-                    "menu": remembered_menu(reply.choices, self.clock.now())})
+                    "whose": row.person_id, "on_channel": row.channel, "in_chat": row.chat_id,
+                    "shown": remembered_menu(reply.choices, self.clock.now())})
 
     async def _as_it_now_is(self, row: Row) -> Reply | None:
         refresh = self.refreshers.get(row.kind)

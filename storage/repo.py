@@ -168,10 +168,11 @@ async def set_menu(session: AsyncSession, account: Account, menu: dict | None, *
 
 
 # A message with choices the outbox just delivered becomes the chat's menu (a group commit, scheduler/outbox.py).
-SET_MENU_OF_CHAT = (update(Account).where(Account.person_id == bindparam("person_id"),
-                                          Account.channel == bindparam("channel"),
-                                          Account.chat_id == bindparam("chat_id"))
-                    .values(menu=bindparam("menu", type_=Account.__table__.c.menu.type)))
+_accounts = Account.__table__  # Core: written in groups, several rows at once
+SET_MENU_OF_CHAT = (update(_accounts).where(_accounts.c.person_id == bindparam("whose"),
+                                            _accounts.c.channel == bindparam("on_channel"),
+                                            _accounts.c.chat_id == bindparam("in_chat"))
+                    .values(menu=bindparam("shown", type_=_accounts.c.menu.type)))
 
 
 async def add_link_code(session: AsyncSession, code_hash: str, person_id: int, channel: str, now: datetime,

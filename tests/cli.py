@@ -13,6 +13,7 @@ def run_cli(args: list[str], settings, monkeypatch, capsys) -> tuple[int, str, s
     monkeypatch.setenv("MEDIA_DIR", str(settings.media_dir))
     monkeypatch.setenv("EXPORTS_DIR", str(settings.exports_dir))
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "")
+    monkeypatch.setenv("ZALO_BOT_TOKEN", "")
     monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "xa_hoankiem_bot")
     code = cli.main(args)
     out, err = capsys.readouterr()

@@ -30,7 +30,7 @@ def test_run_without_a_token_starts_the_demo_chat(tmp_path):
     result = subprocess.run([sys.executable, "-m", "bot.cli", "run"], input="\n".join(typed) + "\n", text=True,
                             capture_output=True, cwd=tmp_path, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "TELEGRAM_BOT_TOKEN chưa được đặt" in result.stdout
+    assert "TELEGRAM_BOT_TOKEN và ZALO_BOT_TOKEN chưa được đặt" in result.stdout
     assert "Bạn đề cử ai?\n  1. Cá nhân\n  2. Tập thể\n  3. Hộ gia đình" in result.stdout
     assert "Đã nhận 1 ảnh (tổng 1/10)" in result.stdout
     assert "Đã gửi hồ sơ NT-" in result.stdout

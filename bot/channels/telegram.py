@@ -58,9 +58,10 @@ from common.delivery import Rejected, RetryLater, TransientFailure, Unreachable
 from common.events import Choice, Inbound, InboundKind, MediaRef, Reply
 from common.messages import t
 from common.settings import TELEGRAM_API_DEFAULT, Settings
+from common.text import split_text
 from storage.db import is_unavailable
 from storage.inbox import Received
-from storage.media import MediaStore
+from storage.media import MediaStore, preview
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -402,28 +403,6 @@ async def _with_one_retry(send: Callable[[], Awaitable[object]]) -> object:
         return await send()
 
 
-PREVIEW_SIDE = 2560  # within the Bot API's photo limits (10 MB, width + height ≤ 10000, ratio ≤ 20)
-
-
-def preview(data: bytes) -> bytes:
-    """A JPEG a reviewer's phone can show; originals stay untouched in the media store."""
-    with Image.open(io.BytesIO(data)) as image:
-        width, height = image.size
-        if len(data) <= 5_000_000 and max(width, height) <= PREVIEW_SIDE and max(width, height) <= 20 * min(
-                width, height) and image.format in ("JPEG", "PNG"):  # a chart stays a sharp PNG
-            return data
-        image = image.convert("RGB")
-        image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
-        if max(image.size) > 20 * min(image.size):  # a panorama: pad to a shape Telegram accepts
-            side = max(image.size) // 20 + 1
-            canvas = Image.new("RGB", (max(image.width, side), max(image.height, side)), "white")
-            canvas.paste(image)
-            image = canvas
-        out = io.BytesIO()
-        image.save(out, "JPEG", quality=85)
-        return out.getvalue()
-
-
 async def _album(bot: Bot, chat_id: int, previews: list[bytes]) -> None:
     files = [BufferedInputFile(data, filename=f"anh-{i + 1}.jpg") for i, data in enumerate(previews)]
     if len(files) == 1:
@@ -490,21 +469,6 @@ def _markup(choices: tuple[Choice, ...], columns: int, menu: tuple[str, ...] | N
         return ReplyKeyboardRemove()
     rows = [[KeyboardButton(text=label) for label in menu[i:i + 2]] for i in range(0, len(menu), 2)]
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Split long text at line breaks (then spaces) so nothing is ever cut off."""
-    chunks: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = text.rfind(" ", 0, limit)
-        if cut <= 0:
-            cut = limit
-        chunks.append(text[:cut])
-        text = text[cut:].lstrip("\n ")
-    chunks.append(text)
-    return chunks
 
 
 def _album_event(updates: list[Update]) -> Inbound:
