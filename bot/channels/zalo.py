@@ -164,6 +164,7 @@ class ZaloChannel:
         self.api = api
         self.links = links  # None: no public URL to send photos from (PUBLIC_BASE_URL)
         self.max_photo_bytes = max_photo_bytes
+        self.fetch_timeout = FETCH_TIMEOUT
 
     # ---- inbound
     def event_of(self, payloads: Sequence[dict[str, Any]]) -> Inbound | None:
@@ -192,7 +193,7 @@ class ZaloChannel:
         """The photo behind a URL Zalo gave: at most MAX_PHOTO_BYTES + 1 bytes are read (more is "too big")."""
         if not ref.file_id.startswith(("https://", "http://")):
             raise ValueError("not a web address")
-        async with self.api.session.get(ref.file_id, timeout=FETCH_TIMEOUT) as answer:
+        async with self.api.session.get(ref.file_id, timeout=self.fetch_timeout) as answer:
             answer.raise_for_status()
             data = bytearray()
             async for chunk in answer.content.iter_chunked(256 * 1024):
