@@ -84,6 +84,7 @@ class FakeZaloServer:
         self.violations: list[str] = []
         self.sent: list[Sent] = []
         self.on_answer: Callable[[Call], None] | None = None
+        self.on_webhook_post: Callable[[], None] | None = None  # a test's hook, as an update is posted
         self.fault: Callable[[str, dict[str, Any]], Fault | None] | None = None
         self.wrap_webhook = False
         self.webhook: dict[str, Any] | None = None
@@ -385,6 +386,8 @@ class FakeZaloServer:
                 continue
             update = self._updates[0]
             body = {"ok": True, "result": update} if self.wrap_webhook else update
+            if self.on_webhook_post is not None:
+                self.on_webhook_post()
             try:
                 async with self._client.post(self.webhook["url"], json=body, timeout=aiohttp.ClientTimeout(total=10),
                                              headers={"X-Bot-Api-Secret-Token": self.webhook["secret_token"]}
