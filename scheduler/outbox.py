@@ -304,6 +304,10 @@ class OutboxSender:
             self.limiter(row.channel).give_back(row.chat_id, started)
             await self._finish(row, OutboxStatus.STALE)
             return
+        if reply.choices:  # the chat's last menu from now: a typed "1" answers it (bot/menus.py), however soon
+            await self.outcomes.write(repo.SET_MENU_OF_CHAT, {
+                "whose": row.person_id, "on_channel": row.channel, "in_chat": row.chat_id,
+                "shown": remembered_menu(reply.choices, self.clock.now())})
         try:
             await delivery.deliver(row.chat_id, reply)
         except RetryLater as slow_down:
@@ -325,10 +329,6 @@ class OutboxSender:
                                    retry_in=min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** (row.attempts - 1)))
         else:
             await self._finish(row, OutboxStatus.SENT)
-            if reply.choices:  # now the chat's last menu: a typed "1" answers it (bot/menus.py)
-                await self.outcomes.write(repo.SET_MENU_OF_CHAT, {
-                    "whose": row.person_id, "on_channel": row.channel, "in_chat": row.chat_id,
-                    "shown": remembered_menu(reply.choices, self.clock.now())})
 
     async def _as_it_now_is(self, row: Row) -> Reply | None:
         refresh = self.refreshers.get(row.kind)

@@ -15,11 +15,13 @@ from datetime import datetime, timedelta
 import pytest
 
 from common.messages import t
+from scheduler.outbox import RateLimiter
+from scheduler.outbox import backlog as outbox_backlog
 from scheduler.service import ReminderService
 from storage import repo
 from storage.models import Role
 from tests.chat import image_bytes
-from tests.conftest import ZONE, add_member, new_invite
+from tests.conftest import ZONE, add_member, new_invite, wait_until
 from tests.people import Person, TelegramPerson, ZaloPerson
 from tests.test_telegram_e2e import DESCRIPTION, stored_cases
 
@@ -90,6 +92,7 @@ async def test_a_case_from_invitation_to_approval_across_channels(server, zalo_s
     told = (await cadre.replies())[0]
     assert told.startswith(t("notify.returned", code="NT-2026-00001", name="Nguyen Thi Lan", reason=reason,
                              fields="Tên"))
+    await outbox_drained(app)
     clock.advance(minutes=20)
     start, prompt = await cadre.choose(t("notify.fix_now"), count=2)
     assert start.startswith("Sửa hồ sơ NT-2026-00001.") and prompt.startswith(t("nom.name.prompt.ca_nhan"))
@@ -149,14 +152,27 @@ async def test_a_person_on_both_channels_gets_each_reminder_once(server, zalo_se
 
 
 async def simulate(app, service, clock, start: datetime, end: datetime) -> None:
-    """Each day at 08:00 (the frozen clock moved on), plan what is due and send it through the real channels."""
-    app.settings.zalo_rate_per_chat = app.settings.telegram_rate_per_chat = 100.0  # days pass in milliseconds
-    reminders = ReminderService(app.db, app.settings, clock, service.channels)
+    """Each day at 08:00 (the frozen clock moved on), plan what is due; the running bot's outbox sends it
+    through the real channels, before the next day."""
+    planner = ReminderService(app.db, app.settings, clock, service.channels, send=False)
+    # Days pass in milliseconds: a chat's next reminder need not wait its second.
+    service.reminders.sender.limiters = {channel: RateLimiter(1000, 1000) for channel in service.channels}
     day = start
     while day <= end:
+        await outbox_drained(app)  # nothing in flight when the clock jumps (its lease would seem run out)
         clock.at = day
-        await reminders.run_once()
+        await planner.plan_now()
+        service.reminders.sender.wake.set()
         day += timedelta(days=1)
+    await outbox_drained(app)
+
+
+async def outbox_drained(app) -> None:
+    async def drained() -> bool:
+        async with app.db.session() as session:
+            return await outbox_backlog(session, app.core.clock.now()) == 0
+
+    await wait_until(drained, what="the outbox to be sent")
 
 
 def reminders_to(person: Person) -> list[str]:
