@@ -191,8 +191,8 @@ class Core:
         command = event.command if event.kind is InboundKind.COMMAND else ""
         if not command and event.kind is InboundKind.TEXT:
             command, args = registry.typed_command(event.text)  # a command typed without its slash, or as words
-            if conversation is not None and command != "decu" or waiting is not None and args:
-                command = ""  # in a draft, "đề cử" offers to continue it; other words are answers (or a reason)
+            if conversation is not None and (command != "decu" or args) or waiting is not None and args:
+                command = ""  # in a draft, "đề cử" alone offers to continue it; other words are answers (or a reason)
             if command:
                 event = request.event = replace(event, kind=InboundKind.COMMAND, command=command, args=args)
         part_of_question = event.kind is InboundKind.CHOICE and event.choice.startswith(("rv:flag:", "rv:cancel"))

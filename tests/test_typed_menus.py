@@ -126,3 +126,23 @@ async def test_an_account_with_roles_of_its_own_is_not_taken_over(app):
         assert len(await repo.accounts_of_person(session, (await repo.account_of(session, "zalo", "z-901"))
                                                  .person_id)) == 1
 
+
+
+async def test_a_draft_takes_words_that_start_like_commands_as_answers(app):
+    await add_member(app, "t7", channel="zalo")
+    cadre = Chat(app.core, "t7", channel="zalo")
+    await cadre.say("de cu")
+    await cadre.say("1")
+    assert (await cadre.say("Đề cử Lan"))[0].text.startswith(t("nom.birth_year.prompt"))  # a name, not /decu
+    assert (await cadre.say("de cu"))[0].text.startswith(t("draft.exists", name="Đề cử Lan", answered=2))
+
+
+async def test_list_pages_are_turned_by_typing(app):
+    cadre_id = await add_member(app, "t8", channel="zalo")
+    for number in range(1, 13):
+        await add_case(app, f"NT-2026-{number:05d}", nominator=cadre_id)
+    cadre = Chat(app.core, "t8", channel="zalo")
+    first = (await cadre.say("danh sach"))[0]
+    assert first.text.startswith(t("list.title", total=12, page=1, pages=2))
+    assert (await cadre.say("trang sau"))[0].text.startswith(t("list.title", total=12, page=2, pages=2))
+    assert (await cadre.say("1"))[0].text.startswith(t("list.title", total=12, page=1, pages=2))  # "◀️ Trang trước"
