@@ -11,6 +11,7 @@ from typing import Protocol
 
 from tests.fakes.telegram_server import FakeTelegramServer
 from tests.fakes.zalo_server import FakeZaloServer
+from tests.telegram_user import last_buttons, press
 
 _NUMBERED = re.compile(r"^\s*(\d+)\. (.+)$", re.MULTILINE)
 
@@ -31,29 +32,47 @@ class Person(Protocol):
 
 
 @dataclass
-class ZaloPerson:
-    server: FakeZaloServer
+class _Reader:
+    """What both channels share: reading the bot's texts in order, and counting one's own actions."""
+
+    server: FakeTelegramServer | FakeZaloServer
     id: str
-    channel: str = "zalo"
     seen: int = 0
     actions: int = 0
 
     def texts(self) -> list[str]:
-        return self.server.texts_to(self.id)
+        raise NotImplementedError
+
+    def _send_text(self, text: str) -> None:
+        raise NotImplementedError
 
     async def replies(self, count: int = 1) -> list[str]:
-        texts = await self.server.wait_for_texts(self.id, self.seen + count)
+        """The next `count` texts the bot sends this person."""
+        await self.server.wait_for(lambda: len(self.texts()) >= self.seen + count,
+                                   what=f"{count} text(s) to {self.channel} chat {self.id}")
         self.seen += count
-        return texts[self.seen - count:self.seen]
+        return self.texts()[self.seen - count:self.seen]
 
     async def say(self, text: str, count: int = 1) -> list[str]:
         self.actions += 1
-        self.server.send_text(self.id, text)
+        self._send_text(text)
         return await self.replies(count)
 
     def catch_up(self) -> None:
         """Whatever came meanwhile (reminders) is read."""
         self.seen = len(self.texts())
+
+
+@dataclass
+class ZaloPerson(_Reader):
+    server: FakeZaloServer
+    channel: str = "zalo"
+
+    def texts(self) -> list[str]:
+        return self.server.texts_to(self.id)
+
+    def _send_text(self, text: str) -> None:
+        self.server.send_text(self.id, text)
 
     async def choose(self, label: str, count: int = 1) -> list[str]:
         """Type the number the newest numbered list gives this label."""
@@ -82,63 +101,36 @@ class ZaloPerson:
 
 
 @dataclass
-class TelegramPerson:
+class TelegramPerson(_Reader):
     server: FakeTelegramServer
-    id: str
     channel: str = "telegram"
-    seen: int = 0
-    actions: int = 0
     albums: int = 0
 
-    @property
-    def chat(self) -> int:
-        return int(self.id)
-
     def texts(self) -> list[str]:
-        return [m["text"] for m in self.server.sent_messages(self.chat) if "text" in m]
+        return [m["text"] for m in self.server.sent_messages(int(self.id)) if "text" in m]
 
-    async def replies(self, count: int = 1) -> list[str]:
-        await self.server.wait_for(lambda: len(self.texts()) >= self.seen + count,
-                                   what=f"{count} text(s) to Telegram chat {self.id}")
-        self.seen += count
-        return self.texts()[self.seen - count:self.seen]
-
-    def catch_up(self) -> None:
-        self.seen = len(self.texts())
-
-    async def say(self, text: str, count: int = 1) -> list[str]:
-        self.actions += 1
-        self.server.send_text(self.chat, text)
-        return await self.replies(count)
+    def _send_text(self, text: str) -> None:
+        self.server.send_text(int(self.id), text)
 
     async def choose(self, label: str, count: int = 1) -> list[str]:
         """Press the button with this label on the newest message that has it."""
-        for message in reversed(self.server.sent_messages(self.chat)):
-            for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
-                for button in row:
-                    if button["text"] == label:
-                        self.actions += 1
-                        self.server.press(self.chat, message, button["callback_data"])
-                        return await self.replies(count)
-        raise AssertionError(f"no button {label!r} on the bot's messages")
+        press(self.server, int(self.id), label)
+        self.actions += 1
+        return await self.replies(count)
 
     async def send_photos(self, images: list[bytes], count: int = 1) -> list[str]:
         self.actions += 1
         self.albums += 1
         album = f"album-{self.id}-{self.albums}" if len(images) > 1 else None
         for data in images:
-            self.server.send_photo(self.chat, data, media_group_id=album)
+            self.server.send_photo(int(self.id), data, media_group_id=album)
         return await self.replies(count)
 
-    def photos_received(self) -> list[bytes]:
-        return [m for m in self.server.sent_messages(self.chat) if "photo" in m]
+    def photos_received(self) -> list[dict]:
+        return [m for m in self.server.sent_messages(int(self.id)) if "photo" in m]
 
     def options(self) -> list[str]:
-        for message in reversed(self.server.sent_messages(self.chat)):
-            rows = (message.get("reply_markup") or {}).get("inline_keyboard")
-            if rows:
-                return [b["text"] for row in rows for b in row]
-        return []
+        return last_buttons(self.server, int(self.id))
 
 
 async def start_service(app, *, telegram: FakeTelegramServer | None = None, zalo: FakeZaloServer | None = None,

@@ -51,6 +51,7 @@ from aiogram.types import (
 from aiohttp import web
 from PIL import Image
 
+from bot.channels.retrying import one_line, retrying
 from bot.channels.telegram_session import LeanSession
 from bot.handlers.registry import public_commands
 from bot.intake import Intake
@@ -59,7 +60,6 @@ from common.events import Choice, Inbound, InboundKind, MediaRef, Reply
 from common.messages import t
 from common.settings import TELEGRAM_API_DEFAULT, Settings
 from common.text import split_text
-from storage.db import is_unavailable
 from storage.inbox import Received
 from storage.media import MediaStore, preview
 
@@ -292,36 +292,32 @@ class TelegramReceiver:
             try:
                 await self.intake.receive([received])
             except Exception as error:  # not stored: Telegram must send it again
-                log.warning("Telegram webhook: update %s not stored (%s)", update["update_id"], _one_line(error))
+                log.warning("Telegram webhook: update %s not stored (%s)", update["update_id"], one_line(error))
                 return web.Response(status=503, text="try again")
         return web.Response(status=200)
 
     async def _retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        backoff = 1.0
-        while True:
-            try:
-                return await attempt()
-            except TelegramUnauthorizedError:
-                log.error("Telegram refuses TELEGRAM_BOT_TOKEN (401 Unauthorized) at %s; check the token. "
-                          "Trying again in %.0f s", what, backoff)
-            except TelegramConflictError as error:
-                log.error("Telegram: %s (another process receives this bot's updates?). Trying again in %.0f s",
-                          _one_line(error), backoff)
-            except TelegramRetryAfter as error:
-                backoff = max(backoff, float(error.retry_after))
-                log.warning("Telegram asks to wait %s s at %s", error.retry_after, what)
-            except (TelegramNetworkError, TelegramServerError, TimeoutError, OSError) as error:
-                log.warning("Telegram unreachable at %s (%s). Trying again in %.0f s", what, _one_line(error),
-                            backoff)
-            except TelegramAPIError as error:
-                log.error("Telegram error at %s: %s. Trying again in %.0f s", what, _one_line(error), backoff)
-            except Exception as error:
-                if not is_unavailable(error):
-                    raise
-                log.warning("database unavailable at %s (%s). Trying again in %.0f s", what, _one_line(error),
-                            backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 60.0)
+        return await retrying(what, attempt, _explained)
+
+
+def _explained(error: Exception, what: str, backoff: float) -> float | None:
+    """Telegram's errors in one line; the least wait they ask for (None: not Telegram's)."""
+    if isinstance(error, TelegramUnauthorizedError):
+        log.error("Telegram refuses TELEGRAM_BOT_TOKEN (401 Unauthorized) at %s; check the token. "
+                  "Trying again in %.0f s", what, backoff)
+    elif isinstance(error, TelegramConflictError):
+        log.error("Telegram: %s (another process receives this bot's updates?). Trying again in %.0f s",
+                  one_line(error), backoff)
+    elif isinstance(error, TelegramRetryAfter):
+        log.warning("Telegram asks to wait %s s at %s", error.retry_after, what)
+        return float(error.retry_after)
+    elif isinstance(error, TelegramNetworkError | TelegramServerError | TimeoutError | OSError):
+        log.warning("Telegram unreachable at %s (%s). Trying again in %.0f s", what, one_line(error), backoff)
+    elif isinstance(error, TelegramAPIError):
+        log.error("Telegram error at %s: %s. Trying again in %.0f s", what, one_line(error), backoff)
+    else:
+        return None
+    return 0.0
 
 
 def webhook_address(base_url: str) -> str:
@@ -333,10 +329,6 @@ def derived_secret(token: str) -> str:
     behind one load balancer agree), and not to be guessed without the token. Telegram allows A-Z, a-z,
     0-9, _ and -, up to 256 characters."""
     return hmac.new(token.encode(), b"nguoitot webhook", hashlib.sha256).hexdigest()
-
-
-def _one_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0][:200]
 
 
 def invite_link(username: str, code: str) -> str:

@@ -26,13 +26,13 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp import web
 
+from bot.channels.retrying import one_line, retrying
 from bot.channels.typed import typed_text
 from bot.intake import Intake
 from bot.media_links import MediaLinks
 from common.delivery import Rejected, RetryLater, TransientFailure, Unreachable
 from common.events import Inbound, InboundKind, MediaRef, Reply
 from common.text import split_text
-from storage.db import is_unavailable
 from storage.inbox import Received
 
 log = logging.getLogger(__name__)
@@ -331,38 +331,31 @@ class ZaloReceiver:
         try:
             await self.intake.receive(received)
         except Exception as error:  # not stored: Zalo must send it again
-            log.warning("Zalo webhook: update not stored (%s)", _one_line(error))
+            log.warning("Zalo webhook: update not stored (%s)", one_line(error))
             return web.Response(status=503, text="try again")
         return web.Response(status=200)
 
     async def _retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        backoff = 1.0
-        while True:
-            try:
-                return await attempt()
-            except ZaloError as error:
-                if error.code == 401:
-                    log.error("Zalo refuses ZALO_BOT_TOKEN (401) at %s; check the token. Trying again in %.0f s",
-                              what, backoff)
-                elif error.code == 429:
-                    backoff = max(backoff, error.retry_after or 1.0)
-                    log.warning("Zalo asks to wait at %s", what)
-                else:
-                    log.error("Zalo error at %s: %s. Trying again in %.0f s", what, error, backoff)
-            except (aiohttp.ClientError, TimeoutError, OSError) as error:
-                log.warning("Zalo unreachable at %s (%s). Trying again in %.0f s", what, _one_line(error), backoff)
-            except Exception as error:
-                if not is_unavailable(error):
-                    raise
-                log.warning("database unavailable at %s (%s). Trying again in %.0f s", what, _one_line(error),
-                            backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 60.0)
+        return await retrying(what, attempt, _explained)
+
+
+def _explained(error: Exception, what: str, backoff: float) -> float | None:
+    """Zalo's errors in one line; the least wait they ask for (None: not Zalo's)."""
+    if isinstance(error, ZaloError) and error.code == 401:
+        log.error("Zalo refuses ZALO_BOT_TOKEN (401) at %s; check the token. Trying again in %.0f s", what, backoff)
+    elif isinstance(error, ZaloError) and error.code == 429:
+        log.warning("Zalo asks to wait at %s", what)
+        return error.retry_after or 1.0
+    elif isinstance(error, ZaloError):
+        log.error("Zalo error at %s: %s. Trying again in %.0f s", what, error, backoff)
+    elif isinstance(error, aiohttp.ClientError | TimeoutError | OSError):
+        log.warning("Zalo unreachable at %s (%s). Trying again in %.0f s", what, one_line(error), backoff)
+    else:
+        return None
+    return 0.0
 
 
 def webhook_address(base_url: str) -> str:
     return base_url.rstrip("/") + WEBHOOK_PATH
 
 
-def _one_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0][:200]

@@ -33,7 +33,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tests.fakes.telegram_server import ApiError, Call, Fault, too_many_requests
+from tests.fakes.telegram_server import ApiError, Call, Fault, inject_fault, too_many_requests
 
 TEXT_LIMIT = 2000
 # Each method's fields: name → (type, required). Nothing else is accepted.
@@ -269,23 +269,13 @@ class FakeZaloServer:
 
     async def _answer(self, call: Call) -> tuple[int, dict[str, Any]]:
         try:
-            await self._inject_fault(call)
+            await inject_fault(call, self._faults.get(call.method), self.fault, self._sleep)
             self._check_rate(call)
             result = await getattr(self, f"_{call.method}")(call.params)
         except ApiError as error:
             self.rejected_429 += error.status == 429
             return (200 if error.status == 408 else error.status), error.body()
         return 200, {"ok": True, "result": result}
-
-    async def _inject_fault(self, call: Call) -> None:
-        queued = self._faults.get(call.method)
-        fault = queued.popleft() if queued else (self.fault(call.method, call.params) if self.fault else None)
-        if fault is None:
-            return
-        if fault.kind == "timeout":
-            await self._sleep(fault.seconds)
-        elif (error := fault.error()) is not None:
-            raise error
 
     def _check_rate(self, call: Call) -> None:
         if not (self._chat_rate and call.method.startswith("send") and call.method != "sendChatAction"):
