@@ -51,22 +51,28 @@ class MediaLinks:
         return Route("GET", PATH, self.serve)
 
     async def serve(self, request: web.Request) -> web.Response:
-        found = _NAME.fullmatch(request.match_info["name"])
-        expires, signature = request.query.get("e", ""), request.query.get("s", "")
-        if found is None or not (expires.isdigit() and len(expires) <= 12) or int(expires) < self.now() or not hmac.compare_digest(
-                signature.encode(), self._signature(found.group(1), int(expires)).encode()):
+        sha256 = self._signed(request)
+        if sha256 is None:
             log.info("media link refused: %s", request.path_qs[:160])
             return web.Response(status=403, text="forbidden")
         try:
-            data = await self.media.load(found.group(1))
-            shown = await asyncio.to_thread(preview, data)
+            shown = await asyncio.to_thread(preview, await self.media.load(sha256))
         except FileNotFoundError:
             return web.Response(status=404, text="not found")
         except (OSError, ValueError, Image.DecompressionBombError):
-            log.exception("media link: photo %s cannot be drawn", found.group(1))
+            log.exception("media link: photo %s cannot be drawn", sha256)
             return web.Response(status=404, text="not found")
         kind = "image/png" if shown.startswith(b"\x89PNG") else "image/jpeg"
         return web.Response(body=shown, content_type=kind, headers={"Cache-Control": "private, no-store"})
+
+    def _signed(self, request: web.Request) -> str | None:
+        """The photo a link names, if its signature is ours and it has not expired."""
+        found = _NAME.fullmatch(request.match_info["name"])
+        expires, signature = request.query.get("e", ""), request.query.get("s", "")
+        if found is None or not (expires.isdigit() and len(expires) <= 12) or int(expires) < self.now():
+            return None
+        expected = self._signature(found.group(1), int(expires))
+        return found.group(1) if hmac.compare_digest(signature.encode(), expected.encode()) else None
 
     def _signature(self, sha256: str, expires: int) -> str:
         return hmac.new(self.secret, f"{sha256}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -68,3 +69,25 @@ async def test_a_token_telegram_refuses_is_said_in_one_line(server, settings, tm
     finally:
         bot.kill()
     assert "Traceback" not in bot.log()
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        found |= {int(child) for child in (task / "children").read_text().split()}
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+async def test_a_killed_bot_leaves_no_chart_worker_behind(zalo_server, settings, tmp_path):
+    """SIGKILL (a crash, the OOM killer) must not leave the bot's chart worker running, orphaned."""
+    bot = await BotProcess(settings, zalo_server, tmp_path, TELEGRAM_BOT_TOKEN="", ZALO_BOT_TOKEN=zalo_server.token,
+                           ZALO_API_URL=zalo_server.url).start(wait_for_polling=False)
+    try:
+        await zalo_server.wait_for(lambda: bool(zalo_server.calls_named("getUpdates")), 60, what="polling")
+        await wait_until(lambda: len(children_of(bot.process.pid)) >= 2, 30, what="the chart worker to start")
+        workers = children_of(bot.process.pid)  # the chart worker and multiprocessing's resource tracker
+    finally:
+        bot.kill()
+    await wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 15,
+                     what="the chart worker to exit with the bot")
