@@ -9,12 +9,16 @@ import gc
 import logging
 import signal
 from dataclasses import dataclass
+from typing import Any
 
 from bot import casework
 from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel, TelegramOutbound, TelegramReceiver, make_bot
+from bot.channels.zalo import WEBHOOK_PATH as ZALO_WEBHOOK_PATH
+from bot.channels.zalo import ZaloApi, ZaloChannel, ZaloReceiver
 from bot.core import Core
 from bot.http import HttpApp, Route
 from bot.intake import ChannelPort, Intake, Worker
+from bot.media_links import MediaLinks
 from common.clock import Clock, SystemClock
 from common.settings import Settings
 from scheduler.service import ReminderService
@@ -65,7 +69,7 @@ class Roles:
 
 
 class Service:
-    """One process's running parts, started and stopped together."""
+    """One process's running parts, started and stopped together: Telegram, Zalo or both."""
 
     def __init__(self, app: App, roles: Roles = Roles(), *, locks: Locks | None = None, poll_timeout: int = 25,
                  sender_idle: float = 1.0) -> None:
@@ -74,27 +78,43 @@ class Service:
         self.roles = roles
         self.locks = locks or locks_for(app.db)
         self.bot = make_bot(settings) if settings.telegram_bot_token else None
-        self.channels: dict[str, ChannelPort] = {}
-        if self.bot is not None:
-            telegram = TelegramChannel(self.bot, app.media, settings.telegram_bot_username)
-            self.channels["telegram"] = telegram
-            app.core.exports.attach("telegram", TelegramOutbound(telegram))  # background exports post through it
+        self.zalo = ZaloApi(settings.zalo_bot_token, settings.zalo_api_url) if settings.zalo_bot_token else None
+        self.channels: dict[str, ChannelPort] = make_channels(app, self.bot, self.zalo)
+        if self.bot is not None:  # background exports post through it (Zalo cannot send files)
+            app.core.exports.attach("telegram", TelegramOutbound(self.channels["telegram"]))
         self.worker = Worker(app.core, app.db, self.locks, self.channels, album_wait=settings.album_wait_seconds,
                              max_chats=settings.worker_chats) if roles.work else None
         self.intake = Intake(app.db, self.worker)
-        self.receiver = TelegramReceiver(
-            self.bot, self.channels["telegram"], self.intake, self.locks, webhook_url=settings.webhook_url,
-            webhook_secret=settings.telegram_webhook_secret, max_connections=settings.webhook_max_connections,
-            poll_timeout=poll_timeout) if roles.receive and self.bot is not None else None
+        self.receivers: dict[str, TelegramReceiver | ZaloReceiver] = {}
+        routes: list[Route] = []
+        if roles.receive and self.bot is not None:
+            self.receivers["telegram"] = TelegramReceiver(
+                self.bot, self.channels["telegram"], self.intake, self.locks, webhook_url=settings.webhook_url,
+                webhook_secret=settings.telegram_webhook_secret, max_connections=settings.webhook_max_connections,
+                poll_timeout=poll_timeout)
+            if settings.webhook_url:
+                routes.append(Route("POST", WEBHOOK_PATH, self.receivers["telegram"].webhook))
+        if roles.receive and self.zalo is not None:
+            zalo = self.receivers["zalo"] = ZaloReceiver(
+                self.zalo, self.intake, webhook_url=settings.webhook_url, secret=settings.zalo_webhook_secret,
+                album_wait=settings.album_wait_seconds, poll_timeout=poll_timeout)
+            if zalo.webhook_url:
+                routes.append(Route("POST", ZALO_WEBHOOK_PATH, zalo.webhook))
+        links = getattr(self.channels.get("zalo"), "links", None)
+        if links is not None:
+            routes.append(links.route())
         self.reminders = ReminderService(app.db, settings, app.core.clock, self.channels, self.locks,
                                          plan=roles.plan, send=roles.send, sender_idle=sender_idle,
                                          refreshers={"newcases": casework.current_digest}) \
             if roles.plan or roles.send else None
-        routes = [Route("POST", WEBHOOK_PATH, self.receiver.webhook)] \
-            if self.receiver is not None and settings.webhook_url else []
         self.http = HttpApp(app.db, app.core.clock, routes, max_backlog_age=settings.health_max_backlog_seconds) \
             if roles.http else None
         self._tasks: list[asyncio.Task] = []
+
+    @property
+    def receiver(self) -> TelegramReceiver | ZaloReceiver | None:
+        """The Telegram receiver, else Zalo's."""
+        return self.receivers.get("telegram") or self.receivers.get("zalo")
 
     async def start(self) -> None:
         settings = self.app.settings
@@ -104,14 +124,14 @@ class Service:
             await self.http.start(settings.http_host, settings.http_port)
         if self.worker is not None:
             self._tasks.append(asyncio.create_task(self.worker.run(), name="inbox worker"))
-        if self.receiver is not None:
-            self._tasks.append(asyncio.create_task(self.receiver.run(), name="telegram receiver"))
+        for name, receiver in self.receivers.items():
+            self._tasks.append(asyncio.create_task(receiver.run(), name=f"{name} receiver"))
         if self.reminders is not None:
             self.reminders.start()
 
     async def stop(self) -> None:
         """Stop taking updates; let what is in hand finish (SHUTDOWN_GRACE_SECONDS); then close."""
-        receiving = [t for t in self._tasks if t.get_name() == "telegram receiver"]
+        receiving = [t for t in self._tasks if t.get_name().endswith(" receiver")]
         await _cancelled(receiving)
         if self.worker is not None:
             await self.worker.stop(self.app.settings.shutdown_grace_seconds)
@@ -123,6 +143,22 @@ class Service:
         await self.locks.close()
         if self.bot is not None:
             await self.bot.session.close()
+        if self.zalo is not None:
+            await self.zalo.close()
+
+
+def make_channels(app: App, bot: Any, zalo: ZaloApi | None) -> dict[str, ChannelPort]:
+    """The channels configured (a token each): what the worker replies through and the outbox delivers by.
+    `bot`: aiogram's Bot, or None (only the Telegram adapter imports aiogram)."""
+    settings = app.settings
+    channels: dict[str, ChannelPort] = {}
+    if bot is not None:
+        channels["telegram"] = TelegramChannel(bot, app.media, settings.telegram_bot_username)
+    if zalo is not None:
+        links = MediaLinks.for_token(app.media, settings.media_base_url, settings.zalo_bot_token) \
+            if settings.media_base_url else None
+        channels["zalo"] = ZaloChannel(zalo, links, settings.max_photo_bytes)
+    return channels
 
 
 async def _cancelled(tasks: list[asyncio.Task]) -> None:

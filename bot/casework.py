@@ -100,14 +100,7 @@ async def transition(session: AsyncSession, case: Case, name: str, actor_id: int
 
 # ---- who is told
 async def accounts_of(session: AsyncSession, person_ids: set[int]) -> dict[int, Account]:
-    if not person_ids:
-        return {}
-    rows = await session.exec(select(Account).where(Account.person_id.in_(person_ids),
-                                                    Account.unreachable_at.is_(None)).order_by(Account.id))
-    found: dict[int, Account] = {}
-    for account in rows.all():
-        found.setdefault(account.person_id, account)
-    return found
+    return await repo.preferred_accounts(session, person_ids)
 
 
 async def tell_nominator(session: AsyncSession, case: Case, text: str, now: datetime,

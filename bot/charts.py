@@ -8,7 +8,7 @@ import asyncio
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
-from bot.chart_drawing import ChartSpec, draw, warm
+from bot.chart_drawing import ChartSpec, draw, exit_with_parent, warm
 from storage.media import MediaStore
 
 
@@ -19,7 +19,8 @@ class ChartRenderer:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:  # spawn, not fork: the bot's process has threads and open connections
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=exit_with_parent)
         return self._pool
 
     async def warm(self) -> None:

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from alembic import command
 
-from bot.app import App, Roles, build_app, configure_logging, serve
-from bot.channels.telegram import TelegramChannel, invite_link, make_bot
+from bot.app import App, Roles, build_app, configure_logging, make_channels, serve
+from bot.channels.telegram import invite_link, make_bot
 from bot.channels.terminal import TerminalChat
+from bot.channels.zalo import ZaloApi
 from bot.demo import ensure_demo_cadre
 from bot.export import dossier
 from bot.export.dossier import ExportSpec
@@ -47,9 +48,11 @@ from storage.models import CaseStatus, Deadline, Role, UnitKind
 log = logging.getLogger("nguoitot")
 
 NO_TOKEN = """\
-TELEGRAM_BOT_TOKEN chưa được đặt, nên bot chưa chạy trên Telegram.
+TELEGRAM_BOT_TOKEN và ZALO_BOT_TOKEN chưa được đặt, nên bot chưa chạy trên Telegram hay Zalo.
   • Để chạy trên Telegram: tạo bot với @BotFather, rồi đặt TELEGRAM_BOT_TOKEN=<token> trong tệp .env
     (xem .env.example) và chạy lại lệnh này.
+  • Để chạy trên Zalo: tạo bot trên Zalo Bot Platform (bot.zaloplatforms.com), rồi đặt ZALO_BOT_TOKEN=<token>.
+    Đặt cả hai thì một tiến trình phục vụ cả hai kênh.
   • Trong lúc đó, đây là cuộc trò chuyện thật với bot trên terminal (nguoitot chat), với vai một cán bộ
     demo của một phường demo, trên cơ sở dữ liệu {database}.
 """
@@ -359,20 +362,28 @@ async def _remind_preview(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _remind_run(settings: Settings, args: argparse.Namespace) -> int:
-    if not settings.telegram_bot_token:
-        print("TELEGRAM_BOT_TOKEN chưa được đặt: không có kênh nào để gửi nhắc nhở.", file=sys.stderr)
+    if not _has_channel(settings):
+        print("TELEGRAM_BOT_TOKEN và ZALO_BOT_TOKEN chưa được đặt: không có kênh nào để gửi nhắc nhở.",
+              file=sys.stderr)
         return 2
     app = await build_app(settings)
-    bot = make_bot(settings)
+    bot = make_bot(settings) if settings.telegram_bot_token else None
+    zalo = ZaloApi(settings.zalo_bot_token, settings.zalo_api_url) if settings.zalo_bot_token else None
     try:
-        channel = TelegramChannel(bot, app.media, settings.telegram_bot_username)
-        service = ReminderService(app.db, settings, app.core.clock, {"telegram": channel})
+        service = ReminderService(app.db, settings, app.core.clock, make_channels(app, bot, zalo))
         planned, handled = await service.run_once()
         print(f"Đã lên lịch {planned} nhắc nhở mới; đã xử lý {handled} tin trong hàng đợi.")
     finally:
-        await bot.session.close()
+        if bot is not None:
+            await bot.session.close()
+        if zalo is not None:
+            await zalo.close()
         await app.close()
     return 0
+
+
+def _has_channel(settings: Settings) -> bool:
+    return bool(settings.telegram_bot_token or settings.zalo_bot_token)
 
 
 async def _deadline_add(settings: Settings, args: argparse.Namespace) -> int:
@@ -408,7 +419,7 @@ async def _save_deadline(settings: Settings, args: argparse.Namespace, *, quarte
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    if not settings.telegram_bot_token:
+    if not _has_channel(settings):
         print(NO_TOKEN.format(database=settings.database_url))
         return await _chat(settings, args)
     return await serve(settings)
@@ -432,8 +443,8 @@ async def _serve_beside(settings: Settings, roles: Roles) -> int:
 
 
 def _needs_several_processes(settings: Settings) -> str:
-    if not settings.telegram_bot_token:
-        return "TELEGRAM_BOT_TOKEN chưa được đặt: tiến trình này không có kênh nào để gửi."
+    if not _has_channel(settings):
+        return "TELEGRAM_BOT_TOKEN và ZALO_BOT_TOKEN chưa được đặt: tiến trình này không có kênh nào để gửi."
     if Database(settings.database_url).is_sqlite:
         return ("Nhiều tiến trình cần PostgreSQL (DATABASE_URL=postgresql://…). Với SQLite, một tiến trình "
                 "`nguoitot run` làm mọi việc.")
@@ -482,13 +493,18 @@ async def _invite(settings: Settings, args: argparse.Namespace) -> int:
                                        ttl=timedelta(days=args.days or settings.invite_ttl_days),
                                        commune_code=commune_code, province_code=scope["province"],
                                        unit_id=unit_id)
-        username = settings.telegram_bot_username or await _bot_username(settings)
         print(f"Mã mời ({role.value}, {scope['label']}), dùng một lần, hết hạn sau "
-              f"{args.days or settings.invite_ttl_days} ngày:")
+              f"{args.days or settings.invite_ttl_days} ngày; dùng được trên Telegram hoặc Zalo:")
         print(f"  {code}")
-        print(f"  {invite_link(username, code)}")
-        if not username:
-            print("  (đặt TELEGRAM_BOT_USERNAME hoặc TELEGRAM_BOT_TOKEN để in đúng tên bot)")
+        if settings.telegram_bot_token or not settings.zalo_bot_token:
+            username = settings.telegram_bot_username or await _bot_username(settings)
+            print(f"  Telegram: mở {invite_link(username, code)}")
+            if not username:
+                print("  (đặt TELEGRAM_BOT_USERNAME hoặc TELEGRAM_BOT_TOKEN để in đúng tên bot)")
+        if settings.zalo_bot_token or not settings.telegram_bot_token:
+            name = await _zalo_name(settings)
+            print(f"  Zalo: nhắn cho bot{f' {name}' if name else ''} trên Zalo đúng mã này (hoặc /start {code})")
+        print("  Ai đã dùng bot ở kênh kia thì liên kết bằng /lienket, không cần mã mời mới.")
         return 0
 
 
@@ -520,6 +536,21 @@ def _scope_error(exc: Exception) -> str:
     if isinstance(exc, CommuneNotFound):
         return f"Không tìm thấy xã/phường/tỉnh: {exc}"
     return str(exc)
+
+
+async def _zalo_name(settings: Settings) -> str:
+    """The Zalo bot's name, to tell invited people whom to write to; "" when it cannot be asked."""
+    if not settings.zalo_bot_token:
+        return ""
+    api = ZaloApi(settings.zalo_bot_token, settings.zalo_api_url)
+    try:
+        me = await api.call("getMe") or {}
+        return str(me.get("account_name") or me.get("display_name") or "")
+    except Exception as exc:  # offline: the code is still valid
+        log.warning("could not ask Zalo for the bot's name: %r", exc)
+        return ""
+    finally:
+        await api.close()
 
 
 async def _bot_username(settings: Settings) -> str:

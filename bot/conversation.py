@@ -125,8 +125,7 @@ class ConversationService:
 
     def _save(self, request: Request, flow: str, state: State, seen: SavedConversation | None) -> None:
         self._write(request, seen, flow, state.to_json())
-        self._photo_hints.note(_person_key(request),
-                               FLOWS[flow].flow.is_photo_step(state.step) and not state.confirming_cancel)
+        self._photo_hints.note(_person_key(request), FLOWS[flow].flow.photo_step_for(state) is not None)
 
     @staticmethod
     def _write(request: Request, seen: SavedConversation | None, flow: str, state: dict[str, Any]) -> None:
@@ -145,8 +144,7 @@ class ConversationService:
         return (channel, user_id) in self._photo_hints
 
     def wants_photos(self, conversation: SavedConversation) -> bool:
-        state = State.from_json(conversation.state)
-        return not state.confirming_cancel and FLOWS[conversation.flow].flow.is_photo_step(state.step)
+        return FLOWS[conversation.flow].flow.photo_step_for(State.from_json(conversation.state)) is not None
 
     async def download(self, refs: tuple[MediaRef, ...], fetch: Fetch) -> PhotoInput:
         """Download, check and keep each photo, outside any transaction; failures are named."""

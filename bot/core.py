@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
+from bot import menus
 from bot.charts import ChartRenderer
 from bot.conversation import ConversationService
 from bot.exports import ExportRunner
 from bot.flows.engine import Input, PhotoInput
-from bot.handlers import onboarding, registry, review
+from bot.handlers import linking, onboarding, registry, review
 from bot.known_people import Known, KnownPeople
 from bot.request import Request
 from common.clock import Clock
@@ -118,6 +119,7 @@ class Core:
         async with self.db.session() as session:
             request = self._request(event, session)
             replies = [_drawn(reply, request) for reply in await self._route(request, photos, known)]
+            await self._note_chat(request, replies)
             if inbox_ids:
                 await self._mark_handled(request, inbox_ids, [reply_to_json(reply) for reply in replies])
             else:
@@ -183,6 +185,8 @@ class Core:
             await repo.set_reachable(request.session, event.channel, event.user_id, unreachable)
             return []
         await self._identify(request, known)
+        if code := linking.typed_code(event):  # an account on another channel joins its person
+            return await linking.redeem(request, code)
         if event.kind is InboundKind.COMMAND and event.command == "start":
             return await onboarding.start(request)  # before registration too
         if request.person is None or not request.memberships:
@@ -191,13 +195,19 @@ class Core:
             return [Reply(t("access.unregistered"))]
         if event.kind is InboundKind.EDITED:
             return [Reply(t("input.edited"))]
+        if event.kind is InboundKind.TEXT and request.account is not None:
+            picked = menus.typed_choice(request.account.menu, event.text, request.now)
+            if picked:  # "2", or a label, answers the last menu this chat was shown, as a press would
+                event = request.event = replace(event, kind=InboundKind.CHOICE, choice=picked)
         conversation = request.conversation
         waiting = await self._pending_reason(request)
         command = event.command if event.kind is InboundKind.COMMAND else ""
         if not command and event.kind is InboundKind.TEXT:
-            words = registry.command_for_words(event.text)
-            if conversation is None or words == "decu":  # in a draft, "đề cử" offers to continue it; other
-                command = words                          # words are answers
+            command, args = registry.typed_command(event.text)  # a command typed without its slash, or as words
+            if conversation is not None and (command != "decu" or args) or waiting is not None and args:
+                command = ""  # in a draft, "đề cử" alone offers to continue it; other words are answers (or a reason)
+            if command:
+                event = request.event = replace(event, kind=InboundKind.COMMAND, command=command, args=args)
         part_of_question = event.kind is InboundKind.CHOICE and event.choice.startswith(("rv:flag:", "rv:cancel"))
         if waiting is not None and (command or event.kind is InboundKind.CHOICE) and not part_of_question:
             await request.session.delete(waiting)  # anything else than the reason: the question is dropped
@@ -214,6 +224,16 @@ class Core:
         if conversation is None:
             return self._idle_reply(request)
         return await self._converse(request, conversation, photos)
+
+    async def _note_chat(self, request: Request, replies: list[Reply]) -> None:
+        """Where the person now is: the channel they wrote from (what the bot sends on its own goes there), and
+        the menu the replies end with (bot/menus.py)."""
+        person, channel = request.person, request.event.channel
+        if person is None or request.account is None:
+            return
+        if person.last_channel != channel:
+            await repo.note_channel(request.session, person, channel, touch=not request.conversation_writes)
+        await menus.remember(request, replies)
 
     async def _pending_reason(self, request: Request) -> PendingAction | None:
         """The reason a reviewer was asked for, if still current: recent, and newer than their own draft."""

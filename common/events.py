@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -78,6 +79,12 @@ class Reply:
     documents: tuple[str, ...] = ()
     with_main_menu: bool = False
     with_commands: bool = False
+
+
+def remembered_menu(choices: tuple[Choice, ...], at: datetime) -> dict[str, Any]:
+    """Choices as a chat remembers them (`Account.menu`), so that a typed number or label answers them later
+    on a channel without buttons (bot/menus.py)."""
+    return {"at": at.isoformat(), "choices": [[c.label, c.value] for c in choices]}
 
 
 def reply_to_json(reply: Reply) -> dict[str, Any]:

@@ -11,7 +11,8 @@ VI: dict[str, str] = {
         "Xin chào! Đây là công cụ đề cử \"Người tốt, việc tốt\" của xã/phường.\n"
         "Bạn chưa được đăng ký sử dụng. Hãy xin đường link mời hoặc mã mời từ thường trực "
         "Hội đồng Thi đua – Khen thưởng xã (công chức Văn phòng – Thống kê hoặc Nội vụ), "
-        "rồi bấm vào link hoặc gõ: /start <mã mời>"
+        "rồi mở link, hoặc gửi mã mời cho bot.\n"
+        "Đã dùng bot ở kênh khác (Zalo hoặc Telegram)? Gõ /lienket ở kênh đó để lấy mã liên kết, rồi gửi mã đó ở đây."
     ),
     "invite.unknown": "Mã mời không đúng. Hãy kiểm tra lại, hoặc xin thường trực Hội đồng Thi đua xã mã mới.",
     "invite.used": "Mã mời này đã được dùng. Mỗi mã chỉ dùng một lần; hãy xin mã mới nếu bạn cần.",
@@ -65,7 +66,7 @@ VI: dict[str, str] = {
         "• /hoso – các hồ sơ bạn đã gửi và trạng thái\n"
         "• /trangthai <mã> – xem một hồ sơ, ví dụ /trangthai NT-2026-00042\n"
         "Khi đang làm hồ sơ: /quaylai – quay lại bước trước; /huy – hủy hồ sơ; /trogiup – giải thích bước đang làm.\n"
-        "Với câu hỏi có lựa chọn, bạn bấm nút hoặc gõ số thứ tự, hoặc gõ chữ (có dấu hay không dấu đều được)."
+        "Với câu hỏi có lựa chọn, bạn bấm nút (Telegram) hoặc gõ số thứ tự, hoặc gõ chữ (có dấu hay không dấu đều được)."
     ),
     "menu.nominate": "📝 Đề cử",
     "menu.my_cases": "📂 Hồ sơ của tôi",
@@ -74,7 +75,7 @@ VI: dict[str, str] = {
     "error.unexpected": "Xin lỗi, bot gặp lỗi khi xử lý tin nhắn này. Những gì bạn đã nhập vẫn được giữ; hãy thử lại.",
     "error.busy": "Bot đang bận, bạn vui lòng gửi lại sau ít giây. Những gì đã nhập vẫn được giữ.",
     "input.edited": "Bot không dùng tin nhắn đã sửa. Nếu muốn đổi câu trả lời, hãy gửi lại một tin nhắn mới.",
-    "input.unsupported": "Bot chưa đọc được {what}. Bạn hãy trả lời bằng chữ hoặc bấm nút.",
+    "input.unsupported": "Bot chưa đọc được {what}. Bạn hãy trả lời bằng chữ, hoặc chọn một lựa chọn.",
     "input.unsupported.sticker": "nhãn dán",
     "input.unsupported.voice": "tin nhắn thoại",
     "input.unsupported.video": "video",
@@ -82,10 +83,10 @@ VI: dict[str, str] = {
     "input.unsupported.contact": "danh bạ",
     "input.unsupported.other": "loại tin nhắn này",
     "input.need_text": "Bước này cần trả lời bằng chữ, chưa cần ảnh.",
-    "input.stale_button": "Nút này thuộc một câu hỏi trước. Câu hỏi hiện tại là:",
+    "input.stale_button": "Lựa chọn này thuộc một câu hỏi trước. Câu hỏi hiện tại là:",
     "unknown.command": "Bot không hiểu lệnh /{command}. Gõ /trogiup để xem các lệnh.",
     "unknown.text": "Bot chưa hiểu ý bạn. Gõ /decu để đề cử, /hoso để xem hồ sơ, /trogiup để xem hướng dẫn.",
-    "choice.unknown": "Bot chưa nhận ra lựa chọn này. Hãy bấm nút, hoặc gõ số thứ tự (1–{count}).",
+    "choice.unknown": "Bot chưa nhận ra lựa chọn này. Hãy chọn, hoặc gõ số thứ tự (1–{count}).",
     "choice.ambiguous": "Câu trả lời khớp với nhiều lựa chọn: {matches}. Hãy gõ rõ hơn hoặc gõ số thứ tự.",
     "choice.skip": "Bỏ qua",
     "choice.keep": "Giữ nguyên",
@@ -111,48 +112,55 @@ VI: dict[str, str] = {
     "nom.name.prompt.ho_gia_dinh": "Họ và tên chủ hộ?",
     "nom.name.label": "Tên",
     "nom.name.help": "Gõ tên đầy đủ, có dấu nếu được (từ 2 đến 200 ký tự).",
-    "nom.birth_year.prompt": "Năm sinh? (4 chữ số, ví dụ 1968; hoặc bấm \"Không rõ\")",
+    "nom.birth_year.prompt": "Năm sinh? (4 chữ số, ví dụ 1968; hoặc chọn \"Không rõ\")",
     "nom.birth_year.label": "Năm sinh",
     "nom.birth_year.help": "Gõ năm sinh gồm 4 chữ số, từ 1900 đến năm nay. Nếu không biết, gõ \"không rõ\".",
     "nom.unknown": "Không rõ",
-    "nom.ethnicity.prompt": "Dân tộc? Bấm một nút, hoặc gõ tên dân tộc khác (ví dụ: Ê Đê, Gia Rai, Sán Dìu).",
+    "nom.ethnicity.prompt": "Dân tộc? Chọn, hoặc gõ tên dân tộc khác (ví dụ: Ê Đê, Gia Rai, Sán Dìu).",
     "nom.ethnicity.label": "Dân tộc",
     "nom.ethnicity.help": "Chọn một trong các dân tộc phổ biến, hoặc gõ tên bất kỳ dân tộc nào trong 54 dân tộc Việt Nam.",
-    "nom.position.prompt": "Chức vụ, nghề nghiệp? (ví dụ: Trưởng thôn, nông dân, giáo viên; hoặc bấm \"Không có\")",
+    "nom.position.prompt": "Chức vụ, nghề nghiệp? (ví dụ: Trưởng thôn, nông dân, giáo viên; hoặc chọn \"Không có\")",
     "nom.position.label": "Chức vụ",
     "nom.position.help": "Gõ chức vụ hoặc nghề nghiệp của người được đề cử, hoặc \"không có\".",
     "nom.no_position": "Không có",
     "nom.rep_name.prompt": "Họ tên người đại diện? (có thể bỏ qua)",
     "nom.rep_name.label": "Người đại diện",
-    "nom.rep_name.help": "Người đứng đầu hoặc đại diện của tập thể / hộ gia đình. Có thể bấm \"Bỏ qua\".",
+    "nom.rep_name.help": "Người đứng đầu hoặc đại diện của tập thể / hộ gia đình. Có thể chọn \"Bỏ qua\".",
     "nom.rep_role.prompt": "Chức vụ của người đại diện? (có thể bỏ qua)",
     "nom.rep_role.label": "Chức vụ người đại diện",
-    "nom.rep_role.help": "Ví dụ: Chi hội trưởng, Chủ nhiệm hợp tác xã, chủ hộ. Có thể bấm \"Bỏ qua\".",
-    "nom.address.prompt": "Địa chỉ? Bấm nút nếu ở {home}, hoặc gõ địa chỉ khác.",
+    "nom.rep_role.help": "Ví dụ: Chi hội trưởng, Chủ nhiệm hợp tác xã, chủ hộ. Có thể chọn \"Bỏ qua\".",
+    "nom.address.prompt": "Địa chỉ? Chọn nếu ở {home}, hoặc gõ địa chỉ khác.",
     "nom.address.prompt_nohome": "Địa chỉ? (thôn/tổ dân phố, xã/phường)",
     "nom.address.label": "Địa chỉ",
     "nom.address.help": "Gõ địa chỉ nơi người/tập thể được đề cử sinh sống hoặc hoạt động (3 đến 300 ký tự).",
     "nom.field.prompt": "Thuộc lĩnh vực nào?",
     "nom.field.label": "Lĩnh vực",
     "nom.field.help": "Chọn lĩnh vực gần nhất với việc tốt. Gõ số thứ tự cũng được.",
-    "nom.movement.prompt": "Thuộc phong trào thi đua nào? (nếu không rõ, bấm \"Không rõ\")",
+    "nom.movement.prompt": "Thuộc phong trào thi đua nào? (nếu không rõ, chọn \"Không rõ\")",
     "nom.movement.label": "Phong trào",
-    "nom.movement.help": "Chọn phong trào của xã mà việc tốt này hưởng ứng. Không rõ thì bấm \"Không rõ\".",
+    "nom.movement.help": "Chọn phong trào của xã mà việc tốt này hưởng ứng. Không rõ thì chọn \"Không rõ\".",
     "nom.description.prompt": (
         "Kể ngắn gọn việc tốt hoặc thành tích: việc gì, ở đâu, giúp được ai, kết quả thế nào? "
         "(từ 20 đến 3.000 ký tự)"
     ),
     "nom.description.label": "Tóm tắt việc tốt",
     "nom.description.help": "Viết trung thực, khách quan, không phóng đại. Ít nhất 20 ký tự, nhiều nhất 3.000 ký tự.",
-    "nom.when.prompt": "Việc tốt diễn ra khi nào? (ví dụ: 15/10/2026, 10/2026, hôm nay, tuần trước)",
+    "nom.when.prompt": "Việc tốt diễn ra khi nào? Chọn, hoặc gõ ngày, tháng (ví dụ: 15/10/2026, 10/2026, tuần trước)",
+    "nom.when.today": "Hôm nay",
+    "nom.when.this_week": "Tuần này",
+    "nom.when.this_month": "Tháng này",
+    "nom.when.last_month": "Tháng trước",
     "nom.when.label": "Thời gian",
     "nom.when.help": "Gõ ngày (15/10/2026), tháng (10/2026), năm (2025), hoặc: hôm nay, hôm qua, tuần trước, tháng trước.",
     "nom.photos.prompt": (
-        "Gửi 1 đến 10 ảnh minh chứng (gửi ảnh, album, hoặc gửi dạng tệp để giữ nguyên chất lượng). "
-        "Gửi xong bấm \"Xong\"."
+        "Gửi 1 đến 10 ảnh minh chứng (gửi ảnh, nhiều ảnh một lần, hoặc gửi dạng tệp để giữ nguyên chất lượng). "
+        "Nhận ảnh xong, bot hỏi ngay câu tiếp theo."
     ),
     "nom.photos.label": "Ảnh",
-    "nom.photos.help": "Gửi ảnh chụp việc tốt, giấy khen, bài báo… Tối đa 10 ảnh, mỗi ảnh dưới 20 MB. Gửi xong bấm \"Xong\".",
+    "nom.photos.help": (
+        "Gửi ảnh chụp việc tốt, giấy khen, bài báo… Tối đa 10 ảnh, mỗi ảnh dưới 20 MB. Gửi xong thì trả lời câu "
+        "tiếp theo (hoặc gõ \"xong\")."
+    ),
     "photos.done": "Xong",
     "photos.unnamed": "ảnh",  # a photo has no file name: errors call it this
     "period.day": "{date}",
@@ -161,18 +169,21 @@ VI: dict[str, str] = {
     "period.year": "năm {year}",
     "photos.clear": "Xóa hết ảnh, gửi lại",
     "photos.cleared": "Đã xóa các ảnh của hồ sơ. Hãy gửi lại ảnh.",
-    "photos.received": "Đã nhận {added} ảnh (tổng {total}/10). Gửi thêm ảnh, hoặc bấm \"Xong\".",
+    "photos.received": "Đã nhận {added} ảnh (tổng {total}/10).",
+    "photos.then_next": "Gửi thêm ảnh nếu cần, hoặc trả lời câu tiếp theo:",
+    "photos.then_done": "Gửi thêm ảnh, hoặc chọn \"Xong\".",
+    "photos.then_current": "Giờ hãy trả lời câu hỏi:",
     "photos.duplicate": "Ảnh này đã có trong hồ sơ rồi (tổng {total}/10).",
-    "photos.full": "Hồ sơ đã đủ 10 ảnh; {dropped} ảnh sau không được nhận. Bấm \"Xong\" để đi tiếp.",
-    "photos.need_one": "Cần ít nhất 1 ảnh minh chứng. Hãy gửi ảnh trước khi bấm \"Xong\".",
-    "photos.need_photo": "Bước này cần ảnh. Hãy gửi ảnh (hoặc tệp ảnh), gửi xong bấm \"Xong\".",
+    "photos.full": "Hồ sơ đã đủ 10 ảnh; {dropped} ảnh sau không được nhận.",
+    "photos.need_one": "Cần ít nhất 1 ảnh minh chứng. Hãy gửi ảnh trước khi chọn \"Xong\".",
+    "photos.need_photo": "Bước này cần ảnh. Hãy gửi ảnh (hoặc tệp ảnh).",
     "photos.not_image": "Tệp \"{name}\" không phải là ảnh (bot nhận ảnh JPEG, PNG, WEBP). Hãy gửi ảnh khác.",
     "photos.too_big": "Tệp \"{name}\" lớn hơn 20 MB. Hãy gửi ảnh nhỏ hơn, hoặc gửi dạng ảnh thay vì tệp.",
     "photos.fetch_failed": "Bot chưa tải được \"{name}\" do mạng chập chờn. Hồ sơ vẫn được giữ; hãy gửi lại ảnh đó.",
     "photos.more_failures": "Còn {count} tệp nữa không nhận được (lý do như trên).",
     "nom.phone.prompt": "Số điện thoại liên hệ? (ví dụ 0912 345 678; có thể bỏ qua)",
     "nom.phone.label": "Điện thoại",
-    "nom.phone.help": "Số di động 10 chữ số bắt đầu bằng 0, hoặc dạng +84. Có thể bấm \"Bỏ qua\".",
+    "nom.phone.help": "Số di động 10 chữ số bắt đầu bằng 0, hoặc dạng +84. Có thể chọn \"Bỏ qua\".",
     "nom.consent.prompt": "Người được đề cử có đồng ý cho tuyên truyền, đăng tải gương của mình không?",
     "nom.consent.label": "Đồng ý tuyên truyền",
     "nom.consent.help": "Chỉ được đăng tải công khai khi người được đề cử đồng ý. Nếu chưa hỏi được, chọn \"Chưa hỏi\".",
@@ -185,7 +196,7 @@ VI: dict[str, str] = {
     "summary.send": "✅ Gửi",
     "summary.edit": "✏️ Sửa",
     "summary.cancel": "❌ Hủy",
-    "nom.summary.help": "Bấm Gửi để gửi hồ sơ lên xã, Sửa để đổi một câu trả lời, Hủy để bỏ hồ sơ.",
+    "nom.summary.help": "Chọn Gửi để gửi hồ sơ lên xã, Sửa để đổi một câu trả lời, Hủy để bỏ hồ sơ.",
     "summary.edit_prompt": "Bạn muốn sửa câu nào?",
     "summary.edit_back": "↩️ Về bản tóm tắt",
     "nom.duplicate": (
@@ -204,12 +215,12 @@ VI: dict[str, str] = {
     "invalid.when.invalid_date": "Ngày này không có trong lịch. Hãy kiểm tra lại ngày và tháng.",
     "invalid.when.future": "Thời gian này còn ở tương lai. Hãy gõ ngày việc tốt đã diễn ra.",
     "invalid.when.too_old": "Thời gian quá xa (trước năm {min_year}). Hãy kiểm tra lại.",
-    "invalid.phone.format": "Số điện thoại chưa đúng. Di động gồm 10 chữ số bắt đầu bằng 0 (ví dụ 0912 345 678) hoặc +84. Có thể bấm \"Bỏ qua\".",
+    "invalid.phone.format": "Số điện thoại chưa đúng. Di động gồm 10 chữ số bắt đầu bằng 0 (ví dụ 0912 345 678) hoặc +84. Có thể chọn \"Bỏ qua\".",
     "invalid.ethnicity.unknown": "Bot không tìm thấy dân tộc \"{text}\" trong 54 dân tộc Việt Nam.{suggestions}",
     "invalid.ethnicity.suggestions": "Có phải: {names}?",
     "invalid.text.too_short": "Câu trả lời quá ngắn ({length} ký tự); cần ít nhất {min} ký tự.",
     "invalid.text.too_long": "Câu trả lời quá dài ({length} ký tự); tối đa {max} ký tự. Hãy rút gọn rồi gửi lại.",
-    "invalid.choice.unknown": "Bot chưa nhận ra lựa chọn này. Hãy bấm nút, hoặc gõ số thứ tự (1–{count}).",
+    "invalid.choice.unknown": "Bot chưa nhận ra lựa chọn này. Hãy chọn, hoặc gõ số thứ tự (1–{count}).",
     "invalid.choice.ambiguous": "Câu trả lời khớp với nhiều lựa chọn: {matches}. Hãy gõ rõ hơn hoặc gõ số thứ tự.",
     # ---- cases
     "status.submitted": "đã gửi",
@@ -249,11 +260,11 @@ VI: dict[str, str] = {
     "remind.open_pending": "📋 Hồ sơ chờ duyệt",
     "remind.nudge": (
         "⏰ Còn {days} ngày đến {title} ({date}). {unit} chưa có hồ sơ đề cử nào trong kỳ này. "
-        "Nếu có gương người tốt, việc tốt, bấm nút dưới để đề cử ngay (vài phút)."
+        "Nếu có gương người tốt, việc tốt, chọn bên dưới để đề cử ngay (vài phút)."
     ),
     "remind.draft": (
         "📝 Bạn còn một hồ sơ đề cử làm dở ({name}). Còn {days} ngày đến {title} ({date}). "
-        "Bấm nút dưới để làm tiếp đúng chỗ đang dừng."
+        "Chọn bên dưới để làm tiếp đúng chỗ đang dừng."
     ),
     "remind.overdue": (
         "⚠️ Đã quá {title} ({date}) mà {commune} chưa có hồ sơ nào được duyệt chuyển lên trong kỳ. "
@@ -291,8 +302,12 @@ VI: dict[str, str] = {
     "nhacnho.turn_on": "Bật: {kind}",
     "nhacnho.snooze": "Tạm dừng 7 ngày: {kind}",
     "nhacnho.hour": "Nhận lúc {hour} giờ",
-    "nhacnho.hint": "Bấm nút, hoặc gõ: /nhacnho tat, /nhacnho bat, /nhacnho tam dung, /nhacnho gio 9",
+    "nhacnho.hint": "Chọn bên dưới, hoặc gõ: /nhacnho tat, /nhacnho bat, /nhacnho tam dung, /nhacnho gio 9",
     "nhacnho.usage": "Bot chưa hiểu. Gõ: /nhacnho tat, /nhacnho bat, /nhacnho tam dung, hoặc /nhacnho gio 9",
+    "nhacnho.channel": "• Nhận nhắc nhở và thông báo qua: {channel}",
+    "nhacnho.channel_last": "kênh bạn dùng gần nhất",
+    "nhacnho.via": "Luôn nhận qua {channel}",
+    "nhacnho.via_last": "Nhận qua kênh dùng gần nhất",
     "nhacnho.saved": "Đã lưu.",
     "nhacnho.hour_set": "Từ nay bạn nhận nhắc nhở lúc {hour} giờ.",
     "nhacnho.not_allowed": "Loại nhắc nhở này không tắt được với vai trò của bạn.",
@@ -330,7 +345,7 @@ VI: dict[str, str] = {
     "help.line.quaylai": "– khi đang làm hồ sơ: quay lại bước trước",
     "help.line.huy": "– khi đang làm hồ sơ: hủy hồ sơ",
     "help.line.trogiup": "– hướng dẫn này; khi đang làm hồ sơ: giải thích bước đang làm",
-    "help.typing": "Với câu hỏi có lựa chọn, bạn bấm nút hoặc gõ số thứ tự, hoặc gõ chữ (có dấu hay không dấu đều "
+    "help.typing": "Với câu hỏi có lựa chọn, bạn bấm nút (Telegram) hoặc gõ số thứ tự, hoặc gõ chữ (có dấu hay không dấu đều "
                    "được).",
     "command.start": "Bắt đầu, nhập mã mời",
     "deadline.quarterly": "Hạn gửi danh sách {period}",
@@ -361,7 +376,7 @@ VI: dict[str, str] = {
     # ---- review
     "review.not_secretary": "Chỉ thường trực Hội đồng Thi đua xã mới duyệt hồ sơ.",
     "review.none_pending": "Không có hồ sơ nào chờ duyệt. 👍",
-    "review.pending_title": "Hồ sơ chờ duyệt: {total} (trang {page}/{pages}), cũ nhất trước. Bấm để mở:",
+    "review.pending_title": "Hồ sơ chờ duyệt: {total} (trang {page}/{pages}), cũ nhất trước. Chọn để mở:",
     "review.pending_line": "• {code} – {name} – {status} ({date})",
     "review.case_title": "Hồ sơ {code} – {status} – {unit}",
     "review.changed": "✏️ Lần gửi lại này đã sửa: {fields}",
@@ -374,7 +389,7 @@ VI: dict[str, str] = {
     "review.already": "Hồ sơ {code} đã được xử lý rồi (trạng thái hiện tại: {status}).",
     "review.ask_return": (
         "Trả lại hồ sơ {code}: hãy gõ lý do (người đề cử sẽ nhận được). "
-        "Có thể bấm các mục cần sửa trước khi gõ lý do:"
+        "Có thể chọn các mục cần sửa trước khi gõ lý do:"
     ),
     "review.ask_reject": "Từ chối hồ sơ {code}: hãy gõ lý do (người đề cử sẽ nhận được).",
     "review.flagged": "Các mục cần sửa: {fields}. Giờ hãy gõ lý do.",
@@ -395,7 +410,7 @@ VI: dict[str, str] = {
     "notify.approved": "🎉 Hồ sơ {code} ({name}) đã được xã duyệt và chuyển lên. Cảm ơn bạn!",
     "notify.returned": (
         "↩️ Hồ sơ {code} ({name}) cần bổ sung.\nLý do: {reason}\nCần sửa: {fields}\n"
-        "Bấm nút dưới để sửa và gửi lại."
+        "Chọn bên dưới để sửa và gửi lại."
     ),
     "notify.fix_now": "✏️ Sửa hồ sơ",
     "notify.rejected": "Hồ sơ {code} ({name}) không được chọn.\nLý do: {reason}",
@@ -525,7 +540,36 @@ VI: dict[str, str] = {
     "invite.unit_unknown": "Không tìm thấy thôn/đơn vị này. Gõ /donvi để xem, hoặc /donvi them thon <tên> để thêm.",
     "invite.created": "Mã mời {role} (dùng một lần, hết hạn sau {days} ngày): {code}",
     "invite.link": "Gửi đường link này cho người được mời: {link}",
-    "invite.send_code": "Người được mời gửi mã này cho bot (hoặc gõ /start {code}).",
+    "invite.send_code": "Người được mời gửi mã này cho bot trên Zalo hoặc Telegram (hoặc gõ /start {code}).",
+    # ---- /lienket: one person on Telegram and Zalo (bot/handlers/linking.py)
+    "channel.telegram": "Telegram",
+    "channel.zalo": "Zalo",
+    "channel.terminal": "terminal",
+    "link.code": (
+        "Mã liên kết: {code} (dùng một lần, hết hạn sau {minutes} phút).\n"
+        "Ở kênh kia (Zalo hoặc Telegram), gửi mã này cho bot. Sau đó bạn dùng bot ở kênh nào cũng được: "
+        "cùng vai trò, cùng hồ sơ làm dở, cùng lịch sử."
+    ),
+    "link.linked": "Đã liên kết: {channels}. Nhắc nhở và thông báo gửi qua {channel} (đổi trong /nhacnho).",
+    "link.unknown": "Mã liên kết không đúng. Hãy gõ /lienket ở kênh bạn đang dùng để lấy mã mới.",
+    "link.used": "Mã liên kết này đã được dùng. Gõ /lienket để lấy mã mới.",
+    "link.expired": "Mã liên kết đã hết hạn (sau {minutes} phút). Gõ /lienket ở kênh bạn đang dùng để lấy mã mới.",
+    "link.same_channel": "Mã này cần gửi cho bot ở kênh kia (Zalo hoặc Telegram), không phải ở đây.",
+    "link.already": "Tài khoản này đã được liên kết rồi.",
+    "link.taken": (
+        "Tài khoản {channel} này đang có vai trò riêng nên chưa liên kết được. Hãy nhờ thường trực Hội đồng "
+        "Thi đua xã thu hồi vai trò đó (/thuhoi), rồi gửi lại mã."
+    ),
+    "link.done": (
+        "Đã liên kết {channel} với tài khoản của {name}. Vai trò, hồ sơ làm dở và lịch sử dùng chung trên mọi "
+        "kênh; nhắc nhở gửi về kênh bạn dùng gần nhất (đổi trong /nhacnho)."
+    ),
+    "link.notice": (
+        "🔗 Tài khoản {channel} vừa được liên kết với tài khoản của bạn. Nếu không phải bạn làm, hãy báo ngay "
+        "thường trực Hội đồng Thi đua xã."
+    ),
+    "command.lienket": "Liên kết Zalo và Telegram",
+    "help.line.lienket": "– lấy mã để dùng bot trên cả Zalo và Telegram (cùng vai trò, cùng hồ sơ làm dở)",
     "people.title": "Người dùng của xã ({count}):",
     "people.line": "#{id} {name} – {role} {unit}",
     "people.hint": "Thu hồi quyền của một người: /thuhoi <số #>",

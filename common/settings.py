@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TELEGRAM_API_DEFAULT = "https://api.telegram.org"
+ZALO_API_DEFAULT = "https://bot-api.zaloplatforms.com"
 
 
 class Settings(BaseSettings):
@@ -18,6 +19,11 @@ class Settings(BaseSettings):
     telegram_bot_token: str = ""
     telegram_api_url: str = TELEGRAM_API_DEFAULT
     telegram_bot_username: str = ""  # for invite links when the bot cannot be asked (no token)
+    # Zalo Bot Platform: the bot's token; the API's base URL (the official one, or a fake or a proxy); the
+    # secret Zalo sends with each webhook call (X-Bot-Api-Secret-Token): webhook mode needs it and WEBHOOK_URL.
+    zalo_bot_token: str = ""
+    zalo_api_url: str = ZALO_API_DEFAULT
+    zalo_webhook_secret: str = ""
     # Webhook mode: the public base URL Telegram posts to (…/webhook/telegram); empty: long polling.
     webhook_url: str = ""
     telegram_webhook_secret: str = ""  # X-Telegram-Bot-Api-Secret-Token; empty: derived from the token
@@ -25,6 +31,9 @@ class Settings(BaseSettings):
     # The HTTP app: webhooks, /healthz, /metrics.
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # The public base URL of the HTTP app, for the short-lived signed links a channel fetches photos from
+    # (Zalo's sendPhoto takes only a URL). Empty: WEBHOOK_URL.
+    public_base_url: str = ""
     database_url: str = "sqlite:///./data/nguoitot.db"
     database_schema: str = ""  # PostgreSQL schema to use instead of public (tests, shared servers)
     media_dir: Path = Path("./data/media")
@@ -46,6 +55,8 @@ class Settings(BaseSettings):
     yearly_quota: int = 2  # exemplars per commune per year (seeds 000, 003)
     telegram_rate_per_second: float = 30.0  # overall sending limit
     telegram_rate_per_chat: float = 1.0  # per chat
+    zalo_rate_per_second: float = 10.0  # Zalo publishes no limits: conservative
+    zalo_rate_per_chat: float = 1.0
     # Outbox messages sent at once. A crash can resend only those in flight (their outcome is unknown):
     # 1 gives exactly-once through crashes, more gives speed when the channel answers slowly.
     outbox_in_flight: int = 8
@@ -58,6 +69,15 @@ class Settings(BaseSettings):
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)
+
+    def channel_rates(self) -> dict[str, tuple[float, float]]:
+        """Each channel's sending limits: (overall per second, per chat per second)."""
+        return {"telegram": (self.telegram_rate_per_second, self.telegram_rate_per_chat),
+                "zalo": (self.zalo_rate_per_second, self.zalo_rate_per_chat)}
+
+    @property
+    def media_base_url(self) -> str:
+        return (self.public_base_url or self.webhook_url).rstrip("/")
 
 
 def to_async_url(url: str) -> str:

@@ -37,3 +37,18 @@ def fold(s: str) -> str:
 def compact(s: str) -> str:
     """`fold` without spaces, so that "ca nhan" and "canhan" (and "Ê Đê", "Ede") compare equal."""
     return fold(s).replace(" ", "")
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split long text at line breaks (then spaces) so nothing is ever cut off."""
+    chunks: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = text.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        chunks.append(text[:cut])
+        text = text[cut:].lstrip("\n ")
+    chunks.append(text)
+    return chunks

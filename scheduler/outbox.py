@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.clock import Clock
 from common.delivery import Delivery, Rejected, RetryLater, TransientFailure, Unreachable
-from common.events import Reply, reply_from_json, reply_to_json
+from common.events import Reply, remembered_menu, reply_from_json, reply_to_json
 from common.messages import t
 from storage import inbox, repo
 from storage.db import Database, GroupCommit
@@ -167,12 +168,15 @@ Refresh = Callable[[AsyncSession, dict[str, Any]], Awaitable[Reply | None]]
 class OutboxSender:
     def __init__(self, db: Database, clock: Clock, deliveries: Mapping[str, Delivery], *, rate: float = 30.0,
                  per_chat: float = 1.0, lease: timedelta = timedelta(minutes=5), max_attempts: int = 400,
-                 in_flight: int = 64, batch: int = 50, refreshers: Mapping[str, Refresh] | None = None) -> None:
+                 in_flight: int = 64, batch: int = 50, refreshers: Mapping[str, Refresh] | None = None,
+                 channel_rates: Mapping[str, tuple[float, float]] | None = None) -> None:
         self.db = db
         self.clock = clock
         self.deliveries = deliveries
         self.refreshers = refreshers or {}
-        self.limiter = RateLimiter(rate, per_chat)
+        # Each channel has its own limits (overall, per chat): `rate` and `per_chat` for those not named.
+        self.limiters = {channel: RateLimiter(overall, chat) for channel, (overall, chat) in (channel_rates or {}).items()}
+        self._default_rates = (rate, per_chat)
         self.lease = lease
         self.max_attempts = max_attempts
         self.slots = asyncio.Semaphore(in_flight)
@@ -242,10 +246,12 @@ class OutboxSender:
                 log.info("outbox: could not look at live replies (%s)", error)
                 continue
             now = time.monotonic()
-            self.limiter.leave_room(len(chats) * REPLIES_PER_UPDATE / max(now - looked, 0.1))
+            per_channel = Counter(channel for channel, _ in chats)
+            for channel, limiter in list(self.limiters.items()):
+                limiter.leave_room(per_channel[channel] * REPLIES_PER_UPDATE / max(now - looked, 0.1))
             looked = now
-            for chat_id in chats:
-                self.limiter.chat_used(chat_id)
+            for channel, chat_id in chats:
+                self.limiter(channel).chat_used(chat_id)
 
     async def _run_forever(self, idle_wait: float) -> None:
         pause = idle_wait
@@ -295,13 +301,17 @@ class OutboxSender:
         started = await self._turn(row)
         reply = await self._as_it_now_is(row)
         if reply is None or self._stale(row):  # it went stale while waiting for its turn (a 429 pause)
-            self.limiter.give_back(row.chat_id, started)
+            self.limiter(row.channel).give_back(row.chat_id, started)
             await self._finish(row, OutboxStatus.STALE)
             return
+        if reply.choices:  # the chat's last menu from now: a typed "1" answers it (bot/menus.py), however soon
+            await self.outcomes.write(repo.SET_MENU_OF_CHAT, {
+                "whose": row.person_id, "on_channel": row.channel, "in_chat": row.chat_id,
+                "shown": remembered_menu(reply.choices, self.clock.now())})
         try:
             await delivery.deliver(row.chat_id, reply)
         except RetryLater as slow_down:
-            self.limiter.pause(slow_down.seconds)
+            self.limiter(row.channel).pause(slow_down.seconds)
             await self._finish(row, OutboxStatus.PENDING, error=str(slow_down), retry_in=slow_down.seconds,
                                count_attempt=False)
         except Unreachable as blocked:
@@ -311,7 +321,7 @@ class OutboxSender:
             await self._finish(row, OutboxStatus.FAILED, error=str(refused))
         except TransientFailure as failure:
             if failure.undelivered:  # the channel did not take it (a 5xx); a timeout may have delivered
-                self.limiter.give_back(row.chat_id, started)
+                self.limiter(row.channel).give_back(row.chat_id, started)
             if self._given_up(row):
                 await self._finish(row, OutboxStatus.FAILED, error=str(failure))
             else:
@@ -327,6 +337,11 @@ class OutboxSender:
         async with self.db.session() as session:
             return await refresh(session, dict(row.payload))
 
+    def limiter(self, channel: str) -> RateLimiter:
+        if channel not in self.limiters:
+            self.limiters[channel] = RateLimiter(*self._default_rates)
+        return self.limiters[channel]
+
     def _stale(self, row: Row) -> bool:
         return row.stale_at is not None and self.clock.now() > row.stale_at
 
@@ -334,7 +349,7 @@ class OutboxSender:
         task = asyncio.current_task()
         self._waiting.add(task)
         try:
-            return await self.limiter.acquire(row.chat_id)
+            return await self.limiter(row.channel).acquire(row.chat_id)
         finally:
             self._waiting.discard(task)
 

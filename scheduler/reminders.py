@@ -28,7 +28,7 @@ from common.messages import t
 from common.settings import Settings
 from scheduler.calendar import Calendar, Due, period_of, years_around
 from scheduler.outbox import Message
-from storage import stats
+from storage import repo, stats
 from storage.models import (
     Account,
     Commune,
@@ -281,7 +281,7 @@ async def load_world(session: AsyncSession) -> World:
         .join(Account, Account.person_id == Membership.person_id)
         .join(Person, Person.id == Membership.person_id)
         .where(Membership.revoked_at.is_(None), Account.unreachable_at.is_(None))
-        .order_by(Membership.id, Account.id))).all()
+        .order_by(Membership.id, *repo.PREFERRED_FIRST))).all()  # the first account of each: where they are
     communes = {code: CommuneView(code, name, province)
                 for code, name, province in (await session.exec(
                     select(Commune.code, Commune.name, Commune.province_code))).all()}

@@ -45,7 +45,7 @@ class ReminderService:
         self.planner = ReminderPlanner(settings)
         self.sender = OutboxSender(db, clock, deliveries, rate=settings.telegram_rate_per_second,
                                    per_chat=settings.telegram_rate_per_chat, in_flight=settings.outbox_in_flight,
-                                   refreshers=refreshers)
+                                   refreshers=refreshers, channel_rates=settings.channel_rates())
         self.scheduler = AsyncIOScheduler(timezone=settings.zone)
         self._sending: asyncio.Task | None = None
         self._planning = asyncio.Lock()  # held while a planning pass runs: stopping waits for it

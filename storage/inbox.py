@@ -143,14 +143,15 @@ async def chats_with_open_work(session: AsyncSession | AsyncConnection, limit: i
     return [(row.channel, row.chat_id) for row in await session.execute(statement)]
 
 
-async def received_since(session: AsyncSession, after_id: int | None) -> tuple[int | None, list[str]]:
-    """The chats of the updates received after row `after_id` (None: only where the inbox ends now), and
-    the new end. A range of the primary key: cheap however long the history."""
+async def received_since(session: AsyncSession, after_id: int | None,
+                         ) -> tuple[int | None, list[tuple[str, str]]]:
+    """The (channel, chat) of the updates received after row `after_id` (None: only where the inbox ends
+    now), and the new end. A range of the primary key: cheap however long the history."""
     if after_id is None:
         return (await session.execute(select(func.max(_inbox.c.id)))).scalar() or 0, []
-    rows = list(await session.execute(select(_inbox.c.id, _inbox.c.chat_id).where(_inbox.c.id > after_id)
-                                      .order_by(_inbox.c.id).limit(10_000)))
-    return (rows[-1].id if rows else after_id), [row.chat_id for row in rows]
+    rows = list(await session.execute(select(_inbox.c.id, _inbox.c.channel, _inbox.c.chat_id)
+                                      .where(_inbox.c.id > after_id).order_by(_inbox.c.id).limit(10_000)))
+    return (rows[-1].id if rows else after_id), [(row.channel, row.chat_id) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -89,13 +89,16 @@ class AdvisoryLocks:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Advisory locks are the server's, not the schema's: bots in other schemas of one server (test runs
+        # side by side) must not hold each other's chats and roles.
+        self.scope = f"{db.schema}/" if db.schema else ""
         self.generation = 0  # moves on when the connection, and so every lock, was lost
         self._connection: AsyncConnection | None = None
         self._roles: set[str] = set()
         self._turn = asyncio.Lock()  # one statement at a time on the connection
 
     async def try_chats(self, keys: Iterable[ChatKey]) -> list[ChatKey]:
-        wanted = {f"{channel}:{chat_id}": (channel, chat_id) for channel, chat_id in keys}
+        wanted = {f"{self.scope}{channel}:{chat_id}": (channel, chat_id) for channel, chat_id in keys}
         if not wanted:
             return []
         rows = await self._run(_TRY_CHATS, {"keys": list(wanted)})
@@ -103,7 +106,7 @@ class AdvisoryLocks:
 
     async def release_chat(self, key: ChatKey) -> None:
         try:
-            await self._run(_RELEASE_CHAT, {"key": f"{key[0]}:{key[1]}"})
+            await self._run(_RELEASE_CHAT, {"key": f"{self.scope}{key[0]}:{key[1]}"})
         except Exception:  # the connection is gone, and the lock with it
             log.warning("could not release the lock of chat %s:%s; it went with its connection", *key)
 
@@ -112,7 +115,7 @@ class AdvisoryLocks:
         if role in self._roles:
             return True
         try:
-            if (await self._run(_HOLD, {"role": role}))[0][0]:
+            if (await self._run(_HOLD, {"role": self.scope + role}))[0][0]:
                 self._roles.add(role)
                 log.info("this process now holds the %s role", role)
         except Exception as error:

@@ -105,3 +105,25 @@ class MediaStore:
 
     async def load(self, sha256: str) -> bytes:
         return await self.backend.get(sha256)
+
+
+PREVIEW_SIDE = 2560  # within Telegram's photo limits (10 MB, width + height ≤ 10000, ratio ≤ 20)
+
+
+def preview(data: bytes) -> bytes:
+    """A JPEG a reviewer's phone can show; originals stay untouched in the media store."""
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+        if len(data) <= 5_000_000 and max(width, height) <= PREVIEW_SIDE and max(width, height) <= 20 * min(
+                width, height) and image.format in ("JPEG", "PNG"):  # a chart stays a sharp PNG
+            return data
+        image = image.convert("RGB")
+        image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+        if max(image.size) > 20 * min(image.size):  # a panorama: pad to a shape Telegram accepts
+            side = max(image.size) // 20 + 1
+            canvas = Image.new("RGB", (max(image.width, side), max(image.height, side)), "white")
+            canvas.paste(image)
+            image = canvas
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=85)
+        return out.getvalue()

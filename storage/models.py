@@ -95,6 +95,10 @@ class Person(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = ""
     created_at: datetime = utc_column(nullable=False)
+    # With accounts on several channels, what the bot sends on its own goes to the one chosen (/nhacnho),
+    # else to the one the person wrote from last.
+    last_channel: str | None = Field(default=None, max_length=16)
+    chosen_channel: str | None = Field(default=None, max_length=16)
 
 
 class Account(SQLModel, table=True):
@@ -107,6 +111,9 @@ class Account(SQLModel, table=True):
     external_id: str = Field(max_length=64)
     chat_id: str = Field(max_length=64)
     unreachable_at: datetime | None = utc_column(nullable=True)  # blocked the bot; cleared when they write
+    # The last one-shot menu this chat was shown ({"at", "choices": [[label, value], …]}), so that a typed
+    # "2" or label answers it on a channel without buttons (bot/menus.py).
+    menu: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class Membership(SQLModel, table=True):
@@ -135,6 +142,18 @@ class Invite(SQLModel, table=True):
     expires_at: datetime = utc_column(nullable=False)
     used_at: datetime | None = utc_column(nullable=True)
     used_by: int | None = Field(default=None, foreign_key="person.id")
+
+
+class LinkCode(SQLModel, table=True):
+    """A one-time code (/lienket) that links a person's account on another channel; only its hash is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    channel: str = Field(max_length=16)  # where it was asked for
+    created_at: datetime = utc_column(nullable=False)
+    expires_at: datetime = utc_column(nullable=False)
+    used_at: datetime | None = utc_column(nullable=True)
 
 
 class Movement(SQLModel, table=True):

@@ -7,9 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, exists, func, or_, update
+from sqlalchemy import bindparam, case, delete, exists, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,6 +29,7 @@ from storage.models import (
     Deadline,
     InboxUpdate,
     Invite,
+    LinkCode,
     Media,
     Membership,
     Movement,
@@ -110,12 +112,114 @@ async def identity(session: AsyncSession, channel: str, external_id: str,
 
 async def create_person(session: AsyncSession, name: str, now: datetime, channel: str, external_id: str,
                         chat_id: str) -> Person:
-    person = Person(name=name, created_at=now)
+    person = Person(name=name, created_at=now, last_channel=channel)
     session.add(person)
     await session.flush()
     session.add(Account(person_id=person.id, channel=channel, external_id=external_id, chat_id=chat_id))
     await session.flush()
     return person
+
+
+# ---- one person, several channels (Telegram, Zalo)
+# Where the bot writes to a person on its own: the channel they chose, else the one they wrote from last; among
+# accounts of equal rank, the oldest. Queries that pick one account per person order by this.
+PREFERRED_FIRST = (case((Account.channel == func.coalesce(Person.chosen_channel, Person.last_channel), 0), else_=1),
+                   Account.id)
+
+
+async def preferred_accounts(session: AsyncSession, person_ids: set[int]) -> dict[int, Account]:
+    """Each person's reachable account that the bot writes to on its own (PREFERRED_FIRST)."""
+    if not person_ids:
+        return {}
+    rows = await session.exec(select(Account).join(Person, Person.id == Account.person_id)
+                              .where(Account.person_id.in_(person_ids), Account.unreachable_at.is_(None))
+                              .order_by(*PREFERRED_FIRST))
+    found: dict[int, Account] = {}
+    for account in rows.all():
+        found.setdefault(account.person_id, account)
+    return found
+
+
+async def note_channel(session: AsyncSession, person: Person, channel: str, *, touch: bool) -> None:
+    """The person wrote from this channel (not the one noted): what the bot sends on its own goes there now.
+    `touch`: move their conversation's version (unless this unit of work writes it anyway), so that a process
+    that remembers them reads afresh (bot/known_people.py)."""
+    await session.execute(update(Person).where(Person.id == person.id).values(last_channel=channel)
+                          .execution_options(synchronize_session=False))
+    set_committed_value(person, "last_channel", channel)
+    if touch:
+        await touch_conversation(session, person.id)
+
+
+async def choose_channel(session: AsyncSession, person_id: int, channel: str | None) -> None:
+    await session.execute(update(Person).where(Person.id == person_id).values(chosen_channel=channel)
+                          .execution_options(synchronize_session=False))
+
+
+async def accounts_of_person(session: AsyncSession, person_id: int) -> list[Account]:
+    return list((await session.exec(select(Account).where(Account.person_id == person_id)
+                                    .order_by(Account.id))).all())
+
+
+async def set_menu(session: AsyncSession, account: Account, menu: dict | None, *, touch: bool) -> None:
+    """The chat's last one-shot menu (None: none); `touch` as for note_channel."""
+    await session.execute(update(Account).where(Account.id == account.id).values(menu=menu)
+                          .execution_options(synchronize_session=False))
+    set_committed_value(account, "menu", menu)
+    if touch:
+        await touch_conversation(session, account.person_id)
+
+
+# A message with choices the outbox just delivered becomes the chat's menu (a group commit, scheduler/outbox.py).
+_accounts = Account.__table__  # Core: written in groups, several rows at once
+SET_MENU_OF_CHAT = (update(_accounts).where(_accounts.c.person_id == bindparam("whose"),
+                                            _accounts.c.channel == bindparam("on_channel"),
+                                            _accounts.c.chat_id == bindparam("in_chat"))
+                    .values(menu=bindparam("shown", type_=_accounts.c.menu.type)))
+
+
+async def add_link_code(session: AsyncSession, code_hash: str, person_id: int, channel: str, now: datetime,
+                        expires_at: datetime) -> None:
+    session.add(LinkCode(code_hash=code_hash, person_id=person_id, channel=channel, created_at=now,
+                         expires_at=expires_at))
+
+
+async def link_code_by_hash(session: AsyncSession, code_hash: str) -> LinkCode | None:
+    return (await session.exec(select(LinkCode).where(LinkCode.code_hash == code_hash))).first()
+
+
+async def claim_link_code(session: AsyncSession, code: LinkCode, now: datetime) -> bool:
+    """Single use: False if a concurrent redemption was first."""
+    result = await session.execute(update(LinkCode).where(LinkCode.id == code.id, LinkCode.used_at.is_(None))
+                                   .values(used_at=now).execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+async def link_account(session: AsyncSession, person_id: int, channel: str, external_id: str, chat_id: str,
+                       account: Account | None) -> None:
+    """This channel's account now belongs to the person: created, or moved from a person without roles. An
+    older account of the person on the same channel (a changed phone) is replaced."""
+    await session.execute(delete(Account).where(Account.person_id == person_id, Account.channel == channel,
+                                                Account.external_id != external_id))
+    if account is None:
+        session.add(Account(person_id=person_id, channel=channel, external_id=external_id, chat_id=chat_id))
+    else:
+        await session.execute(update(Account).where(Account.id == account.id)
+                              .values(person_id=person_id, chat_id=chat_id, menu=None, unreachable_at=None)
+                              .execution_options(synchronize_session=False))
+    await session.flush()
+    await touch_conversation(session, person_id)
+
+
+async def has_roles(session: AsyncSession, person_id: int) -> bool:
+    return (await session.scalar(select(func.count()).select_from(Membership).where(
+        Membership.person_id == person_id, Membership.revoked_at.is_(None)))) > 0
+
+
+async def memberships_of(session: AsyncSession, person_id: int) -> list[Membership]:
+    return list((await session.exec(select(Membership).where(Membership.person_id == person_id,
+                                                              Membership.revoked_at.is_(None))
+                                    .order_by(Membership.id))).all())
 
 
 # ---- communes and units
@@ -405,7 +509,7 @@ async def case_history(session: AsyncSession, case_id: int) -> list[tuple[CaseEv
 
 
 async def secretary_accounts(session: AsyncSession, communes: Sequence[str]) -> list[Account]:
-    """Each active secretary of these communes, by their first reachable account."""
+    """Each active secretary of these communes, by their preferred reachable account (PREFERRED_FIRST)."""
     if not communes:
         return []
     rows = await session.exec(_SECRETARY_ACCOUNTS, params={"communes": list(communes)})
@@ -417,9 +521,10 @@ async def secretary_accounts(session: AsyncSession, communes: Sequence[str]) -> 
 
 _SECRETARY_ACCOUNTS = (  # built once: it runs for every submission
     select(Account).join(Membership, Membership.person_id == Account.person_id)
+    .join(Person, Person.id == Account.person_id)
     .where(Membership.role == Role.SECRETARY, Membership.commune_code.in_(bindparam("communes", expanding=True)),
            Membership.revoked_at.is_(None), Account.unreachable_at.is_(None))
-    .order_by(Account.id)
+    .order_by(*PREFERRED_FIRST)
 )
 
 

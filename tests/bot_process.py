@@ -112,9 +112,11 @@ class ForkServer:
     """Starts bot processes in a fraction of a second: one interpreter imports the bot (a few seconds of
     aiogram's types) and forks a process for each start. For a test that restarts the bot twenty times."""
 
-    def __init__(self, settings, server: FakeTelegramServer, folder: Path) -> None:
-        self.template = BotProcess(settings, server, folder)
+    def __init__(self, settings, server: FakeTelegramServer, folder: Path, *, ready_call: str = "getUpdates",
+                 **env: str) -> None:
+        self.template = BotProcess(settings, server, folder, **env)
         self.server = server
+        self.ready_call = ready_call  # the call a started bot makes once it receives (getUpdates; setWebhook)
         self._process: asyncio.subprocess.Process | None = None
         self._pids: asyncio.Queue[int] = asyncio.Queue()
         self._exits: dict[int, asyncio.Future[int]] = {}
@@ -129,15 +131,15 @@ class ForkServer:
 
     async def start(self) -> ForkedBot:
         """A new bot process, once the fake server has seen it poll."""
-        polls = len(self.server.calls_named("getUpdates"))
+        polls = len(self.server.calls_named(self.ready_call))
         log = self.template.folder / f"run-{next(_numbers)}.log"
         self._process.stdin.write(f"run {log}\n".encode())
         await self._process.stdin.drain()
         pid = await asyncio.wait_for(self._pids.get(), 30)
         self._exits[pid] = asyncio.get_running_loop().create_future()
         bot = ForkedBot(pid, log, self._exits[pid])
-        await self.server.wait_for(lambda: len(self.server.calls_named("getUpdates")) > polls or bot.exited,
-                                   timeout=60, what="a forked bot to start polling")
+        await self.server.wait_for(lambda: len(self.server.calls_named(self.ready_call)) > polls or bot.exited,
+                                   timeout=60, what=f"a forked bot to call {self.ready_call}")
         assert not bot.exited, bot.log()
         return bot
 

@@ -7,17 +7,20 @@ import asyncio
 from bot import cli
 
 
-def run_cli(args: list[str], settings, monkeypatch, capsys) -> tuple[int, str, str]:
+def run_cli(args: list[str], settings, monkeypatch, capsys, **env: str) -> tuple[int, str, str]:
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("DATABASE_SCHEMA", settings.database_schema)
     monkeypatch.setenv("MEDIA_DIR", str(settings.media_dir))
     monkeypatch.setenv("EXPORTS_DIR", str(settings.exports_dir))
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "")
+    monkeypatch.setenv("ZALO_BOT_TOKEN", "")
     monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "xa_hoankiem_bot")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     code = cli.main(args)
     out, err = capsys.readouterr()
     return code, out, err
 
 
-async def run_cli_async(*args):
-    return await asyncio.to_thread(run_cli, *args)
+async def run_cli_async(*args, **env: str):
+    return await asyncio.to_thread(run_cli, *args, **env)

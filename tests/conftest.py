@@ -28,6 +28,8 @@ from storage.communes import find_commune
 from storage.db import Database
 from storage.models import Membership, Role
 from tests.fakes.telegram_server import FakeTelegramServer, require_api_json
+from tests.fakes.zalo_server import FakeZaloServer
+from tests.people import start_service
 from tests.telegram_user import RunningBot
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -157,6 +159,32 @@ async def bot(server, app):
     await running.start(server)
     yield running
     await running.stop()
+
+
+@pytest.fixture
+async def zalo_server():
+    """A fake Zalo Bot API server that checks every call against the documented contract."""
+    fake = FakeZaloServer()
+    await fake.start()
+    yield fake
+    await fake.stop()
+    assert fake.violations == [], "the bot made calls the Zalo Bot API would refuse"
+
+
+@pytest.fixture
+async def zalo_bot(zalo_server, app):
+    """The real bot on Zalo alone, polling the fake server."""
+    service = await start_service(app, zalo=zalo_server)
+    yield service
+    await asyncio.wait_for(service.stop(), 15)
+
+
+@pytest.fixture
+async def both_bots(server, zalo_server, app):
+    """The real bot serving Telegram and Zalo in one process, one database."""
+    service = await start_service(app, telegram=server, zalo=zalo_server)
+    yield service
+    await asyncio.wait_for(service.stop(), 15)
 
 
 @pytest.fixture

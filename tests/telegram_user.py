@@ -32,27 +32,38 @@ class TelegramUser:
         return "\n".join(m["text"] for m in await self.say(text, count))
 
     async def tap(self, label: str, count: int = 1) -> list[dict[str, Any]]:
-        """Tap the button with this label on the newest message that has buttons."""
-        for message in reversed(self.server.sent_messages(self.id)):
-            for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
-                for button in row:
-                    if button["text"] == label:
-                        self.server.press(self.id, message, button["callback_data"])
-                        return await self.replies(count)
-        raise AssertionError(f"no button {label!r} on the bot's messages")
+        """Tap the button with this label on the newest message that has it."""
+        press(self.server, self.id, label)
+        return await self.replies(count)
 
     def last_buttons(self) -> list[str]:
-        for message in reversed(self.server.sent_messages(self.id)):
-            rows = (message.get("reply_markup") or {}).get("inline_keyboard")
-            if rows:
-                return [b["text"] for row in rows for b in row]
-        return []
+        return last_buttons(self.server, self.id)
 
     async def no_more_replies(self) -> None:
         """Nothing beyond what was looked at: checked after a round trip that must come back."""
         self.server.send_text(self.id, "/trogiup")
         await self.replies(1)
         assert len(self.server.sent_messages(self.id)) == self.seen
+
+
+def press(server: FakeTelegramServer, chat_id: int, label: str) -> None:
+    """Press the button with this label on the newest message to the chat that has it."""
+    for message in reversed(server.sent_messages(chat_id)):
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+            for button in row:
+                if button["text"] == label:
+                    server.press(chat_id, message, button["callback_data"])
+                    return
+    raise AssertionError(f"no button {label!r} on the bot's messages")
+
+
+def last_buttons(server: FakeTelegramServer, chat_id: int) -> list[str]:
+    """The labels of the newest message to the chat that has buttons."""
+    for message in reversed(server.sent_messages(chat_id)):
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard")
+        if rows:
+            return [b["text"] for row in rows for b in row]
+    return []
 
 
 class RunningBot:

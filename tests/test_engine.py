@@ -41,16 +41,45 @@ def test_kho_is_an_ethnic_group_not_a_prefix_of_khong_ro():
     assert run(state, "2").state.answers["ethnicity"] == "Tày"
 
 
-def test_at_the_photo_step_words_mean_done_and_clearing_needs_the_exact_button():
+def test_at_the_photo_step_done_words_end_it_and_clearing_needs_the_exact_button():
     state = individual_until("photos")
     state = ENGINE.handle(state, Input(photos=PhotoInput(stored=(PHOTO,))), CTX).state
-    for word in ("ảnh", "gửi lại", "hết ảnh nhé"):
-        outcome = run(State.from_json(state.to_json()), word)
-        assert outcome.replies[0].text == t("photos.need_photo") and outcome.state.answers["photos"] == [PHOTO]
     for word in ("xong rồi", "đủ rồi", "hết", "Xong"):
         assert run(State.from_json(state.to_json()), word).state.step == "phone", word
     cleared = run(State.from_json(state.to_json()), "2").state  # the number of "Xóa hết ảnh, gửi lại"
     assert cleared.answers["photos"] == [] and cleared.step == "photos"
+    assert run(cleared, "ảnh").replies[0].text == t("photos.need_photo")  # no photo yet: not an answer
+
+
+def test_the_photo_step_ends_when_the_next_question_is_answered():
+    state = individual_until("photos")
+    outcome = ENGINE.handle(state, Input(photos=PhotoInput(stored=(PHOTO,))), CTX)
+    [ack] = outcome.replies
+    assert ack.text == " ".join([t("photos.received", added=1, total=1), t("photos.then_next")]) + "\n" + t(
+        "nom.phone.prompt")
+    assert [c.label for c in ack.choices] == [t("choice.skip"), t("photos.clear")]  # no "Xong" needed
+    answered = run(State.from_json(outcome.state.to_json()), "0912 345 678").state
+    assert answered.step == "consent" and answered.answers["phone"] == "+84912345678"
+    assert answered.answers["photos"] == [PHOTO] and answered.history[-2:] == ["photos", "phone"]
+    skipped = ENGINE.handle(State.from_json(outcome.state.to_json()), Input(choice="phone:_skip"), CTX).state
+    assert skipped.step == "consent" and skipped.answers["phone"] is None
+    assert run(State.from_json(outcome.state.to_json()), "1").state.step == "consent"  # "1. Bỏ qua", typed
+    wrong = run(State.from_json(outcome.state.to_json()), "ảnh đây")  # taken as the phone number: asked again
+    assert wrong.state.step == "phone" and wrong.replies[0].text == t("invalid.phone.format")
+    assert wrong.state.answers["photos"] == [PHOTO]
+
+
+def test_late_photos_of_the_same_batch_still_count():
+    state = ENGINE.handle(individual_until("photos"), Input(photos=PhotoInput(stored=(PHOTO,))), CTX).state
+    state = run(state, "abc").state  # the next question, asked again
+    late = {**PHOTO, "sha256": "b" * 64}
+    outcome = ENGINE.handle(state, Input(photos=PhotoInput(stored=(late,))), CTX)
+    assert outcome.state.answers["photos"] == [PHOTO, late] and outcome.state.step == "phone"
+    assert outcome.replies[0].text.startswith(t("photos.received", added=1, total=2))
+    assert outcome.replies[0].text.endswith(t("nom.phone.prompt"))
+    answered = run(outcome.state, "bo qua").state
+    refused = ENGINE.handle(answered, Input(photos=PhotoInput(stored=({**PHOTO, "sha256": "c" * 64},))), CTX)
+    assert refused.replies[0].text == t("input.need_text")  # once the next question is answered, no more
 
 
 def test_the_fix_flow_visits_every_flagged_answer_before_the_summary():

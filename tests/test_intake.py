@@ -36,8 +36,8 @@ async def test_an_album_then_a_file_and_xong_at_once_are_handled_in_order(server
     server.send_document(cadre.id, image_bytes("white", fmt="PNG"), file_name="giay.png", mime_type="image/png")
     server.send_text(cadre.id, "xong")  # all five arrive before the album's window has closed
     album, file, xong = (m["text"] for m in await cadre.replies(3))
-    assert album == t("photos.received", added=3, total=3)
-    assert file == t("photos.received", added=1, total=4)
+    assert album.startswith(t("photos.received", added=3, total=3))
+    assert file.startswith(t("photos.received", added=1, total=4))
     assert xong.startswith(t("nom.phone.prompt"))
     await cadre.say("bo qua")
     assert "• Ảnh: 4 ảnh" in await cadre.text("co")
@@ -71,7 +71,7 @@ async def test_chats_are_handled_side_by_side_while_one_waits_for_its_album(serv
     started = asyncio.get_running_loop().time()
     await other.say("/trogiup")  # not held up by the other chat's album window
     assert asyncio.get_running_loop().time() - started < 5
-    assert (await cadre.replies())[0]["text"] == t("photos.received", added=1, total=1)
+    assert (await cadre.replies())[0]["text"].startswith(t("photos.received", added=1, total=1))
 
 
 async def test_an_update_that_is_not_for_the_bot_is_acknowledged_and_forgotten(server, bot, app):

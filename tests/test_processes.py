@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -43,7 +44,7 @@ async def test_sigterm_while_an_album_is_gathered_handles_it_before_exiting(serv
         assert await bot.terminate() == 0
     finally:
         bot.kill()
-    assert (await cadre.replies())[0]["text"] == t("photos.received", added=3, total=3)
+    assert (await cadre.replies())[0]["text"].startswith(t("photos.received", added=3, total=3))
     assert await open_updates(app) == 0
     assert "Traceback" not in bot.log()
 
@@ -83,3 +84,25 @@ def test_a_worker_needs_postgresql(settings, tmp_path):
     done = subprocess.run([sys.executable, "-m", "bot.cli", "worker"], env=env, cwd=tmp_path, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2 and "PostgreSQL" in done.stderr and "Traceback" not in done.stderr
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        found |= {int(child) for child in (task / "children").read_text().split()}
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+async def test_a_killed_bot_leaves_no_chart_worker_behind(zalo_server, settings, tmp_path):
+    """SIGKILL (a crash, the OOM killer) must not leave the bot's chart worker running, orphaned."""
+    bot = await BotProcess(settings, zalo_server, tmp_path, TELEGRAM_BOT_TOKEN="", ZALO_BOT_TOKEN=zalo_server.token,
+                           ZALO_API_URL=zalo_server.url).start(wait_for_polling=False)
+    try:
+        await zalo_server.wait_for(lambda: bool(zalo_server.calls_named("getUpdates")), 60, what="polling")
+        await wait_until(lambda: len(children_of(bot.process.pid)) >= 2, 30, what="the chart worker to start")
+        workers = children_of(bot.process.pid)  # the chart worker and multiprocessing's resource tracker
+    finally:
+        bot.kill()
+    await wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 15,
+                     what="the chart worker to exit with the bot")

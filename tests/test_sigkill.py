@@ -1,5 +1,7 @@
 """Kill it on purpose: the bot process is SIGKILLed at 20 seeded random instants while cadres nominate with
-albums, files and answers, and restarted each time. Nothing they sent may be lost or take effect twice."""
+albums, files and answers, and restarted each time. Nothing they sent may be lost or take effect twice.
+The same on Zalo, in webhook mode (stored, then 200; Zalo's getUpdates hands an update out once, with no
+offset, so polling cannot be lossless): photos chosen together instead of albums and files."""
 
 from __future__ import annotations
 
@@ -15,12 +17,16 @@ from PIL import Image
 from sqlalchemy import func
 from sqlmodel import select
 
-from common.events import reply_from_json
+from bot.channels.typed import typed_text
+from bot.channels.zalo import TEXT_LIMIT
+from common.events import Reply, reply_from_json
 from common.messages import t
+from common.text import split_text
 from storage.models import Case, CasePhoto, InboxUpdate
 from tests.bot_process import ForkedBot, ForkServer
 from tests.conftest import add_member, wait_until
 from tests.fakes.telegram_server import Call, FakeTelegramServer
+from tests.fakes.zalo_server import FakeZaloServer
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
 
@@ -62,7 +68,8 @@ class Killer:
     work     – a few ms after a message arrived: reading, in the unit of work, or just after its commit;
     reply    – as the fake server takes a reply, before the bot hears it went (so it is sent again)."""
 
-    def __init__(self, server: FakeTelegramServer, bots: ForkServer, seed: int, album_wait: float) -> None:
+    def __init__(self, server: FakeTelegramServer | FakeZaloServer, bots: ForkServer, seed: int,
+                 album_wait: float) -> None:
         self.server, self.bots = server, bots
         self.random = random.Random(seed)
         self.schedule = [(PHASES[i % len(PHASES)], self.random.random()) for i in range(KILLS)]
@@ -73,6 +80,7 @@ class Killer:
         self.fired = asyncio.Event()
         self.bot: ForkedBot | None = None
         server.on_answer = self._on_answer
+        server.on_webhook_post = self._on_post  # Zalo's webhook: the intake phase
 
     async def run(self) -> None:
         self.bot = await self.bots.start()
@@ -92,6 +100,10 @@ class Killer:
             self._kill_later(self.share * self.album_wait * 0.8)
         elif self.phase == "work" and kind != "album":
             self._kill_later(0.001 + self.share * 0.03)
+
+    def _on_post(self) -> None:
+        if self.phase == "intake":
+            self._kill_later(self.share * 0.005)
 
     def _on_answer(self, call: Call) -> None:
         if self.phase == "intake" and call.method == "getUpdates" and (call.response or {}).get("result"):
@@ -124,23 +136,34 @@ class Cadre:
     id: int
     killer: Killer
     names: list[str] = field(default_factory=list)
-    sent_updates: list[int] = field(default_factory=list)
+    sent_updates: list[str] = field(default_factory=list)
+
+    def send(self, step: Step, name: str) -> list[str]:
+        """Send one step as the channel carries it; the inbox's keys of the updates it made."""
+        if step.kind == "text":
+            sent = [self.server.send_text(self.id, step.text)]
+        elif step.kind == "file":
+            sent = [self.server.send_document(self.id, step.photos[0], file_name="giay-khen.jpg",
+                                              mime_type="image/jpeg")]
+        else:
+            album = f"{name}-{len(self.sent_updates)}"
+            sent = [self.server.send_photo(self.id, data, media_group_id=album) for data in step.photos]
+        return [str(update["update_id"]) for update in sent]
+
+    def said(self) -> list[str]:
+        return [m["text"] for m in self.server.sent_messages(self.id)]
+
+    def drawn(self, reply: Reply) -> list[str]:
+        """The messages a stored reply becomes on the channel."""
+        return [reply.text]
 
     async def nominate(self, round_: int) -> None:
         """The whole nomination, each message sent once the bot has answered the one before."""
         name = f"Trần Thị Hạnh {self.id}.{round_}"
         self.names.append(name)
         for step in nomination(name):
-            if step.kind == "text":
-                sent = [self.server.send_text(self.id, step.text)]
-            elif step.kind == "file":
-                sent = [self.server.send_document(self.id, step.photos[0], file_name="giay-khen.jpg",
-                                                  mime_type="image/jpeg")]
-            else:
-                album = f"{name}-{len(self.sent_updates)}"
-                sent = [self.server.send_photo(self.id, data, media_group_id=album) for data in step.photos]
-            ids = [str(update["update_id"]) for update in sent]
-            self.sent_updates += [int(i) for i in ids]
+            ids = self.send(step, name)
+            self.sent_updates += ids
             self.killer.sent(step.kind)
             await wait_until(lambda ids=ids: self.answered(ids), REPLY_WAIT,
                              what=f"an answer to {step.kind} {step.text!r} of {self.id}")
@@ -153,13 +176,53 @@ class Cadre:
         return done == len(update_keys)
 
 
+class ZaloCadre(Cadre):
+    """On Zalo: photos chosen together (one update each, within the burst window) stand for an album, and a
+    file is one more photo."""
+
+    server: FakeZaloServer
+
+    def send(self, step: Step, name: str) -> list[str]:
+        if step.kind == "text":
+            sent = [self.server.send_text(self.id, step.text)]
+        else:
+            sent = [self.server.send_photo(self.id, data) for data in step.photos]
+        return [f"{self.id}:{update['message']['message_id']}" for update in sent]
+
+    def said(self) -> list[str]:
+        return self.server.texts_to(self.id)
+
+    def drawn(self, reply: Reply) -> list[str]:
+        return split_text(typed_text(reply), TEXT_LIMIT)
+
+
 async def test_sigkill_at_twenty_random_instants_loses_nothing_and_repeats_nothing(server, app, settings, tmp_path):
     for cadre_id in CADRES:
         await add_member(app, str(cadre_id), village="Thôn Đông")
     settings.album_wait_seconds = 0.4
     bots = await ForkServer(settings, server, tmp_path).open()
     killer = Killer(server, bots, seed=20261204, album_wait=0.4)
-    cadres = [Cadre(server, app, cadre_id, killer) for cadre_id in CADRES]
+    await kill_while_nominating(app, killer, bots, [Cadre(server, app, cadre_id, killer) for cadre_id in CADRES])
+
+
+async def test_sigkill_on_zalo_loses_nothing_and_repeats_nothing(zalo_server, app, settings, tmp_path):
+    from tests.test_webhook import free_port
+
+    for cadre_id in CADRES:
+        await add_member(app, f"z{cadre_id}", village="Thôn Đông", channel="zalo")
+    settings.album_wait_seconds = 0.4
+    port = free_port()
+    bots = await ForkServer(settings, zalo_server, tmp_path, ready_call="setWebhook", TELEGRAM_BOT_TOKEN="",
+                            ZALO_BOT_TOKEN=zalo_server.token, ZALO_API_URL=zalo_server.url, HTTP_PORT=str(port),
+                            WEBHOOK_URL=f"http://127.0.0.1:{port}", ZALO_WEBHOOK_SECRET="zalo-sigkill-secret").open()
+    killer = Killer(zalo_server, bots, seed=20261206, album_wait=0.4)
+    await kill_while_nominating(app, killer, bots,
+                                [ZaloCadre(zalo_server, app, f"z{cadre_id}", killer) for cadre_id in CADRES])
+
+
+async def kill_while_nominating(app, killer: Killer, bots: ForkServer, cadres: list[Cadre]) -> None:
+    """The cadres nominate, again and again, until every kill of the schedule has fallen; then nothing may be
+    lost or repeated: every update stored once and handled, every stored reply sent, every case once."""
 
     async def keep_nominating(cadre: Cadre) -> None:
         round_ = 0
@@ -185,12 +248,12 @@ async def test_sigkill_at_twenty_random_instants_loses_nothing_and_repeats_nothi
     for cadre in cadres:
         mine = [r for r in rows if r.chat_id == str(cadre.id)]
         # Every update stored once, handled, its replies sent (or it had none to send).
-        assert sorted(int(r.update_key) for r in mine) == sorted(cadre.sent_updates)
+        assert sorted(r.update_key for r in mine) == sorted(cadre.sent_updates)
         still_open = [(r.id, r.update_key, r.kind, r.album, r.handled_at, r.replies) for r in mine
                       if r.handled_at is None or r.replied_at is None]
         assert not still_open, (still_open, killer.bot.log()[-3000:])
-        owed = [reply_from_json(reply).text for r in mine for reply in r.replies]
-        said = [m["text"] for m in server.sent_messages(cadre.id)]
+        owed = [text for r in mine for reply in r.replies for text in cadre.drawn(reply_from_json(reply))]
+        said = cadre.said()
         assert _in_order(owed, said), f"cadre {cadre.id}: a stored reply was never sent"
         assert set(said) <= set(owed) and len(said) - len(owed) <= KILLS * 2  # repeats, only of what was owed
         print(f"cadre {cadre.id}: {len(cadre.names)} nominations, {len(mine)} updates, "

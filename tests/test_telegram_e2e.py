@@ -60,12 +60,12 @@ async def test_invited_cadre_nominates_an_individual_with_an_album_and_a_file(se
     for data in album:
         server.send_photo(cadre.id, data, media_group_id="album-1")
     ack = (await cadre.replies())[0]
-    assert ack["text"] == t("photos.received", added=3, total=3)  # one acknowledgement for the album
+    assert ack["text"].startswith(t("photos.received", added=3, total=3))  # one acknowledgement for the album
     original = image_bytes("white", size=(400, 300), fmt="PNG")
     server.send_document(cadre.id, original, file_name="giay-khen.png", mime_type="image/png")
-    assert (await cadre.replies())[0]["text"] == t("photos.received", added=1, total=4)
-    assert (await cadre.tap("Xong"))[0]["text"].startswith(t("nom.phone.prompt"))
-    await cadre.say("+84 912 345 678")
+    assert (await cadre.replies())[0]["text"].startswith(t("photos.received", added=1, total=4))
+    assert cadre.last_buttons() == [t("choice.skip"), t("photos.clear")]  # the next question's, no "Xong"
+    await cadre.say("+84 912 345 678")  # answering the next question ends the photo step
     summary = (await cadre.tap("Có"))[0]["text"]
     assert "• Ảnh: 4 ảnh" in summary and "• Dân tộc: Tày" in summary
     done = (await cadre.tap(t("summary.send")))[0]
@@ -146,7 +146,7 @@ async def test_bad_input_over_telegram_keeps_the_draft(server, bot, app):
         server.send_photo(cadre.id, image_bytes(colour), media_group_id="big" if i < 9 else None)
     await cadre.replies(2)  # an album of nine, then one more photo
     server.send_photo(cadre.id, image_bytes(colours[10]))
-    assert (await cadre.replies())[0]["text"] == t("photos.full", dropped=1)
+    assert (await cadre.replies())[0]["text"].startswith(t("photos.full", dropped=1))
 
     async with app.db.session() as session:
         account = await repo.account_of(session, "telegram", "1003")
@@ -229,7 +229,7 @@ async def test_a_new_bot_process_continues_the_conversation_after_a_crash(server
             await cadre.say(text)
         server.send_photo(cadre.id, image_bytes("red"), media_group_id="a1")
         server.send_photo(cadre.id, image_bytes("blue"), media_group_id="a1")
-        assert (await cadre.replies())[0]["text"] == t("photos.received", added=2, total=2)
+        assert (await cadre.replies())[0]["text"].startswith(t("photos.received", added=2, total=2))
     finally:
         first.kill()  # a crash: nothing is flushed, nothing said goodbye
 
@@ -237,9 +237,9 @@ async def test_a_new_bot_process_continues_the_conversation_after_a_crash(server
     try:
         server.send_photo(cadre.id, image_bytes("green"))
         reply = (await cadre.replies())[0]["text"]
-        if reply == t("photos.received", added=2, total=2):  # sent just before the kill, not yet marked sent
+        if reply.startswith(t("photos.received", added=2, total=2)):  # sent just before the kill, not yet marked sent
             reply = (await cadre.replies())[0]["text"]
-        assert reply == t("photos.received", added=1, total=3)
+        assert reply.startswith(t("photos.received", added=1, total=3))
         for text in ("xong", "0987654321"):
             await cadre.say(text)
         summary = await cadre.text("khong")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 from bot.channels.terminal import render
@@ -20,19 +21,22 @@ def test_choices_are_drawn_as_a_numbered_list():
 
 
 def test_run_without_a_token_starts_the_demo_chat(tmp_path):
+    code = f"NT-{date.today().year}-00001"  # the demo runs on the system clock
     photo = tmp_path / "viec-tot.jpg"
     photo.write_bytes(image_bytes())
     typed = ["/decu", "2", "Hoi Phu nu to 1", "bo qua", "1", "13", "khong ro",
              "Hội đã quyên góp được 20 triệu đồng giúp hai hộ nghèo sửa nhà.", "tuan truoc", str(photo), "xong",
-             "bo qua", "3", "gui", "/thoat"]
+             "bo qua", "3", "gui", f"/rut {code}", "1", "/thoat"]  # withdrawn by typing the menu's number
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "MEDIA_"))}
     env["PYTHONPATH"] = str(ROOT)
     result = subprocess.run([sys.executable, "-m", "bot.cli", "run"], input="\n".join(typed) + "\n", text=True,
                             capture_output=True, cwd=tmp_path, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "TELEGRAM_BOT_TOKEN chưa được đặt" in result.stdout
+    assert "TELEGRAM_BOT_TOKEN và ZALO_BOT_TOKEN chưa được đặt" in result.stdout
     assert "Bạn đề cử ai?\n  1. Cá nhân\n  2. Tập thể\n  3. Hộ gia đình" in result.stdout
     assert "Đã nhận 1 ảnh (tổng 1/10)" in result.stdout
-    assert "Đã gửi hồ sơ NT-" in result.stdout
+    assert f"Đã gửi hồ sơ {code}" in result.stdout
+    assert f"Rút hồ sơ {code} (Hoi Phu nu to 1)? Hồ sơ sẽ không được xét nữa.\n  1. Rút hồ sơ" in result.stdout
+    assert f"Đã rút hồ sơ {code}." in result.stdout
     assert (tmp_path / "data" / "nguoitot.db").exists()  # the embedded default, under ./data/
     assert list((tmp_path / "data" / "media").rglob("*"))  # the photo, content-addressed

@@ -52,6 +52,7 @@ from aiogram.types import (
 from aiohttp import web
 from PIL import Image
 
+from bot.channels.retrying import one_line, retrying
 from bot.channels.telegram_session import LeanSession
 from bot.handlers.registry import public_commands
 from bot.intake import Intake
@@ -59,10 +60,10 @@ from common.delivery import Rejected, RetryLater, TransientFailure, Unreachable
 from common.events import Choice, Inbound, InboundKind, MediaRef, Reply
 from common.messages import t
 from common.settings import TELEGRAM_API_DEFAULT, Settings
-from storage.db import is_unavailable
+from common.text import split_text
 from storage.inbox import Received
 from storage.locks import Locks
-from storage.media import MediaStore
+from storage.media import MediaStore, preview
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -320,36 +321,32 @@ class TelegramReceiver:
             try:
                 await self.intake.receive([received])
             except Exception as error:  # not stored: Telegram must send it again
-                log.warning("Telegram webhook: update %s not stored (%s)", update["update_id"], _one_line(error))
+                log.warning("Telegram webhook: update %s not stored (%s)", update["update_id"], one_line(error))
                 return web.Response(status=503, text="try again")
         return web.Response(status=200)
 
     async def _retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        backoff = 1.0
-        while True:
-            try:
-                return await attempt()
-            except TelegramUnauthorizedError:
-                log.error("Telegram refuses TELEGRAM_BOT_TOKEN (401 Unauthorized) at %s; check the token. "
-                          "Trying again in %.0f s", what, backoff)
-            except TelegramConflictError as error:
-                log.error("Telegram: %s (another process receives this bot's updates?). Trying again in %.0f s",
-                          _one_line(error), backoff)
-            except TelegramRetryAfter as error:
-                backoff = max(backoff, float(error.retry_after))
-                log.warning("Telegram asks to wait %s s at %s", error.retry_after, what)
-            except (TelegramNetworkError, TelegramServerError, TimeoutError, OSError) as error:
-                log.warning("Telegram unreachable at %s (%s). Trying again in %.0f s", what, _one_line(error),
-                            backoff)
-            except TelegramAPIError as error:
-                log.error("Telegram error at %s: %s. Trying again in %.0f s", what, _one_line(error), backoff)
-            except Exception as error:
-                if not is_unavailable(error):
-                    raise
-                log.warning("database unavailable at %s (%s). Trying again in %.0f s", what, _one_line(error),
-                            backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 60.0)
+        return await retrying(what, attempt, _explained)
+
+
+def _explained(error: Exception, what: str, backoff: float) -> float | None:
+    """Telegram's errors in one line; the least wait they ask for (None: not Telegram's)."""
+    if isinstance(error, TelegramUnauthorizedError):
+        log.error("Telegram refuses TELEGRAM_BOT_TOKEN (401 Unauthorized) at %s; check the token. "
+                  "Trying again in %.0f s", what, backoff)
+    elif isinstance(error, TelegramConflictError):
+        log.error("Telegram: %s (another process receives this bot's updates?). Trying again in %.0f s",
+                  one_line(error), backoff)
+    elif isinstance(error, TelegramRetryAfter):
+        log.warning("Telegram asks to wait %s s at %s", error.retry_after, what)
+        return float(error.retry_after)
+    elif isinstance(error, TelegramNetworkError | TelegramServerError | TimeoutError | OSError):
+        log.warning("Telegram unreachable at %s (%s). Trying again in %.0f s", what, one_line(error), backoff)
+    elif isinstance(error, TelegramAPIError):
+        log.error("Telegram error at %s: %s. Trying again in %.0f s", what, one_line(error), backoff)
+    else:
+        return None
+    return 0.0
 
 
 def webhook_address(base_url: str) -> str:
@@ -361,10 +358,6 @@ def derived_secret(token: str) -> str:
     behind one load balancer agree), and not to be guessed without the token. Telegram allows A-Z, a-z,
     0-9, _ and -, up to 256 characters."""
     return hmac.new(token.encode(), b"nguoitot webhook", hashlib.sha256).hexdigest()
-
-
-def _one_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0][:200]
 
 
 def invite_link(username: str, code: str) -> str:
@@ -429,28 +422,6 @@ async def _with_one_retry(send: Callable[[], Awaitable[object]]) -> object:
     except TelegramRetryAfter as error:
         await asyncio.sleep(min(error.retry_after, 30))
         return await send()
-
-
-PREVIEW_SIDE = 2560  # within the Bot API's photo limits (10 MB, width + height ≤ 10000, ratio ≤ 20)
-
-
-def preview(data: bytes) -> bytes:
-    """A JPEG a reviewer's phone can show; originals stay untouched in the media store."""
-    with Image.open(io.BytesIO(data)) as image:
-        width, height = image.size
-        if len(data) <= 5_000_000 and max(width, height) <= PREVIEW_SIDE and max(width, height) <= 20 * min(
-                width, height) and image.format in ("JPEG", "PNG"):  # a chart stays a sharp PNG
-            return data
-        image = image.convert("RGB")
-        image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
-        if max(image.size) > 20 * min(image.size):  # a panorama: pad to a shape Telegram accepts
-            side = max(image.size) // 20 + 1
-            canvas = Image.new("RGB", (max(image.width, side), max(image.height, side)), "white")
-            canvas.paste(image)
-            image = canvas
-        out = io.BytesIO()
-        image.save(out, "JPEG", quality=85)
-        return out.getvalue()
 
 
 async def _album(bot: Bot, chat_id: int, previews: list[bytes]) -> None:
@@ -519,21 +490,6 @@ def _markup(choices: tuple[Choice, ...], columns: int, menu: tuple[str, ...] | N
         return ReplyKeyboardRemove()
     rows = [[KeyboardButton(text=label) for label in menu[i:i + 2]] for i in range(0, len(menu), 2)]
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Split long text at line breaks (then spaces) so nothing is ever cut off."""
-    chunks: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = text.rfind(" ", 0, limit)
-        if cut <= 0:
-            cut = limit
-        chunks.append(text[:cut])
-        text = text[cut:].lstrip("\n ")
-    chunks.append(text)
-    return chunks
 
 
 def _album_event(updates: list[Update]) -> Inbound:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from bot.channels.typed import typed_text
 from bot.core import Core
 from common.events import Inbound, InboundKind, MediaRef, Reply
 from common.messages import t
@@ -24,10 +25,7 @@ DEMO_USER = "demo-cadre"
 def render(reply: Reply) -> str:
     """A reply as plain text: the choices become a numbered list."""
     lines = [t("terminal.photos", count=len(reply.photos))] if reply.photos else []
-    lines.append(reply.text)
-    if reply.invite:  # no deep links here: the code itself is sent to the bot
-        lines.append(t("invite.send_code", code=reply.invite))
-    lines += [f"  {i}. {c.label}" for i, c in enumerate(reply.choices, start=1)]
+    lines.append(typed_text(reply, indent="  "))
     if reply.menu:
         lines.append("  [menu: " + " | ".join(reply.menu) + "]")
     return "\n".join(lines)
@@ -38,7 +36,6 @@ class TerminalChat:
         self.core = core
         self.user_id = user_id
         self.name = name or t("terminal.demo_name")
-        self.last_choices: tuple = ()
 
     def to_inbound(self, line: str) -> Inbound:
         base = dict(channel=CHANNEL, user_id=self.user_id, chat_id=self.user_id, display_name=self.name)
@@ -53,11 +50,7 @@ class TerminalChat:
         return Inbound(kind=InboundKind.TEXT, text=text, **base)
 
     async def say(self, line: str) -> list[Reply]:
-        replies = await self.core.handle(self.to_inbound(line), fetch_file)
-        for reply in replies:
-            if reply.choices:
-                self.last_choices = reply.choices
-        return replies
+        return await self.core.handle(self.to_inbound(line), fetch_file)
 
     async def run(self, stdin: TextIO = sys.stdin, write: Callable[[str], None] = print) -> None:
         write(t("terminal.intro"))

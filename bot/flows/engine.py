@@ -8,7 +8,7 @@ It does no I/O; photos arrive already fetched and checked, as `PhotoInput`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -84,8 +84,20 @@ class Flow:
     def applicable(self, answers: Answers) -> list[Step]:
         return [s for s in self.steps if s.when(answers)]
 
-    def is_photo_step(self, step_id: str) -> bool:
-        return any(s.id == step_id and s.kind is StepKind.PHOTOS for s in self.steps)
+    def photo_step_for(self, state: State) -> Step | None:
+        """The photo step that photos sent now go to: the current step, or the one just answered when the
+        person moved on from it by answering the next question (late photos of the same batch)."""
+        if state.confirming_cancel or state.picking_edit:
+            return None
+        current = self.step(state.step)
+        if current.kind is StepKind.PHOTOS:
+            return current
+        previous = self.step(state.history[-1]) if state.history and not state.editing else None
+        if previous is not None and previous.kind is StepKind.PHOTOS and current.id not in state.answers:
+            applicable = self.applicable(state.answers)
+            if previous in applicable and applicable.index(previous) + 1 == applicable.index(current):
+                return previous
+        return None
 
 
 @dataclass
@@ -175,7 +187,7 @@ class Engine:
         if inp.choice:
             return self._choice(state, step, inp.choice, ctx)
         if inp.photos is not None:
-            return self._photos(state, step, inp.photos, ctx)
+            return self._photos(state, inp.photos, ctx)
         return self._text(state, step, inp.text, ctx)
 
     def prompt(self, state: State, ctx: Context) -> Reply:
@@ -227,6 +239,9 @@ class Engine:
     # ---- answers
     def _choice(self, state: State, step: Step, value: str, ctx: Context) -> Outcome:
         step_id, _, key = value.partition(":")
+        following = self._question_after_photos(state, step)
+        if following is not None and step_id == following.id and state.answers.get(step.id):
+            return self._leave_photos_then(state, step, following, Input(choice=value), ctx)
         if step_id != step.id:
             return Outcome(state, [Reply(t("input.stale_button")), self.prompt(state, ctx)])
         if step.kind is StepKind.SUMMARY:
@@ -314,12 +329,16 @@ class Engine:
         return Reply(message, self._buttons(state, step, ctx), columns=step.columns)
 
     def _store(self, state: State, step: Step, value: Any, ctx: Context) -> Outcome:
+        self._record(state, step, value)
+        return self._next(state, step, ctx)
+
+    @staticmethod
+    def _record(state: State, step: Step, value: Any) -> None:
         state.answers[step.id] = value
         if step.id not in state.history:
             state.history.append(step.id)
         elif not state.editing:  # answered again after going back: the path continues from here
             state.history = state.history[: state.history.index(step.id) + 1]
-        return self._next(state, step, ctx)
 
     def _next(self, state: State, step: Step, ctx: Context) -> Outcome:
         applicable = self.flow.applicable(state.answers)
@@ -341,8 +360,9 @@ class Engine:
         return Outcome(state, [self.prompt(state, ctx)], events)
 
     # ---- photos
-    def _photos(self, state: State, step: Step, photos: PhotoInput, ctx: Context) -> Outcome:
-        if step.kind is not StepKind.PHOTOS:
+    def _photos(self, state: State, photos: PhotoInput, ctx: Context) -> Outcome:
+        step = self.flow.photo_step_for(state)
+        if step is None:
             return Outcome(state, [Reply(t("input.need_text")), self.prompt(state, ctx)])
         have: list[dict[str, Any]] = list(state.answers.get(step.id) or [])
         known = {p["sha256"] for p in have}
@@ -361,25 +381,61 @@ class Engine:
         if len(photos.failures) > 3:
             replies.append(Reply(t("photos.more_failures", count=len(photos.failures) - 3)))
         if dropped:
-            replies.append(Reply(t("photos.full", dropped=dropped), self._buttons(state, step, ctx)))
+            replies.append(self._photos_reply(state, t("photos.full", dropped=dropped), ctx))
         elif added:
-            replies.append(Reply(t("photos.received", added=added, total=len(have)),
-                                 self._buttons(state, step, ctx)))
+            replies.append(self._photos_reply(state, t("photos.received", added=added, total=len(have)), ctx))
         elif duplicates:
-            replies.append(Reply(t("photos.duplicate", total=len(have)), self._buttons(state, step, ctx)))
+            replies.append(self._photos_reply(state, t("photos.duplicate", total=len(have)), ctx))
         return Outcome(state, replies)
 
+    def _photos_reply(self, state: State, said: str, ctx: Context) -> Reply:
+        """What was received, then what comes next: the next question itself, which answering ends the photo
+        step (no "Xong" needed), or, while editing, "send more or Xong"."""
+        step = self.flow.step(state.step)
+        if step.kind is not StepKind.PHOTOS:  # late photos: the next question was already asked, ask it again
+            question = self.prompt(state, ctx)
+            return replace(question, text=said + " " + t("photos.then_current") + "\n" + question.text)
+        following = self._question_after_photos(state, step)
+        if following is None:
+            return Reply(said + " " + t("photos.then_done"), self._buttons(state, step, ctx))
+        question = following.prompt_text(state.answers, ctx)
+        return Reply(said + " " + t("photos.then_next") + "\n" + question, self._buttons(state, step, ctx),
+                     columns=following.columns)
+
+    def _question_after_photos(self, state: State, step: Step) -> Step | None:
+        """The question after a photo step that has photos, which the person may answer straight away: not
+        while editing (the summary comes next then), not the summary."""
+        if step.kind is not StepKind.PHOTOS or state.editing or not state.answers.get(step.id):
+            return None
+        applicable = self.flow.applicable(state.answers)
+        after = applicable[applicable.index(step) + 1:] if step in applicable else []
+        return after[0] if after and after[0].kind in (StepKind.TEXT, StepKind.CHOICE) else None
+
+    def _leave_photos_then(self, state: State, step: Step, following: Step, inp: Input, ctx: Context) -> Outcome:
+        """The person answered the next question: the photos are kept as the step's answer, and the input
+        goes to that question."""
+        self._record(state, step, state.answers[step.id])
+        state.step = following.id
+        return self.handle(state, inp, ctx)
+
     def _photo_step_text(self, state: State, text: str, ctx: Context) -> Outcome:
-        """"Xong", "xong rồi", "đủ rồi" end the step; clearing the photos needs its exact label or number."""
+        """"Xong", "xong rồi", "đủ rồi" end the step; a button's exact label or number does what it says
+        (clearing the photos needs that); other text, once there are photos, answers the next question."""
         step = self.flow.step(state.step)
         if fold(text) in DONE_WORDS:
             return self._photos_control(state, DONE, ctx)
-        options = [Option(c.value, c.label) for c in self._buttons(state, step, ctx)]
+        buttons = self._buttons(state, step, ctx)
         try:
-            key = match_option(text, options, fuzzy=False).key.partition(":")[2]
+            value = match_option(text, [Option(c.value, c.label) for c in buttons], fuzzy=False).key
         except Invalid:
-            return Outcome(state, [Reply(t("photos.need_photo"), self._buttons(state, step, ctx))])
-        return self._photos_control(state, key, ctx)
+            value = ""
+        following = self._question_after_photos(state, step)
+        if value.startswith(f"{step.id}:"):
+            return self._photos_control(state, value.partition(":")[2], ctx)
+        if following is not None:
+            return self._leave_photos_then(state, step, following, Input(choice=value) if value else Input(text=text),
+                                           ctx)
+        return Outcome(state, [Reply(t("photos.need_photo"), buttons)])
 
     def _photos_control(self, state: State, key: str, ctx: Context) -> Outcome:
         step = self.flow.step(state.step)
@@ -440,7 +496,11 @@ class Engine:
         if step.kind is StepKind.SUMMARY:
             return self._edit_menu(state).choices if state.picking_edit else self._summary(state, ctx).choices
         if step.kind is StepKind.PHOTOS:
-            buttons = [Choice(t("photos.done"), f"{step.id}:{DONE}")]
+            following = self._question_after_photos(state, step)
+            # With photos, the next question's own buttons replace "Xong" (answering it ends the step);
+            # clearing comes last, so that a typed "1" never clears.
+            buttons = list(self._buttons(state, following, ctx)) if following else [
+                Choice(t("photos.done"), f"{step.id}:{DONE}")]
             if state.answers.get(step.id):
                 buttons.append(Choice(t("photos.clear"), f"{step.id}:{CLEAR}"))
             return tuple(buttons)

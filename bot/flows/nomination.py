@@ -23,6 +23,8 @@ from common.vocab import CASE_KINDS, COMMON_ETHNIC_GROUPS, FIELDS
 
 KIND_OPTIONS = tuple(Option(key, label) for key, label in CASE_KINDS)
 FIELD_OPTIONS = tuple(Option(str(n), label) for n, label in enumerate(FIELDS, start=1))
+# One tap (or its number) for the usual answers; any date, month or phrase can still be typed.
+WHEN_OPTIONS = tuple(Option(key, t(f"nom.when.{key}")) for key in ("today", "this_week", "this_month", "last_month"))
 CONSENT_OPTIONS = (
     Option("yes", t("nom.consent.yes")),
     Option("no", t("nom.consent.no")),
@@ -111,7 +113,7 @@ NOMINATION = Flow(
         Step("description", StepKind.TEXT, "nom.description.prompt", "nom.description.label",
              "nom.description.help", parse=_text(20, 3000)),
         Step("when", StepKind.TEXT, "nom.when.prompt", "nom.when.label", "nom.when.help",
-             parse=_when, show=_show_when),
+             options=WHEN_OPTIONS, parse=_when, show=_show_when, columns=2),
         Step("photos", StepKind.PHOTOS, "nom.photos.prompt", "nom.photos.label", "nom.photos.help",
              show=_show_photos),
         Step("phone", StepKind.TEXT, "nom.phone.prompt", "nom.phone.label", "nom.phone.help",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
+from bot.handlers.linking import channel_name
 from bot.request import Request
 from common.events import Choice, Reply
 from common.messages import t
@@ -156,14 +157,29 @@ async def _menu(request: Request, kinds: list[str]) -> Reply:
         if on and kind in (NUDGE, DRAFT):
             choices.append(Choice(t("nhacnho.snooze", kind=t(f"nhacnho.kind.{kind}")), f"pref:{kind}:snooze"))
     choices += [Choice(t("nhacnho.hour", hour=h), f"pref:hour:{h}") for h in HOURS]
+    channels = await _channels(request)
+    if len(channels) > 1:  # linked accounts (/lienket): where what the bot sends on its own goes
+        chosen = request.person.chosen_channel
+        lines.append(t("nhacnho.channel", channel=channel_name(chosen) if chosen else t("nhacnho.channel_last")))
+        choices += [Choice(t("nhacnho.via", channel=channel_name(c)), f"pref:channel:{c}") for c in channels]
+        choices.append(Choice(t("nhacnho.via_last"), "pref:channel:last"))
     lines.append(t("nhacnho.hint"))
     return Reply("\n".join(lines), tuple(choices), columns=1)
+
+
+async def _channels(request: Request) -> list[str]:
+    return list(dict.fromkeys(a.channel for a in await repo.accounts_of_person(request.session, request.person.id)))
 
 
 async def choose(request: Request, value: str) -> list[Reply]:
     """A pressed reminder button: pref:<kind>:on|off|snooze, or pref:hour:<h>."""
     kinds = _kinds(request.memberships)
     _, kind, action = (value.split(":") + ["", ""])[:3]
+    if kind == "channel" and (action == "last" or action in await _channels(request)):
+        chosen = None if action == "last" else action
+        await repo.choose_channel(request.session, request.person.id, chosen)
+        request.person.chosen_channel = chosen
+        return [Reply(t("nhacnho.saved")), await _menu(request, kinds)]
     if kind == "hour" and action.isdigit() and int(action) in HOURS:
         for k in kinds:
             (await _setting(request, k)).hour = int(action)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.handlers import cases, deadlines, drafts, exports, listing, onboarding, people, review
+from bot.handlers import cases, deadlines, drafts, exports, linking, listing, onboarding, people, review
 from bot.request import Request
 from common.events import Reply
 from common.messages import t
@@ -63,19 +63,20 @@ COMMANDS: tuple[Command, ...] = (
     Command("hoso", cases.my_cases, (CADRE,), ("ho so", "hoso", "ho so cua toi"), button="menu.my_cases"),
     Command("choduyet", review.pending_command, (SECRETARY,), ("cho duyet", "choduyet"), button="menu.pending"),
     Command("thongke", listing.statistics, (SECRETARY, OFFICIAL), ("thong ke", "thongke"), button="menu.stats"),
-    Command("trangthai", cases.case_status, (CADRE, SECRETARY, OFFICIAL)),
-    Command("danhsach", listing.case_list, (CADRE, SECRETARY, OFFICIAL)),
+    Command("trangthai", cases.case_status, (CADRE, SECRETARY, OFFICIAL), ("trang thai", "xem ho so")),
+    Command("danhsach", listing.case_list, (CADRE, SECRETARY, OFFICIAL), ("danh sach",)),
     Command("xuat", exports.export_command, (SECRETARY, OFFICIAL), ("xuat", "xuat ho so")),
     Command("han", deadlines.deadlines, (CADRE, SECRETARY, OFFICIAL)),
-    Command("themhan", deadlines.add_deadline, (SECRETARY, OFFICIAL)),
-    Command("sua", drafts.fix_command, (CADRE,), moves_draft=True),
-    Command("rut", review.withdraw_command, (CADRE,)),
-    Command("khenthuong", review.commend, (SECRETARY,)),
-    Command("donvi", people.units, (SECRETARY,)),
+    Command("themhan", deadlines.add_deadline, (SECRETARY, OFFICIAL), ("them han",)),
+    Command("sua", drafts.fix_command, (CADRE,), ("sua ho so",), moves_draft=True),
+    Command("rut", review.withdraw_command, (CADRE,), ("rut ho so",)),
+    Command("khenthuong", review.commend, (SECRETARY,), ("khen thuong",)),
+    Command("donvi", people.units, (SECRETARY,), ("don vi",)),
     Command("moi", people.invite, (SECRETARY,)),
     Command("nguoi", people.people, (SECRETARY,)),
-    Command("thuhoi", people.revoke, (SECRETARY,)),
-    Command("nhacnho", deadlines.reminders, (CADRE, SECRETARY, OFFICIAL)),
+    Command("thuhoi", people.revoke, (SECRETARY,), ("thu hoi",)),
+    Command("nhacnho", deadlines.reminders, (CADRE, SECRETARY, OFFICIAL), ("nhac nho",)),
+    Command("lienket", linking.link_command, EVERYONE, ("lien ket",)),
     Command("quaylai", None, (CADRE,), control="back"),
     Command("huy", None, (CADRE,), control="cancel"),
     Command("trogiup", None, EVERYONE, ("tro giup", "trogiup", "huong dan", "help"), button="menu.help",
@@ -97,6 +98,8 @@ BUTTONS: tuple[Button, ...] = (
 BY_NAME = {c.name: c for c in COMMANDS}
 BUTTON_BY_PREFIX = {b.prefix: b for b in BUTTONS}
 _BY_WORDS = {form: c.name for c in COMMANDS for form in c.typed_forms()}
+_BY_FORM = _BY_WORDS | {c.name: c.name for c in COMMANDS}  # "rut", "trangthai": a command's name, slash left out
+_LONGEST_FORM = max(len(form.split()) for form in _BY_FORM)
 
 
 def command(name: str) -> Command | None:
@@ -110,6 +113,18 @@ def button(choice: str) -> Button | None:
 def command_for_words(text: str) -> str:
     """The command typed words (or a main-menu button's label) mean, or ""."""
     return _BY_WORDS.get(fold(text), "")
+
+
+def typed_command(text: str) -> tuple[str, str]:
+    """A command typed without its slash, with what follows it: "rut NT-2026-00001", "rút hồ sơ NT-2026-00001",
+    "trangthai NT-2026-00042", "cho duyet 2". The longest run of leading words that names a command (by its
+    name or its words) wins; ("", "") when none does."""
+    words = text.split()
+    for count in range(min(len(words), _LONGEST_FORM), 0, -1):
+        name = _BY_FORM.get(fold(" ".join(words[:count])), "")
+        if name:
+            return name, text.split(None, count)[count] if len(words) > count else ""
+    return "", ""
 
 
 def public_commands() -> tuple[tuple[str, str], ...]:

@@ -447,6 +447,20 @@ class Fault:
         return None
 
 
+async def inject_fault(call: Call, queued: deque[Fault] | None,
+                       fault_for: Callable[[str, dict[str, Any]], Fault | None] | None,
+                       sleep: Callable[[float], Awaitable[None]]) -> None:
+    """The next fault queued for the call's method, else what `fault_for` decides: raised as the API's error
+    answer, or (a timeout) slept through before answering normally."""
+    fault = queued.popleft() if queued else (fault_for(call.method, call.params) if fault_for else None)
+    if fault is None:
+        return
+    if fault.kind == "timeout":
+        await sleep(fault.seconds)
+    elif (error := fault.error()) is not None:
+        raise error
+
+
 class _Window:
     """Sliding-window limiter: at most ``limit`` accepted calls per ``span`` seconds."""
 
@@ -719,14 +733,7 @@ class FakeTelegramServer:
         return web.Response(body=stored.data, content_type="application/octet-stream")
 
     async def _inject_fault(self, call: Call) -> None:
-        queued = self._queued_faults.get(call.method)
-        fault = queued.popleft() if queued else (self.fault(call.method, call.params) if self.fault else None)
-        if fault is None:
-            return
-        if fault.kind == "timeout":
-            await self._sleep(fault.seconds)
-        elif (error := fault.error()) is not None:
-            raise error
+        await inject_fault(call, self._queued_faults.get(call.method), self.fault, self._sleep)
 
     def _check_rate(self, call: Call) -> None:
         if not _is_rate_limited_method(call.method):

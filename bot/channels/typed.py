@@ -1,0 +1,17 @@
+"""Replies for channels without buttons (Zalo, the terminal): the choices become a numbered list, which the
+person answers by typing a number or the words (bot/menus.py, and the conversations' own matching)."""
+
+from __future__ import annotations
+
+from common.events import Reply
+from common.messages import t
+
+
+def typed_text(reply: Reply, indent: str = "") -> str:
+    """The reply's text, then how to use an invite code (no deep links: the code itself is sent to the bot),
+    then its choices, numbered."""
+    lines = [reply.text]
+    if reply.invite:
+        lines.append(t("invite.send_code", code=reply.invite))
+    lines += [f"{indent}{i}. {c.label}" for i, c in enumerate(reply.choices, start=1)]
+    return "\n".join(lines)

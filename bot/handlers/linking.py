@@ -1,0 +1,113 @@
+"""/lienket: one person on several channels. A person registered on one channel asks for a one-time code and
+sends it to the bot on the other; that account then belongs to them: one set of roles, one draft, one
+history. What the bot sends on its own goes to the channel they wrote from last, or the one they chose
+(/nhacnho)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from datetime import timedelta
+
+from bot.request import Request
+from common.events import Inbound, InboundKind, Reply
+from common.messages import t
+from scheduler.outbox import Message, enqueue
+from storage import repo
+from storage.models import Person
+
+log = logging.getLogger(__name__)
+
+LINK_TTL = timedelta(minutes=30)
+# Typed on a phone: no 0/O, 1/I/L; 31^8 codes, single use, for half an hour.
+_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+_SHAPE = re.compile(rf"LK[{_ALPHABET}]{{8}}")
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"[\s\-_.]", "", text).upper()
+
+
+def looks_like_link_code(text: str) -> bool:
+    return _SHAPE.fullmatch(_normal(text)) is not None
+
+
+def typed_code(event: Inbound) -> str:
+    """A link code sent on its own, or after /start or /lienket; "" if none."""
+    if event.kind is InboundKind.TEXT and looks_like_link_code(event.text):
+        return event.text
+    if event.kind is InboundKind.COMMAND and event.command in ("start", "lienket") and looks_like_link_code(event.args):
+        return event.args
+    return ""
+
+
+def _hash(code: str) -> str:
+    return hashlib.sha256(_normal(code).encode()).hexdigest()
+
+
+def channel_name(channel: str) -> str:
+    return t(f"channel.{channel}") if channel in ("telegram", "zalo", "terminal") else channel
+
+
+async def link_command(request: Request) -> list[Reply]:
+    """A new code, and which channels are linked already."""
+    code = "LK-" + "".join(secrets.choice(_ALPHABET) for _ in range(4)) + "-" + "".join(
+        secrets.choice(_ALPHABET) for _ in range(4))
+    await repo.add_link_code(request.session, _hash(code), request.person.id, request.event.channel, request.now,
+                             request.now + LINK_TTL)
+    lines = [t("link.code", code=code, minutes=int(LINK_TTL.total_seconds() // 60))]
+    accounts = await repo.accounts_of_person(request.session, request.person.id)
+    channels = list(dict.fromkeys(a.channel for a in accounts))
+    if len(channels) > 1:
+        preferred = request.person.chosen_channel or request.person.last_channel or channels[0]
+        lines.append(t("link.linked", channels=", ".join(map(channel_name, channels)),
+                       channel=channel_name(preferred)))
+    return [Reply("\n".join(lines))]
+
+
+async def redeem(request: Request, typed: str) -> list[Reply]:
+    """The code sent on the other channel: this chat's account joins the person who asked for it."""
+    session, now, event = request.session, request.now, request.event
+    code = await repo.link_code_by_hash(session, _hash(typed))
+    if code is None:
+        return [Reply(t("link.unknown"))]
+    if code.used_at is not None:
+        return [Reply(t("link.used"))]
+    if code.expires_at <= now:
+        return [Reply(t("link.expired", minutes=int(LINK_TTL.total_seconds() // 60)))]
+    if code.channel == event.channel:
+        return [Reply(t("link.same_channel"))]
+    account = request.account
+    if account is not None and account.person_id == code.person_id:
+        return [Reply(t("link.already"))]
+    if account is not None and await repo.has_roles(session, account.person_id):
+        log.warning("refused: %s account %s has roles of its own; not linked to person %s", event.channel,
+                    event.user_id, code.person_id)
+        return [Reply(t("link.taken", channel=channel_name(event.channel)))]
+    if not await repo.claim_link_code(session, code, now):
+        return [Reply(t("link.used"))]
+    await repo.link_account(session, code.person_id, event.channel, event.user_id, event.chat_id, account)
+    person = await session.get(Person, code.person_id)
+    await repo.note_channel(session, person, event.channel, touch=False)
+    await _tell_the_other_channel(request, code.person_id, code.channel)
+    log.info("person %s linked their %s account", person.id, event.channel)
+    request.account, request.person = None, person  # the menus drawn for the reply are the person's
+    request.memberships = await repo.memberships_of(session, person.id)
+    lines = [t("link.done", channel=channel_name(event.channel), name=person.name)]
+    if await repo.conversation_of(session, person.id) is not None:
+        lines.append(t("draft.pending_hint"))
+    return [Reply("\n".join(lines), with_main_menu=True, with_commands=True)]
+
+
+async def _tell_the_other_channel(request: Request, person_id: int, channel: str) -> None:
+    """Where the code was asked for hears of it: a link they did not make is noticed at once."""
+    account = next((a for a in await repo.accounts_of_person(request.session, person_id) if a.channel == channel),
+                   None)
+    if account is None:
+        return
+    text = t("link.notice", channel=channel_name(request.event.channel))
+    await enqueue(request.session, [Message(f"linked:{person_id}:{request.event.channel}:{request.now.timestamp():.0f}",
+                                            person_id, channel, account.chat_id, "linked", Reply(text), request.now)],
+                  request.now)
