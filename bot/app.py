@@ -101,7 +101,8 @@ class Service:
             if roles.plan or roles.send else None
         routes = [Route("POST", WEBHOOK_PATH, self.receiver.webhook)] \
             if self.receiver is not None and settings.webhook_url else []
-        routes += WebChat(self.web, self.access, self.intake, settings).routes()
+        self.web_chat = WebChat(self.web, self.access, self.intake, settings)
+        routes += self.web_chat.routes()
         routes += PublicPage(app.db, app.media, app.core.clock, settings).routes()
         self.http = HttpApp(app.db, app.core.clock, routes, max_backlog_age=settings.health_max_backlog_seconds,
                             middlewares=[security_headers(settings.frame_ancestors)]) if roles.http else None

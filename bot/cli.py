@@ -17,7 +17,7 @@ from alembic import command
 from bot.app import App, Roles, build_app, configure_logging, serve
 from bot.channels.telegram import TelegramChannel, invite_link, make_bot
 from bot.channels.terminal import TerminalChat
-from bot.demo import ensure_demo_cadre
+from bot.demo import DEMO_NAMES, DEMO_USERS, ensure_demo, run_demo
 from bot.export import dossier
 from bot.export.dossier import ExportSpec
 from bot.export.period import (
@@ -47,18 +47,21 @@ from storage.models import CaseStatus, Deadline, Role, UnitKind
 log = logging.getLogger("nguoitot")
 
 NO_TOKEN = """\
-TELEGRAM_BOT_TOKEN chưa được đặt, nên bot chưa chạy trên Telegram.
+TELEGRAM_BOT_TOKEN chưa được đặt, nên bot chưa chạy trên Telegram: đây là bản chạy thử (demo).
   • Để chạy trên Telegram: tạo bot với @BotFather, rồi đặt TELEGRAM_BOT_TOKEN=<token> trong tệp .env
     (xem .env.example) và chạy lại lệnh này.
-  • Trong lúc đó, đây là cuộc trò chuyện thật với bot trên terminal (nguoitot chat), với vai một cán bộ
-    demo của một phường demo, trên cơ sở dữ liệu {database}.
+  • Trong lúc đó, một phường demo (một cán bộ, một thư ký, một lãnh đạo, vài hồ sơ) chạy trên cơ sở dữ liệu
+    {database}; nhật ký ghi vào {log}.
 """
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
-    configure_logging("WARNING" if args.command == "chat" else settings.log_level)
+    if _is_demo(args, settings):  # log lines must not land inside the terminal chat: they go to a file
+        configure_logging(settings.log_level, settings.zone, demo_log(settings))
+    else:
+        configure_logging(settings.log_level, settings.zone)
     try:
         return asyncio.run(args.action(settings, args))
     except KeyboardInterrupt:
@@ -76,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sender", help="(PostgreSQL) only send reminders and notifications (the outbox)"
                    ).set_defaults(action=_sender)
     chat = sub.add_parser("chat", help="chat with the bot in this terminal as a demo cadre")
+    chat.add_argument("--role", choices=[r.value for r in DEMO_USERS], default=Role.CADRE.value,
+                      help="the demo person to be: cadre, secretary (review) or official (statistics)")
     chat.set_defaults(action=_chat)
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="create or migrate the schema").set_defaults(action=_db_upgrade)
@@ -409,9 +414,17 @@ async def _save_deadline(settings: Settings, args: argparse.Namespace, *, quarte
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.telegram_bot_token:
-        print(NO_TOKEN.format(database=settings.database_url))
-        return await _chat(settings, args)
+        print(NO_TOKEN.format(database=settings.database_url, log=demo_log(settings)))
+        return await run_demo(settings)
     return await serve(settings)
+
+
+def _is_demo(args: argparse.Namespace, settings: Settings) -> bool:
+    return args.command == "chat" or (args.command == "run" and not settings.telegram_bot_token)
+
+
+def demo_log(settings: Settings) -> Path:
+    return settings.media_dir.parent / "nguoitot.log"
 
 
 async def _worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -440,9 +453,10 @@ def _needs_several_processes(settings: Settings) -> str:
 
 
 async def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    role = Role(args.role)
     async with _opened(settings) as app:
-        await ensure_demo_cadre(app.db, app.core.clock.now())
-        await TerminalChat(app.core).run()
+        await ensure_demo(app.db, app.media, app.core.clock.now())
+        await TerminalChat(app.core, DEMO_USERS[role], DEMO_NAMES[role]).run()
     return 0
 
 

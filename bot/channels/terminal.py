@@ -59,14 +59,17 @@ class TerminalChat:
                 self.last_choices = reply.choices
         return replies
 
-    async def run(self, stdin: TextIO = sys.stdin, write: Callable[[str], None] = print) -> None:
+    async def run(self, stdin: TextIO = sys.stdin, write: Callable[[str], None] = print) -> bool:
+        """Until /thoat (True) or the end of the input (False)."""
         write(t("terminal.intro"))
         for reply in await self.say("/start"):
             write(render(reply))
         while True:
             line = await asyncio.to_thread(stdin.readline)
-            if not line or line.strip() in ("/thoat", "/exit"):
-                return
+            if not line:
+                return False
+            if line.strip() in ("/thoat", "/exit"):
+                return True
             if not line.strip():
                 continue
             for reply in await self.say(line):
