@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape as xml_escape
 
@@ -81,7 +82,8 @@ class PublicPage:
                        "movement": c.movement, "description": c.description, "when": c.when,
                        "status": t(f"status.{c.status}"), "updated": c.updated_at.isoformat(),
                        "photos": [f"{base}/cong-khai/anh/{sha}.jpg" for sha in c.photos]} for c in cases]},
-            headers={"Cache-Control": CACHE, "Access-Control-Allow-Origin": "*"})
+            headers={"Cache-Control": CACHE, "Access-Control-Allow-Origin": "*"},
+            dumps=lambda value: json.dumps(value, ensure_ascii=False))
 
     async def atom(self, request: web.Request) -> web.Response:
         name, cases = await self._cases(request)
