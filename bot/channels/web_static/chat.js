@@ -135,7 +135,7 @@
     item.className = message.mine ? "mine" : "bot";
     if (message.photos && message.photos.length) {
       const grid = document.createElement("div");
-      grid.className = "photos";
+      grid.className = message.photos.length === 1 ? "photos single" : "photos";  // a chart: full width
       for (const src of message.photos) {
         const link = document.createElement("a");
         link.href = src;
