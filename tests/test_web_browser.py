@@ -4,6 +4,7 @@ the photos and returns it with a reason; the cadre sees the notice appear withou
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlmodel import select
@@ -86,3 +87,29 @@ async def test_a_cadre_nominates_in_the_browser_and_the_secretary_returns_it(app
     assert await cadre.last_bot().locator(".choices button").all_inner_texts() == [t("notify.fix_now")]
     await phone.close()
     await desk.close()
+
+
+async def test_where_websockets_are_blocked_the_page_falls_back_to_polling(app, web_service, browser):
+    context = await browser.new_context(viewport=PHONE)
+    page = await context.new_page()
+
+    async def blocked(socket) -> None:  # a proxy that lets the upgrade through and drops it at once
+        await socket.close()
+
+    await page.route_web_socket(re.compile(r".*/chat/ws.*"), blocked)
+    polled = []
+    page.on("request", lambda request: polled.append(request.url) if "/chat/api/messages" in request.url else None)
+    chat = ChatPage(page, web_service.base_url)
+    await chat.sign_in(await new_invite(app), "Mạng Chặn")
+    await chat.bot_says("Chào mừng Mạng Chặn!")
+    await chat.say("/trogiup", then=t("help.title"))
+    assert polled and all("wait=1" in url for url in polled)
+    await context.close()
+
+
+def test_the_page_is_small_and_needs_no_other_server():
+    static = ROOT / "bot" / "channels" / "web_static"
+    assert sum(p.stat().st_size for p in static.glob("*.js")) + sum(p.stat().st_size for p in static.glob("*.css")) \
+        < 100_000
+    for path in static.iterdir():
+        assert re.findall(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", path.read_text()) == [], path.name

@@ -323,14 +323,15 @@ class WebChat:
         await socket.prepare(request)
         since = _int(request.query.get("since"))
         closed = asyncio.create_task(_until_closed(socket))
+        first = True  # the first frame goes even when empty: the browser knows the socket works
         try:
             while not closed.done():
                 heard = self.channel.notices.listen(person.chat_id)
                 try:
                     rows = await self._rows(person.chat_id, since)
-                    if rows:
+                    if rows or first:
                         await socket.send_json({"messages": [view(row) for row in rows]})
-                        since = rows[-1].id
+                        since, first = rows[-1].id if rows else since, False
                     await asyncio.wait([heard, closed], timeout=POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     self.channel.notices.forget(person.chat_id, heard)

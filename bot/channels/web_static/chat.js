@@ -6,7 +6,7 @@
 (function () {
   const TEXTS = JSON.parse(document.body.dataset.texts || "{}");
   const $ = (id) => document.getElementById(id);
-  const state = { csrf: "", lastId: 0, socket: null, socketOpened: false, failures: 0, polling: false,
+  const state = { csrf: "", lastId: 0, socket: null, socketWorked: false, failures: 0, polling: false,
                   signedIn: false, outbox: [], flushing: false, seen: new Set() };
 
   // ---- helpers
@@ -83,14 +83,17 @@
     if (state.polling) { poll(); return; }
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     const socket = new WebSocket(scheme + location.host + "/chat/ws?since=" + state.lastId);
+    let worked = false;  // the server's first frame came through this socket
     state.socket = socket;
-    socket.onopen = () => { state.socketOpened = true; state.failures = 0; status(""); };
-    socket.onmessage = (event) => received(JSON.parse(event.data));
+    socket.onmessage = (event) => {
+      if (!worked) { worked = true; state.socketWorked = true; state.failures = 0; status(""); }
+      received(JSON.parse(event.data));
+    };
     socket.onclose = () => {
       state.socket = null;
       if (!state.signedIn) { return; }
       state.failures += 1;
-      if (!state.socketOpened && state.failures >= 2) {  // never got through: WebSockets are blocked here
+      if (!state.socketWorked && state.failures >= 2) {  // never got through: WebSockets are blocked here
         state.polling = true;
         poll();
         return;
