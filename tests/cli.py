@@ -14,7 +14,10 @@ def run_cli(args: list[str], settings, monkeypatch, capsys) -> tuple[int, str, s
     monkeypatch.setenv("EXPORTS_DIR", str(settings.exports_dir))
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "")
     monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "xa_hoankiem_bot")
-    code = cli.main(args)
+    try:
+        code = cli.main(args)
+    except SystemExit as exit:  # --version, --help, a usage error: argparse exits
+        code = exit.code
     out, err = capsys.readouterr()
     return code, out, err
 
