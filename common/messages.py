@@ -521,6 +521,10 @@ VI: dict[str, str] = {
     "units.renamed": "Đã đổi tên {old} thành {name}.",
     "units.retired": "{name} đã ngừng (các hồ sơ cũ vẫn được giữ).",
     "units.taken": "Đã có đơn vị tên {name}.",
+    "units.alike": (
+        "Xã đã có \"{name}\", gần giống \"{typed}\". Nếu là một, không cần thêm. "
+        "Nếu đúng là nơi khác, gõ lại kèm dấu chấm than: {again}"
+    ),
     "invite.usage": "Gõ: /moi canbo <tên thôn hoặc số #>, /moi lanhdao, hoặc /moi thuky",
     "invite.unit_unknown": "Không tìm thấy thôn/đơn vị này. Gõ /donvi để xem, hoặc /donvi them thon <tên> để thêm.",
     "invite.created": "Mã mời {role} (dùng một lần, hết hạn sau {days} ngày): {code}",

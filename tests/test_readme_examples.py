@@ -127,3 +127,21 @@ async def test_remind_preview_says_why_it_shows_nothing(settings, monkeypatch, c
     code, out, _ = await run_cli_async(["remind", "preview", "--at", "2026-12-13T10:30"], settings, monkeypatch,
                                        capsys)
     assert "deadline" in out and "nhắc bù" in out  # 08:00 passed while the bot was down: sent late, and said
+
+
+async def test_in_chat_a_village_close_to_an_existing_one_is_asked_about_and_lists_sort_numbers(app):
+    from storage.models import Role
+    from tests.chat import Chat
+    from tests.conftest import add_member
+
+    await add_member(app, "s-7", role=Role.SECRETARY, village=None)
+    secretary = Chat(app.core, "s-7")
+    for name in ("Tổ dân phố số 10", "Tổ dân phố số 7", "Tổ dân phố số 2"):
+        assert (await secretary.say(f"/donvi them thon {name}"))[0].text == t("units.added", name=name)
+    [asked] = await secretary.say("/donvi them thon Tổ dân phố 7")
+    assert asked.text == t("units.alike", name="Tổ dân phố số 7", typed="Tổ dân phố 7",
+                           again="/donvi them thon Tổ dân phố 7 !")
+    assert (await secretary.say("/donvi them thon Tổ dân phố 7 !"))[0].text == t("units.added", name="Tổ dân phố 7")
+    listing = (await secretary.say("/donvi"))[0].text
+    order = [listing.index(f"Tổ dân phố số {n} ") for n in (2, 7, 10)]
+    assert order == sorted(order)
