@@ -64,11 +64,12 @@ class WebAccess:
         self._key = settings.web_session_secret.encode() if settings.web_session_secret else b""
 
     async def prepare(self) -> None:
-        """The signing key: configured, or made once and kept in the database for every process."""
-        if self._key:
-            return
+        """The signing key: configured, or made once and kept in the database for every process. Sessions
+        that expired are forgotten here, at each start."""
         async with self.db.session() as session:
-            self._key = (await web.app_secret(session, SECRET_NAME, secrets.token_urlsafe(48))).encode()
+            await web.forget_expired_sessions(session, self.clock.now())
+            if not self._key:
+                self._key = (await web.app_secret(session, SECRET_NAME, secrets.token_urlsafe(48))).encode()
 
     # ---- tokens
     def new_token(self) -> str:

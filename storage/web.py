@@ -91,15 +91,6 @@ async def revoke_session(session: AsyncSession, token_hash: str, now: datetime) 
                                                    WebSession.revoked_at.is_(None)).values(revoked_at=now))
 
 
-async def revoke_sessions_of(session: AsyncSession, person_id: int, now: datetime) -> int:
-    """Sign a person out of every browser; how many sessions were open."""
-    accounts = select(Account.id).where(Account.person_id == person_id)
-    result = await session.execute(update(WebSession).where(WebSession.account_id.in_(accounts),
-                                                            WebSession.revoked_at.is_(None))
-                                   .values(revoked_at=now).execution_options(synchronize_session=False))
-    return result.rowcount
-
-
 async def forget_expired_sessions(session: AsyncSession, now: datetime) -> None:
     await session.execute(delete(WebSession).where(WebSession.expires_at <= now))
 
