@@ -9,16 +9,22 @@ import gc
 import logging
 import signal
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 from typing import Any
 
 from bot import casework
 from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel, TelegramOutbound, TelegramReceiver, make_bot
+from bot.channels.web import WebChannel, WebChat, security_headers
 from bot.channels.zalo import WEBHOOK_PATH as ZALO_WEBHOOK_PATH
 from bot.channels.zalo import ZaloApi, ZaloChannel, ZaloReceiver
 from bot.core import Core
+from bot.handlers import linking
 from bot.http import HttpApp, Route
 from bot.intake import ChannelPort, Intake, Worker
 from bot.media_links import MediaLinks
+from bot.public import PublicPage
+from bot.web_access import WebAccess
 from common.clock import Clock, SystemClock
 from common.settings import Settings
 from scheduler.service import ReminderService
@@ -65,7 +71,7 @@ class Roles:
     work: bool = True  # handle the inbox and send the replies
     plan: bool = True  # plan reminders (one process at a time)
     send: bool = True  # send the outbox (one process at a time)
-    http: bool = True  # serve webhooks, /healthz and /metrics
+    http: bool = True  # serve webhooks, the web chat, the public page, /healthz and /metrics
 
 
 class Service:
@@ -82,6 +88,11 @@ class Service:
         self.channels: dict[str, ChannelPort] = make_channels(app, self.bot, self.zalo)
         if self.bot is not None:  # background exports post through it (Zalo cannot send files)
             app.core.exports.attach("telegram", TelegramOutbound(self.channels["telegram"]))
+        # The web chat: its replies are kept in the database for the browser, so every process can deliver them.
+        self.web = WebChannel(app.db, app.media, app.core.clock)
+        self.channels["web"] = self.web
+        self.access = WebAccess(app.db, settings, app.core.clock)
+        self.access.person_codes.append(linking.person_of_code)  # a /lienket code signs a person in too
         self.worker = Worker(app.core, app.db, self.locks, self.channels, album_wait=settings.album_wait_seconds,
                              max_chats=settings.worker_chats) if roles.work else None
         self.intake = Intake(app.db, self.worker)
@@ -107,8 +118,11 @@ class Service:
                                          plan=roles.plan, send=roles.send, sender_idle=sender_idle,
                                          refreshers={"newcases": casework.current_digest}) \
             if roles.plan or roles.send else None
-        self.http = HttpApp(app.db, app.core.clock, routes, max_backlog_age=settings.health_max_backlog_seconds) \
-            if roles.http else None
+        self.web_chat = WebChat(self.web, self.access, self.intake, settings)
+        routes += self.web_chat.routes()
+        routes += PublicPage(app.db, app.media, app.core.clock, settings).routes()
+        self.http = HttpApp(app.db, app.core.clock, routes, max_backlog_age=settings.health_max_backlog_seconds,
+                            middlewares=[security_headers(settings.frame_ancestors)]) if roles.http else None
         self._tasks: list[asyncio.Task] = []
 
     @property
@@ -121,6 +135,7 @@ class Service:
         if self.worker is not None:  # the first /thongke then waits for no chart worker to start
             self._tasks.append(asyncio.create_task(self.app.core.charts.warm(), name="chart worker warm-up"))
         if self.http is not None:
+            await self.access.prepare()  # the web session key, made once and shared through the database
             await self.http.start(settings.http_host, settings.http_port)
         if self.worker is not None:
             self._tasks.append(asyncio.create_task(self.worker.run(), name="inbox worker"))
@@ -222,10 +237,25 @@ async def _built_when_reachable(settings: Settings, stopping: asyncio.Event) -> 
     return None
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str, zone: tzinfo = UTC, file: Path | None = None) -> None:
+    """Log lines with the local time and its offset from UTC (TZ), to stderr or to a file."""
+    handler: logging.Handler = logging.StreamHandler()
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(file, encoding="utf-8")
+    handler.setFormatter(_ZonedFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", zone=zone))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)  # one line per update is too much
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+class _ZonedFormatter(logging.Formatter):
+    def __init__(self, fmt: str, *, zone: tzinfo) -> None:
+        super().__init__(fmt)
+        self.zone = zone
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 (logging's name)
+        return datetime.fromtimestamp(record.created, self.zone).strftime("%Y-%m-%d %H:%M:%S%z")
 
 
 def settle_memory() -> None:

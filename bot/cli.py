@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import io
 import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
+from importlib import metadata
 from pathlib import Path
 
 from alembic import command
@@ -18,7 +20,7 @@ from bot.app import App, Roles, build_app, configure_logging, make_channels, ser
 from bot.channels.telegram import invite_link, make_bot
 from bot.channels.terminal import TerminalChat
 from bot.channels.zalo import ZaloApi
-from bot.demo import ensure_demo_cadre
+from bot.demo import DEMO_NAMES, DEMO_USERS, ensure_demo, run_demo
 from bot.export import dossier
 from bot.export.dossier import ExportSpec
 from bot.export.period import (
@@ -36,8 +38,8 @@ from bot.exports import audit_entry
 from bot.handlers.onboarding import create_invite
 from bot.scopes import commune_scope, province_scope
 from common.settings import Settings
-from common.text import fold
-from scheduler.calendar import Calendar
+from common.text import fold, natural_key
+from scheduler.calendar import Calendar, years_around
 from scheduler.reminders import ReminderPlanner, summarize
 from scheduler.service import ReminderService
 from storage import exports, repo
@@ -48,114 +50,184 @@ from storage.models import CaseStatus, Deadline, Role, UnitKind
 log = logging.getLogger("nguoitot")
 
 NO_TOKEN = """\
-TELEGRAM_BOT_TOKEN và ZALO_BOT_TOKEN chưa được đặt, nên bot chưa chạy trên Telegram hay Zalo.
+TELEGRAM_BOT_TOKEN và ZALO_BOT_TOKEN chưa được đặt, nên bot chưa chạy trên Telegram hay Zalo: đây là bản chạy thử (demo).
   • Để chạy trên Telegram: tạo bot với @BotFather, rồi đặt TELEGRAM_BOT_TOKEN=<token> trong tệp .env
     (xem .env.example) và chạy lại lệnh này.
   • Để chạy trên Zalo: tạo bot trên Zalo Bot Platform (bot.zaloplatforms.com), rồi đặt ZALO_BOT_TOKEN=<token>.
     Đặt cả hai thì một tiến trình phục vụ cả hai kênh.
-  • Trong lúc đó, đây là cuộc trò chuyện thật với bot trên terminal (nguoitot chat), với vai một cán bộ
-    demo của một phường demo, trên cơ sở dữ liệu {database}.
+  • Trong lúc đó, một phường demo (một cán bộ, một thư ký, một lãnh đạo, vài hồ sơ) chạy trên cơ sở dữ liệu
+    {database}; nhật ký ghi vào {log}.
 """
 
 
 def main(argv: list[str] | None = None) -> int:
+    argparse._ = _argparse_vi  # argparse's own words ("usage:", "options", errors) in Vietnamese too
     args = _parser().parse_args(argv)
     settings = Settings()
-    configure_logging("WARNING" if args.command == "chat" else settings.log_level)
+    if _is_demo(args, settings):  # log lines must not land inside the terminal chat: they go to a file
+        configure_logging(settings.log_level, settings.zone, demo_log(settings))
+    else:
+        configure_logging(settings.log_level, settings.zone)
     try:
         return asyncio.run(args.action(settings, args))
     except KeyboardInterrupt:
         return 130
+    except (CommuneNotFound, AmbiguousCommune) as exc:
+        print(_scope_error(exc), file=sys.stderr)
+        return 2
+    except Refused as refused:
+        print(refused, file=sys.stderr)
+        return 2
+
+
+class Refused(Exception):
+    """What the administrator asked cannot be done as asked; the message says why and what to do."""
+
+
+_ARGPARSE_VI = {
+    "usage: ": "cách dùng: ",
+    "positional arguments": "tham số",
+    "options": "tùy chọn",
+    "show this help message and exit": "in hướng dẫn này rồi thoát",
+    "show program's version number and exit": "in phiên bản rồi thoát",
+    "the following arguments are required: %s": "thiếu tham số: %s",
+    "unrecognized arguments: %s": "tham số không hiểu được: %s",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: lỗi: %(message)s\n(xem %(prog)s --help)\n",
+    "invalid choice: %(value)r (choose from %(choices)s)": "lựa chọn không có: %(value)r (chọn một trong %(choices)s)",
+    "expected one argument": "cần một giá trị",
+    "argument %(argument_name)s: %(message)s": "tham số %(argument_name)s: %(message)s",
+    "invalid %(type)s value: %(value)r": "giá trị không hợp lệ: %(value)r",
+    "not allowed with argument %s": "không dùng cùng %s",
+    "one of the arguments %s is required": "cần một trong các tham số %s",
+}
+
+
+def _argparse_vi(text: str) -> str:
+    return _ARGPARSE_VI.get(text, text)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nguoitot", description="Bot đề cử người tốt, việc tốt")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the bot: receive (long polling, or a webhook with WEBHOOK_URL), handle, "
-                                     "remind, serve /healthz and /metrics (the terminal chat without a token)")
-    run.set_defaults(action=_run)
-    sub.add_parser("worker", help="(PostgreSQL) only handle received updates, beside a `run` process"
+    parser = argparse.ArgumentParser(prog="nguoitot", description="Bot đề cử người tốt, việc tốt: chạy bot và quản trị.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="LỆNH", title="các lệnh")
+    sub.add_parser("run", help="chạy bot: nhận tin (Telegram, trang chat), trả lời, nhắc hạn, /healthz; không có "
+                              "token: chạy thử (demo) trên trình duyệt và terminal").set_defaults(action=_run)
+    sub.add_parser("worker", help="(PostgreSQL) chỉ xử lý tin đã nhận, chạy bên cạnh một tiến trình run"
                    ).set_defaults(action=_worker)
-    sub.add_parser("sender", help="(PostgreSQL) only send reminders and notifications (the outbox)"
-                   ).set_defaults(action=_sender)
-    chat = sub.add_parser("chat", help="chat with the bot in this terminal as a demo cadre")
+    sub.add_parser("sender", help="(PostgreSQL) chỉ gửi nhắc nhở và thông báo").set_defaults(action=_sender)
+    chat = sub.add_parser("chat", help="trò chuyện với bot ngay trên terminal, với vai một người demo")
+    chat.add_argument("--role", choices=[r.value for r in DEMO_USERS], default=Role.CADRE.value,
+                      help="vai demo: cadre (cán bộ, đề cử), secretary (thư ký, duyệt) hoặc official (lãnh đạo, "
+                           "thống kê); mặc định cadre")
     chat.set_defaults(action=_chat)
-    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
-    db.add_parser("upgrade", help="create or migrate the schema").set_defaults(action=_db_upgrade)
-    revision = db.add_parser("revision", help="(developers) generate a migration from the models")
-    revision.add_argument("-m", "--message", required=True)
+    db = sub.add_parser("db", help="cơ sở dữ liệu").add_subparsers(dest="db_command", required=True, metavar="LỆNH")
+    db.add_parser("upgrade", help="tạo hoặc nâng cấp cấu trúc cơ sở dữ liệu").set_defaults(action=_db_upgrade)
+    revision = db.add_parser("revision", help="(nhà phát triển) tạo bản nâng cấp từ các bảng")
+    revision.add_argument("-m", "--message", required=True, help="mô tả ngắn")
     revision.set_defaults(action=_db_revision)
-    invite = sub.add_parser("invite", help="create a single-use invitation and print its link")
-    invite.add_argument("--role", required=True, choices=[r.value for r in Role])
-    invite.add_argument("--commune", help="official commune code or name (\"Tân Hòa, Tuyên Quang\")")
-    invite.add_argument("--province", help="for a province official: province code or name")
-    invite.add_argument("--village", help="the cadre's village (created if new)")
-    invite.add_argument("--organisation", help="the cadre's organisation, instead of a village (created if new)")
-    invite.add_argument("--days", type=int, help="days until the invitation expires (default INVITE_TTL_DAYS)")
+    invite = sub.add_parser("invite", help="tạo mã mời dùng một lần; `invite list`: các mã còn hiệu lực")
+    invite.add_argument("what", nargs="?", choices=["list"], help="list: liệt kê các lời mời chưa dùng, chưa hết hạn")
+    invite.add_argument("--role", choices=[r.value for r in Role],
+                        help="vai: cadre (cán bộ), secretary (thư ký), official (lãnh đạo), admin")
+    invite.add_argument("--commune", help='mã hoặc tên xã/phường ("Tân Hòa, Đồng Tháp")')
+    invite.add_argument("--province", help="với lãnh đạo tỉnh: mã hoặc tên tỉnh")
+    invite.add_argument("--village", help="thôn, tổ dân phố của cán bộ (tạo mới nếu chưa có)")
+    invite.add_argument("--organisation", help="đoàn thể của cán bộ, thay cho thôn (tạo mới nếu chưa có)")
+    invite.add_argument("--new-village", action="store_true",
+                        help="tạo thôn mới dù đã có thôn tên gần giống")
+    invite.add_argument("--days", type=int, help="số ngày mã còn hiệu lực (mặc định INVITE_TTL_DAYS)")
     invite.set_defaults(action=_invite)
-    remind = sub.add_parser("remind", help="reminders").add_subparsers(dest="remind_command", required=True)
-    preview = remind.add_parser("preview", help="who would get what at a moment, without sending")
-    preview.add_argument("--at", required=True, type=_local_time, help="local time, e.g. 2026-12-13T08:00")
+    remind = sub.add_parser("remind", help="nhắc nhở").add_subparsers(dest="remind_command", required=True,
+                                                                       metavar="LỆNH")
+    preview = remind.add_parser("preview", help="ai sẽ nhận gì vào một thời điểm (không gửi)")
+    preview.add_argument("--at", required=True, type=_local_time, help="giờ địa phương, ví dụ 2026-12-13T08:00")
     preview.set_defaults(action=_remind_preview)
-    remind.add_parser("run", help="plan and send what is due now").set_defaults(action=_remind_run)
-    deadline = sub.add_parser("deadline", help="deadlines").add_subparsers(dest="deadline_command", required=True)
-    add = deadline.add_parser("add", help="a one-off deadline with a title")
-    move = deadline.add_parser("move", help="move a quarterly deadline of a commune or a province")
+    remind.add_parser("run", help="lên lịch và gửi những gì đến hạn bây giờ").set_defaults(action=_remind_run)
+    deadline = sub.add_parser("deadline", help="hạn gửi").add_subparsers(dest="deadline_command", required=True,
+                                                                          metavar="LỆNH")
+    add = deadline.add_parser("add", help="thêm một hạn có tên (một lần)")
+    move = deadline.add_parser("move", help="dời hạn quý của một xã hoặc một tỉnh")
+    listed_deadlines = deadline.add_parser("list", help="các hạn sắp tới của một xã (hoặc mọi hạn đã đặt)")
+    for subcommand in (add, move, listed_deadlines):
+        subcommand.add_argument("--commune", help="mã hoặc tên xã/phường")
+        subcommand.add_argument("--province", help="mã hoặc tên tỉnh (mọi xã của tỉnh)")
     for subcommand in (add, move):
-        subcommand.add_argument("--commune", help="official commune code or name")
-        subcommand.add_argument("--province", help="province code or name (all its communes)")
-        subcommand.add_argument("--date", required=True, type=_date, help="the day, YYYY-MM-DD (until 23:59)")
-    add.add_argument("--title", required=True)
-    move.add_argument("--quarter", required=True, type=int, choices=[1, 2, 3, 4])
-    move.add_argument("--year", type=int, help="the quarter's year (default: the year of --date, or the year "
-                                               "before for quarter 4 moved into January)")
+        subcommand.add_argument("--date", required=True, type=_date, help="ngày, dạng YYYY-MM-DD (hết 23:59)")
+    add.add_argument("--title", required=True, help="tên của hạn")
+    move.add_argument("--quarter", required=True, type=int, choices=[1, 2, 3, 4], help="quý 1–4")
+    move.add_argument("--year", type=int, help="năm của quý (mặc định: năm của --date, hoặc năm trước nếu dời "
+                                               "quý 4 sang tháng 1)")
     add.set_defaults(action=_deadline_add)
     move.set_defaults(action=_deadline_move)
-    units = sub.add_parser("units", help="villages and organisations").add_subparsers(dest="units_command",
-                                                                                      required=True)
-    load = units.add_parser("import", help="villages from a CSV file: commune code or name, village name")
-    load.add_argument("file")
+    listed_deadlines.set_defaults(action=_deadline_list)
+    units = sub.add_parser("units", help="thôn, tổ dân phố, đoàn thể").add_subparsers(
+        dest="units_command", required=True, metavar="LỆNH")
+    load = units.add_parser("import", help="nhập thôn từ tệp CSV", description=UNITS_FORMAT,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    load.add_argument("file", help="tệp CSV: mã hoặc tên xã, tên thôn (xem định dạng ở trên)")
     load.set_defaults(action=_units_import)
-    listed = units.add_parser("list", help="the units of a commune")
-    listed.add_argument("--commune", required=True)
+    listed = units.add_parser("list", help="các thôn, đoàn thể của một xã")
+    listed.add_argument("--commune", required=True, help="mã hoặc tên xã/phường")
     listed.set_defaults(action=_units_list)
-    people = sub.add_parser("people", help="people").add_subparsers(dest="people_command", required=True)
-    who = people.add_parser("list", help="the people of a commune, with role and unit")
-    who.add_argument("--commune", required=True)
+    people = sub.add_parser("people", help="người dùng").add_subparsers(dest="people_command", required=True,
+                                                                        metavar="LỆNH")
+    who = people.add_parser("list", help="người dùng của một xã, với vai và thôn")
+    who.add_argument("--commune", required=True, help="mã hoặc tên xã/phường")
     who.set_defaults(action=_people_list)
-    movements = sub.add_parser("movements", help="the movements (phong trào) cadres choose from").add_subparsers(
-        dest="movements_command", required=True)
-    shown = movements.add_parser("list", help="the list a commune's cadres see")
-    shown.add_argument("--commune", required=True)
+    movements = sub.add_parser("movements", help="các phong trào thi đua cán bộ chọn").add_subparsers(
+        dest="movements_command", required=True, metavar="LỆNH")
+    shown = movements.add_parser("list", help="danh sách phong trào cán bộ của một xã thấy")
+    shown.add_argument("--commune", required=True, help="mã hoặc tên xã/phường")
     shown.set_defaults(action=_movements_list)
-    own = movements.add_parser("set", help="a commune's own list, one movement a line, in order")
-    own.add_argument("--commune", required=True)
+    own = movements.add_parser("set", help="danh sách riêng của một xã, mỗi dòng một phong trào, theo thứ tự")
+    own.add_argument("--commune", required=True, help="mã hoặc tên xã/phường")
     source = own.add_mutually_exclusive_group(required=True)
-    source.add_argument("file", nargs="?", help="a UTF-8 text file, one movement a line")
-    source.add_argument("--default", action="store_true", help="go back to the default list")
+    source.add_argument("file", nargs="?", help="tệp văn bản UTF-8, mỗi dòng một phong trào")
+    source.add_argument("--default", action="store_true", help="quay về danh sách mặc định")
     own.set_defaults(action=_movements_set)
-    export = sub.add_parser("export", help="the dossier of a commune or a province: XLSX, photo ZIP, DOCX and PDF")
+    export = sub.add_parser("export", help="hồ sơ của một xã hoặc một tỉnh: XLSX, ảnh ZIP, DOCX và PDF")
     where = export.add_mutually_exclusive_group(required=True)
-    where.add_argument("--commune", help="official commune code or name")
-    where.add_argument("--province", help="province code or name (every commune of it)")
-    export.add_argument("--year", type=int, help="the calendar year (with --quarter: that quarter's period)")
-    export.add_argument("--quarter", type=int, choices=[1, 2, 3, 4], help="a reporting quarter (default: the "
-                                                                          "current one)")
-    export.add_argument("--from", dest="first", type=_date, help="first day, YYYY-MM-DD (with --to)")
-    export.add_argument("--to", dest="last", type=_date, help="last day, YYYY-MM-DD")
+    where.add_argument("--commune", help="mã hoặc tên xã/phường")
+    where.add_argument("--province", help="mã hoặc tên tỉnh (mọi xã của tỉnh)")
+    export.add_argument("--year", type=int, help="năm (cùng --quarter: kỳ của quý đó)")
+    export.add_argument("--quarter", type=int, choices=[1, 2, 3, 4], help="quý báo cáo (mặc định: quý này)")
+    export.add_argument("--from", dest="first", type=_date, help="ngày đầu, YYYY-MM-DD (cùng --to)")
+    export.add_argument("--to", dest="last", type=_date, help="ngày cuối, YYYY-MM-DD")
     export.add_argument("--status", action="append", choices=[s.value for s in CaseStatus],
-                        help="a status to include; repeat for several (default: approved and commended)")
-    export.add_argument("--out", required=True, help="the folder to write the files to")
+                        help="một trạng thái cần lấy; lặp lại để lấy nhiều (mặc định: approved và commended)")
+    export.add_argument("--out", required=True, help="thư mục ghi tệp")
     export.set_defaults(action=_export)
-    audit = sub.add_parser("audit", help="the audit of exports").add_subparsers(dest="audit_command", required=True)
-    listed_exports = audit.add_parser("list", help="the latest exports: who, scope, period, files")
-    listed_exports.add_argument("--limit", type=int, default=50)
+    audit = sub.add_parser("audit", help="nhật ký xuất hồ sơ").add_subparsers(dest="audit_command", required=True,
+                                                                               metavar="LỆNH")
+    listed_exports = audit.add_parser("list", help="các lần xuất gần đây: ai, phạm vi, kỳ, tệp")
+    listed_exports.add_argument("--limit", type=int, default=50, help="số dòng (mặc định 50)")
     listed_exports.set_defaults(action=_audit_list)
-    case = sub.add_parser("case", help="cases").add_subparsers(dest="case_command", required=True)
-    history = case.add_parser("history", help="the audit trail of a case")
-    history.add_argument("code")
+    case = sub.add_parser("case", help="hồ sơ").add_subparsers(dest="case_command", required=True, metavar="LỆNH")
+    history = case.add_parser("history", help="lịch sử (nhật ký) một hồ sơ")
+    history.add_argument("code", help="mã hồ sơ, ví dụ NT-2026-00001")
     history.set_defaults(action=_case_history)
+    show = case.add_parser("show", help="toàn bộ một hồ sơ: các câu trả lời, ảnh, trạng thái")
+    show.add_argument("code", help="mã hồ sơ, ví dụ NT-2026-00001")
+    show.set_defaults(action=_case_show)
     return parser
+
+
+UNITS_FORMAT = """\
+Nhập thôn, tổ dân phố từ một tệp CSV: mỗi dòng một thôn, hai cột:
+  mã hoặc tên xã/phường, tên thôn
+Ví dụ (dòng tiêu đề có thể có hoặc không):
+  xa,thon
+  00070,Tổ dân phố số 1
+  "Tân Hòa, Đồng Tháp",Ấp Tân Thành
+Dấu phân cách: dấu phẩy, chấm phẩy hoặc tab; mã hóa UTF-8 hoặc UTF-16 (Excel: "CSV UTF-8" hay "Unicode Text"
+đều được). Thôn đã có thì giữ nguyên; thôn có tên gần giống thôn đã có thì bỏ qua và báo lại."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("nguoitot")
+    except metadata.PackageNotFoundError:
+        return "(chưa cài đặt)"
 
 
 @asynccontextmanager
@@ -169,37 +241,76 @@ async def _opened(settings: Settings) -> AsyncIterator[App]:
 
 
 def _read_lines(path: str) -> list[str]:
-    return Path(path).read_text(encoding="utf-8-sig").splitlines()
+    return _decoded(path).splitlines()
 
 
-def _read_csv(path: str) -> list[list[str]]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        return [row for row in csv.reader(handle) if len(row) >= 2 and row[1].strip()]
+def _decoded(path: str) -> str:
+    """A text file as Excel or Notepad saves it: UTF-8 (with or without BOM) or UTF-16."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise Refused(f"Không có tệp {path}. Hãy kiểm tra đường dẫn (đang ở thư mục {Path.cwd()}).") from None
+    except OSError as error:
+        raise Refused(f"Không đọc được tệp {path}: {error.strerror}.") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Refused(f"Tệp {path} không phải UTF-8 hay UTF-16. Trong Excel, hãy lưu bằng \"CSV UTF-8\" "
+                      "(Save As → CSV UTF-8), rồi nhập lại.") from None
+
+
+def _read_csv(path: str) -> list[tuple[int, list[str]]]:
+    """(line number in the file, cells) of each non-empty row; the separator (comma, semicolon, tab) is
+    recognised from the file."""
+    text = _decoded(path)
+    sample = "\n".join(text.splitlines()[:20])
+    counts = {sep: sample.count(sep) for sep in (",", ";", "\t")}
+    separator = max(counts, key=counts.get) if any(counts.values()) else ","
+    numbered, line = [], 1
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    for cells in reader:
+        if any(cell.strip() for cell in cells):
+            numbered.append((line, [cell.strip() for cell in cells]))
+        line = reader.line_num + 1
+    return numbered
 
 
 async def _units_import(settings: Settings, args: argparse.Namespace) -> int:
-    """Rows of (commune code or name, village name); a header row is skipped; known villages are kept."""
+    """Rows of (commune code or name, village name); a header row is skipped; known villages are kept; a
+    village whose name looks like one the commune has is left out and said."""
     rows = _read_csv(args.file)
-    if rows and not rows[0][0].strip().isdigit() and fold(rows[0][1]) in ("ten thon", "thon", "village", "name"):
+    if rows and not rows[0][1][0].isdigit() and fold(rows[0][1][-1]) in ("ten thon", "thon", "village", "name"):
         rows = rows[1:]
-    app = await build_app(settings)
-    added, problems = 0, []
-    try:
+    short = [line for line, cells in rows if len(cells) < 2 or not cells[1]]
+    if not rows or len(short) == len(rows):
+        print(f"Tệp {args.file} không có dòng nào đúng định dạng (mã hoặc tên xã, tên thôn).\n{UNITS_FORMAT}",
+              file=sys.stderr)
+        return 1
+    added, kept = 0, 0
+    problems = [(line, f"  dòng {line}: cần hai cột (mã hoặc tên xã, tên thôn)") for line in short]
+    async with _opened(settings) as app:
         async with app.db.session() as session:
-            for number, (commune_text, village, *_) in enumerate(rows, start=1):
+            for line, (commune_text, village, *_) in ((n, c) for n, c in rows if n not in short):
                 try:
                     commune = await repo.ensure_commune(session, find_commune(commune_text))
                 except (CommuneNotFound, AmbiguousCommune) as exc:
-                    problems.append(f"  dòng {number}: {_scope_error(exc).splitlines()[0]}")
+                    problems.append((line, f"  dòng {line}: {_scope_error(exc).splitlines()[0]}"))
                     continue
-                before = await repo.unit_named(session, commune.code, UnitKind.VILLAGE, village)
+                if await repo.unit_named(session, commune.code, UnitKind.VILLAGE, village) is not None:
+                    kept += 1
+                    continue
+                alike = await repo.unit_like(session, commune.code, UnitKind.VILLAGE, village)
+                if alike is not None:
+                    problems.append((line, f"  dòng {line}: \"{village}\" gần giống thôn đã có \"{alike.name}\" nên "
+                                           "chưa thêm; nếu đúng là thôn khác: nguoitot invite … --new-village"))
+                    continue
                 await repo.ensure_unit(session, commune.code, UnitKind.VILLAGE, village)
-                added += before is None
-    finally:
-        await app.close()
-    print(f"Đã thêm {added} thôn mới ({len(rows) - added - len(problems)} đã có).")
-    for line in problems:
-        print(line, file=sys.stderr)
+                added += 1
+    print(f"Đã thêm {added} thôn mới ({kept} đã có).")
+    for _, problem in sorted(problems):
+        print(problem, file=sys.stderr)
     return 0 if not problems else 1
 
 
@@ -207,7 +318,10 @@ async def _units_list(settings: Settings, args: argparse.Namespace) -> int:
     commune = find_commune(args.commune)
     async with _opened(settings) as app:
         async with app.db.session() as session:
-            for unit in await repo.units_of(session, commune.code):
+            units = sorted(await repo.units_of(session, commune.code), key=lambda u: (u.kind, natural_key(u.name)))
+            if not units:
+                print(f"{commune.label} chưa có thôn, đoàn thể nào (thêm bằng nguoitot units import hoặc invite).")
+            for unit in units:
                 retired = " (đã ngừng)" if unit.retired_at else ""
                 print(f"#{unit.id}\t{unit.kind}\t{unit.name}{retired}")
     return 0
@@ -246,7 +360,10 @@ async def _people_list(settings: Settings, args: argparse.Namespace) -> int:
     commune = find_commune(args.commune)
     async with _opened(settings) as app:
         async with app.db.session() as session:
-            for person, membership, unit in await repo.people_of(session, commune.code):
+            people = await repo.people_of(session, commune.code)
+            if not people:
+                print(f"{commune.label} chưa có ai đăng ký (mời bằng nguoitot invite).")
+            for person, membership, unit in sorted(people, key=lambda row: (row[1].role, natural_key(row[0].name))):
                 revoked = " (đã thu hồi)" if membership.revoked_at else ""
                 print(f"#{person.id}\t{membership.role}\t{person.name}\t{unit.name if unit else ''}{revoked}")
     return 0
@@ -257,8 +374,7 @@ async def _case_history(settings: Settings, args: argparse.Namespace) -> int:
         async with app.db.session() as session:
             case = await repo.case_by_code(session, args.code)
             if case is None:
-                print(f"Không có hồ sơ {args.code}.", file=sys.stderr)
-                return 2
+                raise Refused(f"Không có hồ sơ {args.code}. Mã có dạng NT-2026-00001.")
             print(f"{case.code} – {case.name} – {case.status} (phiên bản {case.version})")
             for event, actor in await repo.case_history(session, case.id):
                 when = event.at.astimezone(settings.zone).strftime("%d/%m/%Y %H:%M")
@@ -267,6 +383,33 @@ async def _case_history(settings: Settings, args: argparse.Namespace) -> int:
                 extra = "; ".join(x for x in (event.reason, ", ".join(f"{k}: {v}" for k, v in event.details.items()))
                                   if x)
                 print(line + (f"  ({extra})" if extra else ""))
+    return 0
+
+
+async def _case_show(settings: Settings, args: argparse.Namespace) -> int:
+    """Everything a case holds, for the administrator (who sees every field)."""
+    async with _opened(settings) as app:
+        async with app.db.session() as session:
+            case = await repo.case_by_code(session, args.code)
+            if case is None:
+                raise Refused(f"Không có hồ sơ {args.code}. Mã có dạng NT-2026-00001 (xem /danhsach hoặc "
+                              "nguoitot export).")
+            photos = await repo.case_photos(session, case.id)
+            unit = await repo.unit_of(session, case.unit_id)
+    print(f"{case.code} – {case.name} – {case.status} (phiên bản {case.version})")
+    print(f"  xã {case.commune_code}{', ' + unit.name if unit else ''}; gửi "
+          f"{case.submitted_at.astimezone(settings.zone):%d/%m/%Y %H:%M}, cập nhật "
+          f"{case.updated_at.astimezone(settings.zone):%d/%m/%Y %H:%M}")
+    for key, value in case.answers.items():
+        shown = value.get("label", value) if isinstance(value, dict) else value
+        print(f"  {key}: {'' if shown is None else shown}")
+    if case.reason:
+        print(f"  lý do: {case.reason}")
+    if case.commendation:
+        print("  khen thưởng: " + ", ".join(f"{k}: {v}" for k, v in case.commendation.items()))
+    for photo in photos:
+        print(f"  ảnh {photo['width']}×{photo['height']} {photo['mime_type']} "
+              f"{app.media.backend.path(photo['sha256'])}")
     return 0
 
 
@@ -343,11 +486,18 @@ async def _audit_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _local_time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"giờ không hợp lệ: {text!r}; dạng YYYY-MM-DDTHH:MM, ví dụ "
+                                         "2026-12-13T08:00") from None
 
 
 def _date(text: str) -> date:
-    return date.fromisoformat(text)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ngày không hợp lệ: {text!r}; dạng YYYY-MM-DD, ví dụ 2027-04-15") from None
 
 
 async def _remind_preview(settings: Settings, args: argparse.Namespace) -> int:
@@ -355,10 +505,24 @@ async def _remind_preview(settings: Settings, args: argparse.Namespace) -> int:
     async with _opened(settings) as app:
         async with app.db.session() as session:
             messages = await ReminderPlanner(settings).plan(session, at)
+            registered = await repo.count_members(session)
         print(f"Lúc {at:%d/%m/%Y %H:%M}: {len(messages)} nhắc nhở (chưa gửi).")
-        for line in summarize(messages):
-            print("  " + line)
+        if not messages:
+            print("  " + (_why_no_reminders(settings, at) if registered else
+                          "Chưa có ai đăng ký nên chưa có ai để nhắc: mời người dùng bằng nguoitot invite."))
+        for message, line in zip(sorted(messages, key=lambda m: (m.due_at, m.key)), summarize(messages),
+                                 strict=True):
+            catch_up = (message.due_at.hour, message.due_at.minute) != (settings.reminder_hour, 0) \
+                and message.kind in ("deadline", "nudge", "draft")
+            print("  " + line + ("  (nhắc bù: giờ nhắc thường đã qua khi bot chạy lại)" if catch_up else ""))
     return 0
+
+
+def _why_no_reminders(settings: Settings, at: datetime) -> str:
+    return (f"Nhắc nhở đi lúc {settings.reminder_hour}:00 (REMINDER_HOUR), {settings.reminder_offsets} ngày "
+            f"trước mỗi hạn (REMINDER_OFFSETS), không trong giờ nghỉ {settings.quiet_hours} (QUIET_HOURS). "
+            "Thử một giờ khác, ví dụ ngày 06/12 lúc 08:00 trước hạn 20/12: --at "
+            f"{at.year}-12-06T{settings.reminder_hour:02d}:00.")
 
 
 async def _remind_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -387,7 +551,38 @@ def _has_channel(settings: Settings) -> bool:
 
 
 async def _deadline_add(settings: Settings, args: argparse.Namespace) -> int:
+    today = datetime.now(settings.zone).date()
+    if args.date < today:
+        raise Refused(f"Ngày {args.date:%d/%m/%Y} đã qua (hôm nay {today:%d/%m/%Y}): một hạn mới phải ở hôm nay "
+                      "hoặc sau này.")
     return await _save_deadline(settings, args, quarter=0, title=args.title)
+
+
+async def _deadline_list(settings: Settings, args: argparse.Namespace) -> int:
+    """A commune's deadlines from today on (its own and its province's moves, the quarterly defaults, one-offs),
+    or, without --commune, every deadline that was set."""
+    calendar = Calendar(settings.zone, settings.deadline_dates, settings.deadline_time)
+    commune = find_commune(args.commune) if args.commune else None
+    province = commune.province_code if commune else (find_province(args.province)[0] if args.province else "")
+    async with _opened(settings) as app:
+        now = app.core.clock.now()
+        async with app.db.session() as session:
+            rows = await repo.all_deadlines(session)
+    if commune is None and not province:
+        for row in sorted(rows, key=lambda r: r.due_at):
+            where = row.commune_code or f"tỉnh {row.province_code}"
+            what = row.title or f"quý {row.quarter}/{row.year}"
+            print(f"{row.due_at.astimezone(settings.zone):%d/%m/%Y %H:%M}\t{where}\t{what}")
+        if not rows:
+            print("Chưa đặt hạn riêng nào: mọi xã dùng hạn quý mặc định "
+                  f"({settings.deadline_dates}, DEADLINE_DATES). Xem hạn của một xã: --commune <mã>.")
+        return 0
+    dues = [d for d in calendar.for_commune(commune.code if commune else "", province, years_around(now.date()), rows)
+            if d.due_at >= now][:8]
+    print(f"Các hạn sắp tới của {commune.label if commune else find_province(province)[1]}:")
+    for due in dues:
+        print(f"  {due.due_at:%d/%m/%Y %H:%M}  {due.title}")
+    return 0
 
 
 async def _deadline_move(settings: Settings, args: argparse.Namespace) -> int:
@@ -420,9 +615,17 @@ async def _save_deadline(settings: Settings, args: argparse.Namespace, *, quarte
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
     if not _has_channel(settings):
-        print(NO_TOKEN.format(database=settings.database_url))
-        return await _chat(settings, args)
+        print(NO_TOKEN.format(database=settings.database_url, log=demo_log(settings)))
+        return await run_demo(settings)
     return await serve(settings)
+
+
+def _is_demo(args: argparse.Namespace, settings: Settings) -> bool:
+    return args.command == "chat" or (args.command == "run" and not settings.telegram_bot_token)
+
+
+def demo_log(settings: Settings) -> Path:
+    return settings.media_dir.parent / "nguoitot.log"
 
 
 async def _worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -452,9 +655,10 @@ def _needs_several_processes(settings: Settings) -> str:
 
 
 async def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    role = Role(args.role)
     async with _opened(settings) as app:
-        await ensure_demo_cadre(app.db, app.core.clock.now())
-        await TerminalChat(app.core).run()
+        await ensure_demo(app.db, app.media, app.core.clock.now())
+        await TerminalChat(app.core, DEMO_USERS[role], DEMO_NAMES[role]).run(sys.stdin)
     return 0
 
 
@@ -473,6 +677,10 @@ async def _db_revision(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _invite(settings: Settings, args: argparse.Namespace) -> int:
+    if args.what == "list":
+        return await _invite_list(settings)
+    if not args.role:
+        raise Refused("Cần --role (cadre, secretary, official hoặc admin). Xem: nguoitot invite --help")
     role = Role(args.role)
     try:
         scope = _invite_scope(role, args)
@@ -488,6 +696,11 @@ async def _invite(settings: Settings, args: argparse.Namespace) -> int:
                 commune_code = (await repo.ensure_commune(session, scope["commune"])).code
             if scope["unit"]:
                 kind, name = scope["unit"]
+                alike = await repo.unit_like(session, commune_code, kind, name) \
+                    if await repo.unit_named(session, commune_code, kind, name) is None else None
+                if alike is not None and not args.new_village:
+                    raise Refused(f"Xã đã có \"{alike.name}\", gần giống \"{name}\". Nếu là một: dùng "
+                                  f"--village \"{alike.name}\". Nếu đúng là nơi khác: thêm --new-village.")
                 unit_id = (await repo.ensure_unit(session, commune_code, kind, name)).id
             code = await create_invite(session, role=role, now=now,
                                        ttl=timedelta(days=args.days or settings.invite_ttl_days),
@@ -508,6 +721,22 @@ async def _invite(settings: Settings, args: argparse.Namespace) -> int:
         return 0
 
 
+async def _invite_list(settings: Settings) -> int:
+    async with _opened(settings) as app:
+        now = app.core.clock.now()
+        async with app.db.session() as session:
+            found = await repo.open_invites(session, now)
+            communes = {c.code: c for c in await repo.communes_named(session, {i.commune_code for i, _ in found})}
+    for invite, unit in found:
+        where = communes[invite.commune_code].name if invite.commune_code in communes else (
+            find_province(invite.province_code)[1] if invite.province_code else "")
+        print(f"{invite.created_at.astimezone(settings.zone):%d/%m/%Y %H:%M}\t{invite.role}\t{where}"
+              f"{', ' + unit.name if unit else ''}\thết hạn {invite.expires_at.astimezone(settings.zone):%d/%m/%Y}")
+    print(f"{len(found)} lời mời chưa dùng, còn hạn (chỉ giữ dấu băm của mã: mã đã in lúc tạo, không in lại được)."
+          if found else "Không có lời mời nào chưa dùng và còn hạn.")
+    return 0
+
+
 def _invite_scope(role: Role, args: argparse.Namespace) -> dict:
     scope: dict = {"commune": None, "province": None, "unit": None, "label": ""}
     if role == Role.OFFICIAL and args.province and not args.commune:
@@ -517,12 +746,12 @@ def _invite_scope(role: Role, args: argparse.Namespace) -> dict:
         scope["label"] = "quản trị"
         return scope
     if not args.commune:
-        raise ValueError("--commune is required for this role")
+        raise ValueError("Vai này cần --commune (mã hoặc tên xã/phường).")
     commune = find_commune(args.commune)
     scope["commune"], scope["label"] = commune, commune.label
     if role == Role.CADRE:
         if not (args.village or args.organisation):
-            raise ValueError("a cadre needs --village or --organisation")
+            raise ValueError("Cán bộ cần --village (thôn, tổ dân phố) hoặc --organisation (đoàn thể).")
         kind, name = (UnitKind.VILLAGE, args.village) if args.village else (UnitKind.ORGANISATION, args.organisation)
         scope["unit"] = (kind.value, name.strip())
         scope["label"] = f"{name.strip()}, {commune.label}"

@@ -1,10 +1,11 @@
-"""The one HTTP app (aiohttp): channels' webhooks, `GET /healthz` and `GET /metrics`."""
+"""The one HTTP app (aiohttp): channels' webhooks, the web chat and the public page (their routes come from
+the composition root), `GET /healthz` and `GET /metrics`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +21,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 HEALTH_TIMEOUT = 3.0  # seconds the database has to answer a health check
 
 
@@ -33,11 +35,13 @@ class Route:
 class HttpApp:
     """Serves the routes given (webhooks) beside health and metrics, on HTTP_HOST:HTTP_PORT."""
 
-    def __init__(self, db: Database, clock: Clock, routes: list[Route], *, max_backlog_age: float) -> None:
+    def __init__(self, db: Database, clock: Clock, routes: list[Route], *, max_backlog_age: float,
+                 middlewares: Sequence[Middleware] = ()) -> None:
         self.db = db
         self.clock = clock
         self.max_backlog_age = max_backlog_age
-        self.app = web.Application(client_max_size=2 * 1024 * 1024)  # an update is a few kB
+        # An update is a few kB; photos from the web chat are streamed (bot/channels/web.py), not read whole.
+        self.app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=list(middlewares))
         for route in routes:
             self.app.router.add_route(route.method, route.path, route.handler)
         self.app.router.add_get("/healthz", self.health)
@@ -50,7 +54,7 @@ class HttpApp:
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         self.port = self._runner.addresses[0][1]
-        log.info("HTTP on http://%s:%s (/healthz, /metrics)", host, self.port)
+        log.info("HTTP on http://%s:%s (/chat, /cong-khai/<commune>, /healthz, /metrics)", host, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:

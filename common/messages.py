@@ -536,6 +536,10 @@ VI: dict[str, str] = {
     "units.renamed": "Đã đổi tên {old} thành {name}.",
     "units.retired": "{name} đã ngừng (các hồ sơ cũ vẫn được giữ).",
     "units.taken": "Đã có đơn vị tên {name}.",
+    "units.alike": (
+        "Xã đã có \"{name}\", gần giống \"{typed}\". Nếu là một, không cần thêm. "
+        "Nếu đúng là nơi khác, gõ lại kèm dấu chấm than: {again}"
+    ),
     "invite.usage": "Gõ: /moi canbo <tên thôn hoặc số #>, /moi lanhdao, hoặc /moi thuky",
     "invite.unit_unknown": "Không tìm thấy thôn/đơn vị này. Gõ /donvi để xem, hoặc /donvi them thon <tên> để thêm.",
     "invite.created": "Mã mời {role} (dùng một lần, hết hạn sau {days} ngày): {code}",
@@ -576,6 +580,52 @@ VI: dict[str, str] = {
     "people.unknown": "Không tìm thấy người này trong xã.",
     "people.not_self": "Bạn không thể tự thu hồi quyền của mình.",
     "people.revoked": "Đã thu hồi quyền của {name}. Người này không dùng bot được nữa.",
+    # ---- the web chat (/chat): the page's words, and what the server answers a browser
+    "web.title": "Đề cử Người tốt, việc tốt",
+    "web.signin_title": "Đăng nhập",
+    "web.signin_intro": (
+        "Nhập mã mời mà thường trực Hội đồng Thi đua – Khen thưởng xã gửi cho bạn, "
+        "hoặc mã liên kết nếu bạn đã dùng bot trên Telegram hay Zalo."
+    ),
+    "web.code_label": "Mã mời hoặc mã liên kết",
+    "web.name_label": "Họ và tên (khi dùng mã mời lần đầu)",
+    "web.signin_button": "Đăng nhập",
+    "web.send_button": "Gửi",
+    "web.input_placeholder": "Nhập tin nhắn…",
+    "web.input_label": "Tin nhắn",
+    "web.camera_button": "📷 Chụp ảnh",
+    "web.pick_button": "🖼️ Chọn ảnh",
+    "web.commands_button": "☰ Lệnh",
+    "web.signout_button": "Đăng xuất",
+    "web.js.uploading": "Đang tải ảnh lên…",
+    "web.js.offline": "Mất kết nối. Đang kết nối lại…",
+    "web.js.unsent": "Chưa gửi được; bot sẽ gửi lại khi có mạng.",
+    "web.js.signed_out": "Phiên đăng nhập đã hết hoặc đã bị thu hồi. Hãy đăng nhập lại.",
+    "web.js.upload_failed": "Chưa tải được ảnh lên. Hãy kiểm tra mạng rồi chọn lại ảnh.",
+    "web.js.photos": "ảnh",
+    "web.csrf": "Trang đã cũ. Hãy tải lại trang rồi thử lại.",
+    "web.slow_down": "Bạn thử quá nhiều lần. Hãy đợi một phút rồi thử lại.",
+    "web.bad_request": "Yêu cầu không hợp lệ. Hãy tải lại trang rồi thử lại.",
+    "web.signed_out": "Bạn đã đăng xuất hoặc phiên đăng nhập đã hết hạn. Hãy đăng nhập lại.",
+    "web.try_again": "Máy chủ đang bận nên tin nhắn chưa được nhận; hãy gửi lại sau ít giây.",
+    "web.too_many_photos": "Mỗi lần gửi tối đa {max} ảnh.",
+    "web.signin.no_code": "Hãy nhập mã mời hoặc mã liên kết.",
+    "web.signin.no_name": "Hãy nhập họ và tên của bạn (ít nhất 2 ký tự) để đăng ký bằng mã mời.",
+    "web.invite": "Người được mời mở trang chat của xã và nhập mã này (hoặc gửi mã cho bot): {code}",
+    # ---- the public page of a commune's approved cases (/cong-khai/<commune code>)
+    "public.title": "Gương người tốt, việc tốt – {commune}",
+    "public.intro": (
+        "Những gương người tốt, việc tốt đã được xã duyệt hoặc khen thưởng, đăng khi người được đề cử "
+        "đồng ý tuyên truyền."
+    ),
+    "public.none": "Chưa có gương nào được đăng.",
+    "public.unknown": "Không có xã, phường nào mã {code}.",
+    "public.unit": "Thôn, đơn vị",
+    "public.kind": "Đối tượng",
+    "public.field": "Lĩnh vực",
+    "public.movement": "Phong trào",
+    "public.when": "Thời gian",
+    "public.status": "Kết quả",
 }
 
 

@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     exports_dir: Path = Path("./data/exports")  # files being made or waiting for delivery
     export_retention_hours: float = 24.0  # undelivered files are deleted after this; delivered ones at once
     export_part_bytes: int = 0  # largest file sent; 0: the channel's own limit (Telegram: 50 MB)
+    # The web chat (/chat) and the public page (/cong-khai/<commune>)
+    web_session_secret: str = ""  # signs session cookies and CSRF tokens; "": made once, kept in the database
+    web_session_days: float = 30.0  # a browser stays signed in this long (then signs in again)
+    web_signin_per_minute: int = 10  # sign-in attempts per IP address, and per browser
+    web_uploads_per_minute: int = 30  # photo uploads per person, and per IP address
+    web_trust_forwarded: bool = False  # behind a reverse proxy: the client's IP is X-Forwarded-For's last hop
+    frame_ancestors: str = "self"  # who may frame the public page (CSP frame-ancestors): self, none, origins
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -7,6 +7,7 @@ label goes through these functions.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from functools import lru_cache
@@ -52,3 +53,22 @@ def split_text(text: str, limit: int) -> list[str]:
         text = text[cut:].lstrip("\n ")
     chunks.append(text)
     return chunks
+
+
+_NUMBERS = re.compile(r"\d+")
+
+
+def natural_key(s: str) -> tuple:
+    """Sorts names as people read them: "Thôn 2" before "Thôn 10", ignoring case and diacritics."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", fold(s)))
+
+
+def looks_alike(a: str, b: str) -> bool:
+    """Two names of villages that are most likely the same place typed twice ("Tổ dân phố 7" and "Tổ dân
+    phố số 7"): the same numbers, and the words alike but for "số" and small typos. Different numbers are
+    different places ("Thôn 1", "Thôn 11")."""
+    fa, fb = fold(a), fold(b)
+    if fa == fb or _NUMBERS.findall(fa) != _NUMBERS.findall(fb):
+        return fa == fb
+    words_a, words_b = (" ".join(w for w in _NUMBERS.sub(" ", f).split() if w != "so") for f in (fa, fb))
+    return words_a == words_b or difflib.SequenceMatcher(None, words_a, words_b).ratio() >= 0.9

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 Image.MAX_IMAGE_PIXELS = 80_000_000  # refuse decompression bombs well above any phone camera
@@ -126,4 +126,14 @@ def preview(data: bytes) -> bytes:
             image = canvas
         out = io.BytesIO()
         image.save(out, "JPEG", quality=85)
+
+
+def resized_jpeg(data: bytes, side: int) -> bytes:
+    """A copy for the web, at most `side` pixels a side, turned upright as the camera meant it; originals stay
+    untouched in the store. Runs in a worker thread."""
+    with Image.open(io.BytesIO(data)) as opened:
+        image = ImageOps.exif_transpose(opened).convert("RGB")
+        image.thumbnail((side, side))
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=82, optimize=True)
         return out.getvalue()

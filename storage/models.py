@@ -371,3 +371,40 @@ class ExportRecord(SQLModel, table=True):
     cases: int = 0
     files: list = json_list_column()  # file names, as delivered
     missing_photos: int = 0
+
+
+# ---- the web chat (bot/channels/web.py)
+class WebSession(SQLModel, table=True):
+    """A browser signed in to the web chat. Only the SHA-256 of its token is kept (the cookie holds the
+    token, signed): a leaked table signs no one in."""
+
+    __tablename__ = "websession"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    created_at: datetime = utc_column(nullable=False)
+    expires_at: datetime = utc_column(nullable=False)
+    revoked_at: datetime | None = utc_column(nullable=True)
+
+
+class WebMessage(SQLModel, table=True):
+    """What a web chat shows: the bot's replies to one web account, and what the person sent, kept until
+    their browser fetches them (it may be offline); the browser asks for those after the last id it has."""
+
+    __tablename__ = "webmessage"
+    __table_args__ = (UniqueConstraint("chat_id", "client_key"), Index("ix_webmessage_chat", "chat_id", "id"))
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"),
+                                                           primary_key=True, autoincrement=True))
+    chat_id: str = Field(max_length=64)
+    mine: bool = False  # written by the person (an echo of what they sent), not by the bot
+    client_key: str | None = Field(default=None, max_length=64)  # the browser's id of what the person sent
+    payload: dict = json_column()  # a reply (common.events.reply_to_json), or {"text": …} for the person's own
+    created_at: datetime = utc_column(nullable=False)
+
+
+class AppSecret(SQLModel, table=True):
+    """Secrets the application makes for itself when none is configured (the web session key), the same in
+    every process that shares the database."""
+
+    __tablename__ = "appsecret"
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(max_length=128)

@@ -15,7 +15,7 @@ from sqlalchemy.sql.expression import Executable
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.text import fold
+from common.text import fold, looks_alike
 from common.vocab import DEFAULT_MOVEMENTS
 from storage.communes import OfficialCommune
 from storage.models import (
@@ -608,3 +608,33 @@ async def set_reachable(session: AsyncSession, channel: str, external_id: str, u
     """None: reminders may reach the account again; a time: it blocked the bot then."""
     await session.execute(update(Account).where(Account.channel == channel, Account.external_id == external_id)
                           .values(unreachable_at=unreachable_at).execution_options(synchronize_session=False))
+
+
+async def unit_like(session: AsyncSession, commune_code: str, kind: str, name: str) -> Unit | None:
+    """Another unit of the commune whose name looks like `name` without being it ("Tổ dân phố 7" beside "Tổ dân
+    phố số 7"): asked about before a second one is made."""
+    key = fold(name)
+    units = (await session.exec(select(Unit).where(Unit.commune_code == commune_code, Unit.kind == kind))).all()
+    return next((u for u in units if u.name_key != key and looks_alike(u.name, name)), None)
+
+
+async def open_invites(session: AsyncSession, now: datetime) -> list[tuple[Invite, Unit | None]]:
+    """Invitations not used and not expired, the newest first."""
+    return list((await session.exec(
+        select(Invite, Unit).outerjoin(Unit, Unit.id == Invite.unit_id)
+        .where(Invite.used_at.is_(None), Invite.expires_at > now).order_by(Invite.created_at.desc()))).all())
+
+
+async def communes_named(session: AsyncSession, codes: set[str | None]) -> list[Commune]:
+    wanted = [c for c in codes if c]
+    return list((await session.exec(select(Commune).where(Commune.code.in_(wanted or [""])))).all())
+
+
+async def unit_of(session: AsyncSession, unit_id: int | None) -> Unit | None:
+    return await session.get(Unit, unit_id) if unit_id else None
+
+
+async def count_members(session: AsyncSession) -> int:
+    """People who hold an active role anywhere."""
+    return int(await session.scalar(select(func.count(func.distinct(Membership.person_id)))
+                                    .where(Membership.revoked_at.is_(None))) or 0)

@@ -17,7 +17,10 @@ def run_cli(args: list[str], settings, monkeypatch, capsys, **env: str) -> tuple
     monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "xa_hoankiem_bot")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    code = cli.main(args)
+    try:
+        code = cli.main(args)
+    except SystemExit as exit:  # --version, --help, a usage error: argparse exits
+        code = exit.code
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from bot.app import build_app
+from bot.app import Roles, Service, build_app
 from bot.handlers.onboarding import create_invite
 from common.clock import FrozenClock
 from common.settings import Settings
@@ -185,6 +185,31 @@ async def both_bots(server, zalo_server, app):
     service = await start_service(app, telegram=server, zalo=zalo_server)
     yield service
     await asyncio.wait_for(service.stop(), 15)
+
+
+@pytest.fixture
+async def web_service(app):
+    """The whole process as `nguoitot run` builds it, without Telegram: the HTTP app on a free port, the inbox
+    worker, the outbox sender (notices reach the browser through it)."""
+    app.settings.http_port = 0
+    service = Service(app, Roles(receive=False, plan=False), sender_idle=0.2)
+    await service.start()
+    service.base_url = f"http://127.0.0.1:{service.http.port}"
+    yield service
+    await service.stop()
+
+
+@pytest.fixture
+async def browser():
+    """Chromium driven by Playwright (tests/web_browser.py): Debian's build, never one Playwright downloads."""
+    from playwright.async_api import async_playwright
+
+    from tests.web_browser import FLAGS, chromium_path
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium_path(), args=FLAGS, headless=True)
+        yield launched
+        await launched.close()
 
 
 @pytest.fixture

@@ -105,7 +105,7 @@ async def test_cli_imports_villages_lists_people_and_a_case_history(app, setting
     csv_file.write_text("Mã xã,Tên thôn\n00070,Tổ dân phố số 1\n00070,Tổ dân phố số 2\n"
                         "Tân Hòa,Thôn Mới\nphuong ben thanh,Khu phố 3\n00070,to dan pho so 1\n", encoding="utf-8")
     status, out, err = await run_cli_async(["units", "import", str(csv_file)], settings, monkeypatch, capsys)
-    assert status == 1 and "Đã thêm 3 thôn mới (1 đã có)." in out and "dòng 3" in err  # Tân Hòa is ambiguous
+    assert status == 1 and "Đã thêm 3 thôn mới (1 đã có)." in out and "dòng 4:" in err  # Tân Hòa is ambiguous (the file's own line 4)
     status, out, _ = await run_cli_async(["units", "list", "--commune", "00070"], settings, monkeypatch, capsys)
     assert "village\tTổ dân phố số 1" in out and "village\tTổ dân phố số 2" in out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import date
@@ -27,12 +28,17 @@ def test_run_without_a_token_starts_the_demo_chat(tmp_path):
     typed = ["/decu", "2", "Hoi Phu nu to 1", "bo qua", "1", "13", "khong ro",
              "Hội đã quyên góp được 20 triệu đồng giúp hai hộ nghèo sửa nhà.", "tuan truoc", str(photo), "xong",
              "bo qua", "3", "gui", f"/rut {code}", "1", "/thoat"]  # withdrawn by typing the menu's number
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "MEDIA_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "MEDIA_", "HTTP_"))}
     env["PYTHONPATH"] = str(ROOT)
+    env["HTTP_PORT"] = "0"  # any free port: 8080 may be taken on a shared machine
     result = subprocess.run([sys.executable, "-m", "bot.cli", "run"], input="\n".join(typed) + "\n", text=True,
                             capture_output=True, cwd=tmp_path, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "TELEGRAM_BOT_TOKEN và ZALO_BOT_TOKEN chưa được đặt" in result.stdout
+    assert re.search(r"http://127\.0\.0\.1:\d+/chat\n", result.stdout)  # the web chat, beside the terminal
+    assert re.search(r"thư ký Hội đồng Thi đua\s+demo-secretary-[0-9a-f]{6}\n", result.stdout)
+    assert "INFO" not in result.stdout and "INFO" not in result.stderr  # logs go to a file, not into the chat
+    assert "HTTP on http://127.0.0.1:" in (tmp_path / "data" / "nguoitot.log").read_text()
     assert "Bạn đề cử ai?\n  1. Cá nhân\n  2. Tập thể\n  3. Hộ gia đình" in result.stdout
     assert "Đã nhận 1 ảnh (tổng 1/10)" in result.stdout
     assert f"Đã gửi hồ sơ {code}" in result.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -52,18 +53,39 @@ class TerminalChat:
     async def say(self, line: str) -> list[Reply]:
         return await self.core.handle(self.to_inbound(line), fetch_file)
 
-    async def run(self, stdin: TextIO = sys.stdin, write: Callable[[str], None] = print) -> None:
+    async def run(self, stdin: TextIO = sys.stdin, write: Callable[[str], None] = print) -> bool:
+        """Until /thoat (True) or the end of the input (False)."""
         write(t("terminal.intro"))
         for reply in await self.say("/start"):
             write(render(reply))
+        lines = _reader(stdin)
         while True:
-            line = await asyncio.to_thread(stdin.readline)
-            if not line or line.strip() in ("/thoat", "/exit"):
-                return
+            line = await lines.get()
+            if not line:
+                return False
+            if line.strip() in ("/thoat", "/exit"):
+                return True
             if not line.strip():
                 continue
             for reply in await self.say(line):
                 write("\n" + render(reply))
+
+
+def _reader(stdin: TextIO) -> asyncio.Queue[str]:
+    """Lines typed, read by a daemon thread: a process stopped by a signal does not wait for a line that may
+    never come (asyncio's own worker threads are waited for at exit). "" at the end of the input."""
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        while True:
+            line = stdin.readline()
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+            if not line:
+                return
+
+    threading.Thread(target=read, name="terminal input", daemon=True).start()
+    return lines
 
 
 def _photo_path(text: str) -> Path | None:

@@ -101,6 +101,19 @@ async def redeem(request: Request, typed: str) -> list[Reply]:
     return [Reply("\n".join(lines), with_main_menu=True, with_commands=True)]
 
 
+async def person_of_code(session, typed: str, now) -> int | None:
+    """A link code given at the web chat's sign-in (bot/web_access.py): the person who asked for it, once."""
+    if not looks_like_link_code(typed):
+        return None
+    code = await repo.link_code_by_hash(session, _hash(typed))
+    if code is None or code.used_at is not None or code.expires_at <= now:
+        return None
+    if not await repo.claim_link_code(session, code, now):
+        return None
+    log.info("person %s linked a web session with a code from %s", code.person_id, code.channel)
+    return code.person_id
+
+
 async def _tell_the_other_channel(request: Request, person_id: int, channel: str) -> None:
     """Where the code was asked for hears of it: a link they did not make is noticed at once."""
     account = next((a for a in await repo.accounts_of_person(request.session, person_id) if a.channel == channel),

@@ -12,7 +12,7 @@ from bot.parsing import row_id
 from bot.request import Request
 from common.events import Reply
 from common.messages import t
-from common.text import fold
+from common.text import fold, natural_key
 from storage import repo
 from storage.models import Person, Role, Unit, UnitKind
 
@@ -55,7 +55,7 @@ async def units(request: Request) -> list[Reply]:
         return await _rename(request, unit, name)
     if action:
         return [Reply(t("units.usage"))]
-    listed = await _units(request, commune)
+    listed = sorted(await _units(request, commune), key=lambda u: (u.kind != UnitKind.VILLAGE, natural_key(u.name)))
     lines = [t("units.title")] + [
         t("units.line", id=u.id, name=u.name, kind=t(f"units.kind.{u.kind}"),
           retired=t("units.retired_mark") if u.retired_at else "").rstrip() for u in listed]
@@ -66,8 +66,14 @@ async def _add_unit(request: Request, commune: str, rest: str) -> list[Reply]:
     kind_word, _, name = rest.partition(" ")
     kind = KIND_WORDS.get(fold(kind_word))
     name = " ".join(name.split())
+    confirmed = name.endswith(" !")  # "yes, another one": asked when the name looks like one the commune has
+    name = name.removesuffix(" !")
     if kind is None or not 2 <= len(name) <= 120:
         return [Reply(t("units.usage"))]
+    alike = await repo.unit_like(request.session, commune, kind, name) \
+        if await repo.unit_named(request.session, commune, kind, name) is None else None
+    if alike is not None and not confirmed:
+        return [Reply(t("units.alike", name=alike.name, typed=name, again=f"/donvi them {kind_word} {name} !"))]
     unit = await repo.ensure_unit(request.session, commune, kind, name)
     unit.retired_at = None
     return [Reply(t("units.added", name=unit.name))]
