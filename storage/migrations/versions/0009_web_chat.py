@@ -1,7 +1,7 @@
 """web chat: browser sessions, the messages a web chat shows, and the secrets the app makes for itself
 
 Revision ID: 0009
-Revises: 0008 (re-chained after 0008 when the branches merge)
+Revises: 0008
 Create Date: 2026-12-05 01:00:00
 """
 
