@@ -126,6 +126,7 @@ def preview(data: bytes) -> bytes:
             image = canvas
         out = io.BytesIO()
         image.save(out, "JPEG", quality=85)
+        return out.getvalue()
 
 
 def resized_jpeg(data: bytes, side: int) -> bytes:

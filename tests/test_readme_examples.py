@@ -16,7 +16,7 @@ from tests.cli import run_cli_async
 
 ROOT = Path(__file__).resolve().parents[1]
 # What may end otherwise than 0, and what it must say then.
-EXPECTED = {("remind", "run"): (2, "TELEGRAM_BOT_TOKEN chưa được đặt")}
+EXPECTED = {("remind", "run"): (2, "TELEGRAM_BOT_TOKEN và ZALO_BOT_TOKEN chưa được đặt")}
 
 
 def write(name: str, text: str, encoding: str = "utf-8") -> None:
