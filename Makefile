@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: install fonts run test bench
+.PHONY: install fonts run test bench bench-national
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,8 @@ bench: install
 	$(VENV)/bin/python bench/flow_throughput.py
 	$(VENV)/bin/python bench/fanout.py
 	$(VENV)/bin/python bench/export.py
+
+# Not part of `make bench`: seeds the national data set (SQLite cached under .bench-cache/) and runs ~15 min.
+# Options as NATIONAL_ARGS, e.g. make bench-national NATIONAL_ARGS="--db sqlite --scale 0.1"
+bench-national: install
+	$(VENV)/bin/python bench/national.py $(NATIONAL_ARGS)
