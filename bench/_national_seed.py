@@ -15,6 +15,7 @@ Everything is drawn from one seeded random generator: the same scale gives the s
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import defaultdict
 from collections.abc import Iterator
@@ -262,9 +263,9 @@ def _status(rng: random.Random, submitted: datetime) -> str:
 
 async def _cases(session: AsyncSession, rng: random.Random, communes: list[OfficialCommune],
                  units: dict[str, list[tuple[int, str]]], people: People, scale: float, seeded: Seeded) -> Cases:
-    weights = [rng.uniform(0.3, 1.7) for _ in communes]
+    weights = list(itertools.accumulate(rng.uniform(0.3, 1.7) for _ in communes))  # some communes send more
     total = round(NATIONAL_CASES * scale)
-    drawn = sorted(((_submitted_at(rng), rng.choices(communes, weights)[0]) for _ in range(total)),
+    drawn = sorted(((_submitted_at(rng), rng.choices(communes, cum_weights=weights)[0]) for _ in range(total)),
                    key=lambda pair: pair[0])
     movements = list(DEFAULT_MOVEMENTS)
     numbers: dict[int, int] = defaultdict(int)
