@@ -26,7 +26,9 @@ code measured may change underneath:
               planned (08:00, then the next minute) and the sender delivers it to fake channels (30/s).
   size        the database and the outbox (one year of messages), and per year.
 
-Figures are printed beside the issue's measurements (the "before") and its targets; this is not a test.
+Figures are printed beside the issue's measurements (the "before") and its targets; this is not a test. Each
+run also prints the machine's CPU pressure and the time of a reference loop: on the shared 2-core machine, other
+work slows every figure (at 98% CPU pressure the passes took 3-5 times the issue's).
 """
 
 from __future__ import annotations
