@@ -660,11 +660,14 @@ def report(run: Run) -> None:
                  f"one year); per year: outbox {outbox_year / 1e6:,.0f} MB + the rest {rest_year / 1e6:,.0f} MB",
                  TARGET["outbox"]))
     load: Load = f["load"]
+    due = max(load.offered, round(load.seconds * RATE))
     passes = " + ".join(f"{ms(p.seconds)} ({p.added:,} rows)" for p in load.passes)
     rows.append((f"cadres at {RATE:g} updates/s during the reminder morning", "–",
                  f"p50 {ms(percentile(load.samples, 0.5))}, p99 {ms(percentile(load.samples, 0.99))}, max "
-                 f"{ms(max(load.samples, default=0))} ({len(load.samples):,} updates in {load.seconds:.0f} s, "
-                 f"{load.missed} ticks without a ready cadre{f', {load.failures} error replies' if load.failures else ''}"
+                 f"{ms(max(load.samples, default=0))} ({len(load.samples):,} updates answered in {load.seconds:.0f} s "
+                 f"of the {due:,} due: {load.offered - load.missed:,} sent, {load.missed} due with no cadre ready"
+                 f"{f', {due - load.offered:,} never sent, the loop being busy' if due > load.offered else ''}"
+                 f"{f', {load.failures} error replies' if load.failures else ''}"
                  f"; passes {passes}; {load.sent:,} reminders sent; stall {ms(load.stall)})", TARGET["load"]))
     width = max(len(r[0]) for r in rows)
     bwidth = max(len(r[1]) for r in rows)
