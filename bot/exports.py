@@ -184,6 +184,9 @@ class ExportRunner:
                  time=f"{until:%H:%M}", date=f"{until:%d/%m/%Y}", hours=_number(seconds / 3600), **words)
         shown = tuple((f"{p.name} ({file_size(p.stat().st_size)})", links.url(p, expires)) for p in result.files)
         await outbound.send(job.chat_id, Reply(text + _missing(result), links=shown))
+        # Downloads are logged by job folder (bot/export_links.py): this line ties the folder to the person.
+        log.info("export %s for person %s (%s:%s): %d files offered by link until %s", job.spec.folder.name,
+                 job.person_id, job.channel, job.chat_id, len(result.files), until.isoformat())
 
 
 def _missing(result: dossier.ExportResult) -> str:
