@@ -225,3 +225,32 @@ def test_link_hours_never_outlast_the_retention(settings):
     settings.export_link_hours, settings.export_retention_hours = 48, 12
     assert settings.export_link_seconds == 12 * 3600
     assert [file_size(n) for n in (840, 12 * 1024, int(3.4 * 1024 * 1024))] == ["840 B", "12 KB", "3,4 MB"]
+
+
+async def test_in_a_real_browser_the_links_are_drawn_as_links_and_download_the_file(app, web_service, browser,
+                                                                                      tmp_path):
+    from tests.web_browser import PHONE, WAIT_MS, ChatPage
+
+    await seed(app)
+    context = await browser.new_context(viewport=PHONE, accept_downloads=True)
+    secretary = ChatPage(await context.new_page(), web_service.base_url)
+    await secretary.sign_in(await new_invite(app, Role.SECRETARY, village=None), "Thư ký Web")
+    await secretary.bot_says("thường trực Hội đồng Thi đua")
+    await secretary.say("/xuat quý này")
+    links = secretary.page.locator("#messages li.bot .links a")
+    await links.nth(9).wait_for(timeout=WAIT_MS)
+    assert await links.count() == 10
+    labels = await links.all_inner_texts()
+    assert sorted(label.split(" (")[0] for label in labels) == FILES
+    sheet = secretary.page.locator("#messages li.bot .links a", has_text="ho-so-q2026-4.xlsx")
+    href = await sheet.get_attribute("href")
+    assert href.startswith("/tai-ve/") and await sheet.get_attribute("download") == ""
+    await secretary.page.screenshot(path=str(tmp_path / "links.png"))
+    async with secretary.page.expect_download(timeout=WAIT_MS) as downloading:
+        await sheet.click()
+    download = await downloading.value
+    saved = tmp_path / "saved.xlsx"
+    await download.save_as(saved)
+    assert download.suggested_filename == "ho-so-q2026-4.xlsx"
+    assert saved.read_bytes() == on_disk(app.settings.exports_dir, href).read_bytes()
+    await context.close()
