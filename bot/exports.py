@@ -122,7 +122,7 @@ class ExportRunner:
         while True:
             try:
                 await self.sweep()
-            except OSError:
+            except Exception:  # a sweep that failed is tried again at the next turn
                 log.exception("sweeping %s", self.settings.exports_dir)
             await asyncio.sleep(every)
 
