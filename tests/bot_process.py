@@ -16,6 +16,9 @@ from tests.fakes.telegram_server import FakeTelegramServer
 
 ROOT = Path(__file__).resolve().parents[1]
 _numbers = itertools.count(1)
+# How long a new bot process may take to be ready: importing aiogram's types alone takes 3-8 s of CPU, and
+# up to a minute on a loaded 2-core machine with three processes starting together.
+START_SECONDS = 180
 
 
 class BotProcess:
@@ -44,7 +47,7 @@ class BotProcess:
         self.process.stdin.close()
         if wait_for_polling:
             await self.server.wait_for(lambda: len(self.server.calls_named("getUpdates")) > polls
-                                       or self.process.poll() is not None, timeout=120,
+                                       or self.process.poll() is not None, timeout=START_SECONDS,
                                        what=f"{self.command} to start polling")
             assert self.process.poll() is None, self.log()
         return self
@@ -131,7 +134,7 @@ class ForkServer:
         self._ready = asyncio.get_running_loop().create_future()
         self._reader = asyncio.create_task(self._read())
         # Importing the bot (aiogram's types) takes seconds, many more on a loaded machine: wait for it once.
-        await asyncio.wait_for(asyncio.shield(self._ready), 180)
+        await asyncio.wait_for(asyncio.shield(self._ready), START_SECONDS)
         return self
 
     async def start(self) -> ForkedBot:
@@ -144,7 +147,7 @@ class ForkServer:
         self._exits[pid] = asyncio.get_running_loop().create_future()
         bot = ForkedBot(pid, log, self._exits[pid])
         await self.server.wait_for(lambda: len(self.server.calls_named(self.ready_call)) > polls or bot.exited,
-                                   timeout=60, what=f"a forked bot to call {self.ready_call}")
+                                   timeout=START_SECONDS, what=f"a forked bot to call {self.ready_call}")
         assert not bot.exited, bot.log()
         return bot
 
