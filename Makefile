@@ -2,13 +2,19 @@
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: install fonts run test bench bench-national
+.PHONY: install fonts run test bench bench-national lock
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the versions CI tested (requirements.lock), then the project itself without resolving anything.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	$(VENV)/bin/python -m pip install --quiet -r requirements.lock
+	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+# After changing a dependency range in pyproject.toml: resolve again, then `make test` and commit both.
+lock:
+	bash scripts/lock
 
 install: $(VENV)/.installed fonts
 

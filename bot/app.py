@@ -15,9 +15,9 @@ from typing import Any
 
 from bot import casework
 from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel, TelegramOutbound, TelegramReceiver, make_bot
-from bot.channels.web import WebChannel, WebChat, security_headers
+from bot.channels.web import WebChannel, WebChat, WebOutbound, security_headers
 from bot.channels.zalo import WEBHOOK_PATH as ZALO_WEBHOOK_PATH
-from bot.channels.zalo import ZaloApi, ZaloChannel, ZaloReceiver
+from bot.channels.zalo import ZaloApi, ZaloChannel, ZaloOutbound, ZaloReceiver
 from bot.core import Core
 from bot.handlers import linking
 from bot.http import HttpApp, Route
@@ -86,11 +86,15 @@ class Service:
         self.bot = make_bot(settings) if settings.telegram_bot_token else None
         self.zalo = ZaloApi(settings.zalo_bot_token, settings.zalo_api_url) if settings.zalo_bot_token else None
         self.channels: dict[str, ChannelPort] = make_channels(app, self.bot, self.zalo)
-        if self.bot is not None:  # background exports post through it (Zalo cannot send files)
-            app.core.exports.attach("telegram", TelegramOutbound(self.channels["telegram"]))
+        exports = app.core.exports  # background exports post through the channels: documents on Telegram;
+        if self.bot is not None:  # signed download links where there are none (Zalo with a public URL, the web)
+            exports.attach("telegram", TelegramOutbound(self.channels["telegram"]))
+        if self.zalo is not None and settings.media_base_url:
+            exports.attach("zalo", ZaloOutbound(self.channels["zalo"]), exports.signed_links(settings.media_base_url))
         # The web chat: its replies are kept in the database for the browser, so every process can deliver them.
         self.web = WebChannel(app.db, app.media, app.core.clock)
         self.channels["web"] = self.web
+        exports.attach("web", WebOutbound(self.web), exports.signed_links())  # relative to the page's own server
         self.access = WebAccess(app.db, settings, app.core.clock)
         self.access.person_codes.append(linking.person_of_code)  # a /lienket code signs a person in too
         self.worker = Worker(app.core, app.db, self.locks, self.channels, album_wait=settings.album_wait_seconds,
@@ -121,6 +125,7 @@ class Service:
         self.web_chat = WebChat(self.web, self.access, self.intake, settings)
         routes += self.web_chat.routes()
         routes += PublicPage(app.db, app.media, app.core.clock, settings).routes()
+        routes.append(exports.links.route())  # an export's files, by signed link
         self.http = HttpApp(app.db, app.core.clock, routes, max_backlog_age=settings.health_max_backlog_seconds,
                             middlewares=[security_headers(settings.frame_ancestors)]) if roles.http else None
         self._tasks: list[asyncio.Task] = []
@@ -139,6 +144,8 @@ class Service:
             await self.http.start(settings.http_host, settings.http_port)
         if self.worker is not None:
             self._tasks.append(asyncio.create_task(self.worker.run(), name="inbox worker"))
+        if self.worker is not None or self.http is not None:  # the processes that make or serve export files
+            self._tasks.append(asyncio.create_task(self.app.core.exports.sweeping(), name="export sweep"))
         for name, receiver in self.receivers.items():
             self._tasks.append(asyncio.create_task(receiver.run(), name=f"{name} receiver"))
         if self.reminders is not None:

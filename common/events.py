@@ -77,6 +77,10 @@ class Reply:
     # Files to send as documents, by path (under EXPORTS_DIR): sent after the text; plain data, so a reply
     # can be kept as JSON.
     documents: tuple[str, ...] = ()
+    # Files offered as download links, as (label, URL): drawn after the text, as links where the channel has
+    # them (the web chat), else as lines of text. The URL may be relative to the bot's own HTTP app (the web
+    # chat) or, in the terminal chat, a path on the server.
+    links: tuple[tuple[str, str], ...] = ()
     with_main_menu: bool = False
     with_commands: bool = False
 

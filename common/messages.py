@@ -476,7 +476,23 @@ VI: dict[str, str] = {
     "export.missing": "⚠️ {count} ảnh không còn trong kho lưu trữ nên không có trong tệp ZIP: {photos}",
     "export.failed": "Xin lỗi, bot chưa tạo được bản xuất. Hãy thử lại sau ít phút.",
     "export.unsent": "Xin lỗi, bot chưa gửi được hết các tệp. Hãy thử /xuat lại sau ít phút.",
-    "export.no_channel": "Kênh này chưa gửi được tệp. Hãy dùng Telegram, hoặc nhờ quản trị chạy lệnh nguoitot export.",
+    "export.links": (
+        "📦 Hồ sơ {scope} – {period}: {cases} hồ sơ, {files} tệp: bảng tính (XLSX), ảnh gốc (ZIP, kèm manifest.csv), "
+        "tờ trình, danh sách đề nghị, bản tóm tắt thành tích{awards} (Word và PDF).\n"
+        "Bấm vào từng liên kết dưới đây để tải tệp về. Liên kết dùng được đến {time} ngày {date} ({hours} giờ); "
+        "sau đó tệp bị xóa khỏi máy chủ, muốn tải lại thì gõ /xuat. Tệp có dữ liệu cá nhân: "
+        "đừng chuyển liên kết cho người khác."
+    ),
+    "export.files_here": (
+        "📦 Hồ sơ {scope} – {period}: {cases} hồ sơ, {files} tệp, nằm trên máy chủ ở các đường dẫn dưới đây. "
+        "Tệp được giữ đến {time} ngày {date} ({hours} giờ) rồi bị xóa: hãy chép chúng đi trước lúc đó."
+    ),
+    "export.no_channel": (
+        "Kênh này không gửi được tệp, và bot chưa có địa chỉ web công khai để gửi liên kết tải về. Để lấy hồ sơ: "
+        "gõ /xuat trên Telegram hoặc trên trang chat web của bot (bot gửi tệp hoặc liên kết tải về ở đó), "
+        "hoặc nhờ quản trị viên chạy lệnh nguoitot export. Quản trị viên có thể đặt PUBLIC_BASE_URL để "
+        "bot gửi được liên kết tải về ngay trên kênh này."
+    ),
     "export.period.range": "từ {first} đến {last}",
     "export.statuses.default": "đã duyệt, đã khen thưởng",
     "export.sheet": "Hồ sơ",

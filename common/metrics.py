@@ -25,3 +25,5 @@ REPLIES_SENT = Counter("nguoitot_replies_sent", "Replies sent to a person's mess
                        registry=REGISTRY)
 RATE_LIMITED = Counter("nguoitot_rate_limited", "Answers of 429 (too many requests) from a channel.",
                        ["channel", "path"], registry=REGISTRY)
+EXPORT_DOWNLOADS = Counter("nguoitot_export_downloads", "Export files asked for by download link, by outcome "
+                           "(served, refused: forged or expired, gone: swept).", ["outcome"], registry=REGISTRY)

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     templates_dir: str = ""  # a folder with a province's own document templates; "": the built-in ones
     exports_dir: Path = Path("./data/exports")  # files being made or waiting for delivery
     export_retention_hours: float = 24.0  # undelivered files are deleted after this; delivered ones at once
+    # On a channel without documents (Zalo, the web chat) the files are offered as signed download links, valid
+    # this long (at most EXPORT_RETENTION_HOURS), then deleted.
+    export_link_hours: float = 24.0
     export_part_bytes: int = 0  # largest file sent; 0: the channel's own limit (Telegram: 50 MB)
     # The web chat (/chat) and the public page (/cong-khai/<commune>)
     web_session_secret: str = ""  # signs session cookies and CSRF tokens; "": made once, kept in the database
@@ -85,6 +88,11 @@ class Settings(BaseSettings):
     @property
     def media_base_url(self) -> str:
         return (self.public_base_url or self.webhook_url).rstrip("/")
+
+    @property
+    def export_link_seconds(self) -> int:
+        """How long an export's download links work: EXPORT_LINK_HOURS, never past the retention."""
+        return max(60, int(min(self.export_link_hours, self.export_retention_hours) * 3600))
 
 
 def to_async_url(url: str) -> str:

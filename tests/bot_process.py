@@ -16,6 +16,9 @@ from tests.fakes.telegram_server import FakeTelegramServer
 
 ROOT = Path(__file__).resolve().parents[1]
 _numbers = itertools.count(1)
+# How long a new bot process may take to be ready: importing aiogram's types alone takes 3-8 s of CPU, and
+# up to a minute on a loaded 2-core machine with three processes starting together.
+START_SECONDS = 180
 
 
 class BotProcess:
@@ -44,7 +47,7 @@ class BotProcess:
         self.process.stdin.close()
         if wait_for_polling:
             await self.server.wait_for(lambda: len(self.server.calls_named("getUpdates")) > polls
-                                       or self.process.poll() is not None, timeout=60,
+                                       or self.process.poll() is not None, timeout=START_SECONDS,
                                        what=f"{self.command} to start polling")
             assert self.process.poll() is None, self.log()
         return self
@@ -91,6 +94,7 @@ def reap():
         print("exit", pid, os.waitstatus_to_exitcode(status), flush=True)
 
 threading.Thread(target=reap, daemon=True).start()
+print("ready 0", flush=True)
 for line in sys.stdin:
     command, log = line.rstrip("\\n").split(" ", 1)
     pid = os.fork()
@@ -119,6 +123,7 @@ class ForkServer:
         self.ready_call = ready_call  # the call a started bot makes once it receives (getUpdates; setWebhook)
         self._process: asyncio.subprocess.Process | None = None
         self._pids: asyncio.Queue[int] = asyncio.Queue()
+        self._ready: asyncio.Future[None] | None = None
         self._exits: dict[int, asyncio.Future[int]] = {}
         self._reader: asyncio.Task | None = None
 
@@ -126,7 +131,10 @@ class ForkServer:
         self._process = await asyncio.create_subprocess_exec(
             sys.executable, "-c", _FORK_SERVER, env=self.template.env, cwd=self.template.folder,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        self._ready = asyncio.get_running_loop().create_future()
         self._reader = asyncio.create_task(self._read())
+        # Importing the bot (aiogram's types) takes seconds, many more on a loaded machine: wait for it once.
+        await asyncio.wait_for(asyncio.shield(self._ready), START_SECONDS)
         return self
 
     async def start(self) -> ForkedBot:
@@ -139,7 +147,7 @@ class ForkServer:
         self._exits[pid] = asyncio.get_running_loop().create_future()
         bot = ForkedBot(pid, log, self._exits[pid])
         await self.server.wait_for(lambda: len(self.server.calls_named(self.ready_call)) > polls or bot.exited,
-                                   timeout=60, what=f"a forked bot to call {self.ready_call}")
+                                   timeout=START_SECONDS, what=f"a forked bot to call {self.ready_call}")
         assert not bot.exited, bot.log()
         return bot
 
@@ -153,7 +161,9 @@ class ForkServer:
     async def _read(self) -> None:
         while line := await self._process.stdout.readline():
             word, pid, *rest = line.decode().split()
-            if word == "pid":
+            if word == "ready":
+                self._ready.set_result(None)
+            elif word == "pid":
                 await self._pids.put(int(pid))
             elif int(pid) in self._exits and not self._exits[int(pid)].done():
                 self._exits[int(pid)].set_result(int(rest[0]))

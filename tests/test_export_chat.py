@@ -28,6 +28,7 @@ class RecordingOutbound:
     """A channel that keeps what a background export says and the rows of the XLSX it sends."""
 
     file_limit = 50 * 1024 * 1024
+    can_edit = True
 
     def __init__(self) -> None:
         self.posts: list[str] = []

@@ -16,7 +16,8 @@ from tests.conftest import add_member, wait_until
 from tests.telegram_user import TelegramUser
 from tests.test_intake import at_the_photo_step
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals"),
+              pytest.mark.timeout(600)]  # processes start slowly on a loaded machine (bot_process.START_SECONDS)
 
 
 async def open_updates(app) -> int:

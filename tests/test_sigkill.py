@@ -28,7 +28,8 @@ from tests.conftest import add_member, wait_until
 from tests.fakes.telegram_server import Call, FakeTelegramServer
 from tests.fakes.zalo_server import FakeZaloServer
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals"),
+              pytest.mark.timeout(900)]  # twenty restarts: about 100 s on a quiet machine, several times that when loaded
 
 KILLS = 20
 PHASES = ("intake", "album", "work", "reply")  # where a kill falls: see Killer

@@ -13,12 +13,13 @@ from sqlmodel import select
 from common.events import reply_from_json
 from common.messages import t
 from storage.models import Case, InboxUpdate
-from tests.bot_process import BotProcess
+from tests.bot_process import START_SECONDS, BotProcess
 from tests.chat import image_bytes
 from tests.conftest import IS_POSTGRES, add_member, wait_until
 from tests.test_webhook import free_port
 
-pytestmark = pytest.mark.skipif(not IS_POSTGRES, reason="several processes need PostgreSQL")
+pytestmark = [pytest.mark.skipif(not IS_POSTGRES, reason="several processes need PostgreSQL"),
+              pytest.mark.timeout(600)]  # processes start slowly on a loaded machine (bot_process.START_SECONDS)
 
 CHATS = 50
 DESCRIPTION = "Ông Ba dạy bơi miễn phí cho trẻ em trong xã suốt mùa hè để phòng đuối nước."
@@ -67,9 +68,9 @@ async def test_a_receiver_and_two_workers_handle_each_update_once_and_in_order(s
         for worker in workers:
             await worker.start(wait_for_polling=False)
         await receiver.start(wait_for_polling=False)
-        await server.wait_for(lambda: server.webhook is not None, timeout=60, what="setWebhook")
+        await server.wait_for(lambda: server.webhook is not None, timeout=START_SECONDS, what="setWebhook")
         for worker in workers:
-            await wait_until(lambda w=worker: "running (" in w.log(), 60, what="a worker to start")
+            await wait_until(lambda w=worker: "running (" in w.log(), START_SECONDS, what="a worker to start")
         updates = 0
         for step in range(len(script(0))):  # one stream, the chats interleaved
             updates += send_step(server, cadres, step)

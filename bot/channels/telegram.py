@@ -54,6 +54,7 @@ from PIL import Image
 
 from bot.channels.retrying import one_line, retrying
 from bot.channels.telegram_session import LeanSession
+from bot.channels.typed import link_lines
 from bot.handlers.registry import public_commands
 from bot.intake import Intake
 from common.delivery import Rejected, RetryLater, TransientFailure, Unreachable
@@ -365,10 +366,12 @@ def invite_link(username: str, code: str) -> str:
 
 
 def with_invite(reply: Reply, username: str) -> str:
-    """The reply's text, and for an invite code the deep link that redeems it."""
-    if not reply.invite:
-        return reply.text
-    return reply.text + "\n" + t("invite.link", link=invite_link(username, reply.invite))
+    """The reply's text, for an invite code the deep link that redeems it, and its links (Telegram makes the
+    addresses openable; exports send documents here, so links are rare)."""
+    lines = [reply.text]
+    if reply.invite:
+        lines.append(t("invite.link", link=invite_link(username, reply.invite)))
+    return "\n".join(lines + link_lines(reply))
 
 
 class TelegramOutbound:
@@ -376,6 +379,7 @@ class TelegramOutbound:
     status, and its files (common/outbound.py)."""
 
     file_limit = FILE_LIMIT
+    can_edit = True
 
     def __init__(self, channel: TelegramChannel) -> None:
         self.channel = channel

@@ -1,7 +1,8 @@
 """`nguoitot chat`: talk to the real core from a terminal as a demo cadre of a demo commune.
 
 Choices are drawn as a numbered list (as on Zalo, which has no buttons); type the number or the
-words. Attach a photo by typing its path (or `/anh <path>`).
+words. Attach a photo by typing its path (or `/anh <path>`). An export (/xuat) runs in the background as
+elsewhere; the terminal runs on the server, so its files are shown by their paths there.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TextIO
 
 from bot.channels.typed import typed_text
 from bot.core import Core
+from bot.exports import Links
 from common.events import Inbound, InboundKind, MediaRef, Reply
 from common.messages import t
 
@@ -55,6 +57,7 @@ class TerminalChat:
 
     async def run(self, stdin: TextIO = sys.stdin, write: Callable[[str], None] = print) -> bool:
         """Until /thoat (True) or the end of the input (False)."""
+        self.core.exports.attach(CHANNEL, TerminalOutbound(write), Links(_local_path, "export.files_here"))
         write(t("terminal.intro"))
         for reply in await self.say("/start"):
             write(render(reply))
@@ -69,6 +72,34 @@ class TerminalChat:
                 continue
             for reply in await self.say(line):
                 write("\n" + render(reply))
+
+
+class TerminalOutbound:
+    """What a background job (an export) says in the terminal (common/outbound.py): each message printed as it
+    comes; the files are not sent but named by their paths on this machine (kept until EXPORT_LINK_HOURS)."""
+
+    file_limit = 0
+    can_edit = False
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self.write = write
+
+    async def post(self, chat_id: str, text: str) -> str:
+        self.write("\n" + text)
+        return ""
+
+    async def edit(self, chat_id: str, handle: str, text: str) -> None:
+        """Printed lines stay as they are."""
+
+    async def busy(self, chat_id: str) -> None:
+        """Nothing to show."""
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        self.write("\n" + render(reply))
+
+
+def _local_path(path: Path, expires: int) -> str:
+    return str(path.resolve())
 
 
 def _reader(stdin: TextIO) -> asyncio.Queue[str]:

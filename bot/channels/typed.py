@@ -9,9 +9,18 @@ from common.messages import t
 
 def typed_text(reply: Reply, indent: str = "") -> str:
     """The reply's text, then how to use an invite code (no deep links: the code itself is sent to the bot),
-    then its choices, numbered."""
+    then its links (each label, then its address on a line of its own), then its choices, numbered."""
     lines = [reply.text]
     if reply.invite:
         lines.append(t("invite.send_code", code=reply.invite))
+    lines += link_lines(reply, indent)
     lines += [f"{indent}{i}. {c.label}" for i, c in enumerate(reply.choices, start=1)]
     return "\n".join(lines)
+
+
+def link_lines(reply: Reply, indent: str = "") -> list[str]:
+    """A reply's links as text: the channel (Zalo, Telegram) or the terminal makes the addresses openable."""
+    lines = []
+    for label, url in reply.links:
+        lines += [f"{indent}• {label}", f"{indent}  {url}"]
+    return lines

@@ -127,6 +127,31 @@ class WebChannel:
         self.notices.tell(chat_id)
 
 
+class WebOutbound:
+    """What a background job (an export) says to a web chat (common/outbound.py): its messages are kept like
+    any reply; a browser gets no files pushed, so the job offers them as links, drawn as links by the page.
+    A kept message is not edited: the job posts its progress anew now and then."""
+
+    file_limit = 0
+    can_edit = False
+
+    def __init__(self, channel: WebChannel) -> None:
+        self.channel = channel
+
+    async def post(self, chat_id: str, text: str) -> str:
+        await self.channel.deliver(chat_id, Reply(text))
+        return ""
+
+    async def edit(self, chat_id: str, handle: str, text: str) -> None:
+        """Kept messages are not edited."""
+
+    async def busy(self, chat_id: str) -> None:
+        """The page has no "sending a file" status."""
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        await self.channel.deliver(chat_id, reply)
+
+
 class WebChat:
     """The HTTP side of the web chat: the page, sign-in, sending, receiving, photos."""
 
@@ -412,7 +437,8 @@ def view(row: Any) -> dict[str, Any]:
     return {"id": row.id, "mine": False, "text": text, "choices": [[c.label, c.value] for c in reply.choices],
             "columns": reply.columns, "menu": list(reply.menu) if reply.menu is not None else None,
             "commands": [list(c) for c in reply.commands] if reply.commands is not None else None,
-            "photos": [f"/chat/photo/{sha}" for sha in reply.photos]}
+            "photos": [f"/chat/photo/{sha}" for sha in reply.photos],
+            "links": [[label, url] for label, url in reply.links]}
 
 
 def security_headers(frame_ancestors: str) -> Any:

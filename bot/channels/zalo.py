@@ -228,6 +228,31 @@ class ZaloChannel:
                 log.exception("could not send photo %s to Zalo chat %s", sha, chat_id)
 
 
+class ZaloOutbound:
+    """What a background job (an export) says to a Zalo chat (common/outbound.py): Zalo sends no files and
+    edits no message, so the job posts its progress anew now and then, and offers its files as links (text)."""
+
+    file_limit = 0
+    can_edit = False
+
+    def __init__(self, channel: ZaloChannel) -> None:
+        self.channel = channel
+
+    async def post(self, chat_id: str, text: str) -> str:
+        for chunk in split_text(text, TEXT_LIMIT):
+            sent = await self.channel.api.call("sendMessage", {"chat_id": chat_id, "text": chunk})
+        return str((sent or {}).get("message_id", ""))
+
+    async def edit(self, chat_id: str, handle: str, text: str) -> None:
+        """Zalo's Bot API has no way to edit a message."""
+
+    async def busy(self, chat_id: str) -> None:
+        """Nothing documented shows "sending a file" on Zalo."""
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        await self.channel.deliver(chat_id, reply)
+
+
 def _photo_url(message: dict[str, Any]) -> str:
     url = message.get("photo_url") or message.get("photo")
     return url if isinstance(url, str) else ""

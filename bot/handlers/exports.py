@@ -1,5 +1,6 @@
 """/xuat [xã] [kỳ] [trạng thái] — the secretary's dossier (and an official's, for their scope), made in the
-background and sent as documents: XLSX, photo ZIP, tờ trình, danh sách, tóm tắt, giấy khen (DOCX, PDF).
+background and sent as documents (or, on a channel without documents, as signed download links; see
+bot/exports.py): XLSX, photo ZIP, tờ trình, danh sách, tóm tắt, giấy khen (DOCX, PDF).
 
 Without a period it asks (this quarter by default); a person with two scopes is asked which first.
 Buttons: "xu:<scope>" asks the period for that scope, "xu:<scope>:<period>:<d|a>" starts (d: approved

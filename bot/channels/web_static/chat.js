@@ -158,6 +158,22 @@
       bubble.textContent = message.text;
       item.append(bubble);
     }
+    if (message.links && message.links.length) {  // an export's files: a download link each
+      const links = document.createElement("ul");
+      links.className = "links";
+      for (const [label, url] of message.links) {
+        if (!/^(\/(?!\/)|https?:\/\/)/.test(url)) { continue; }  // this server's paths, or web addresses only
+        const entry = document.createElement("li");
+        const link = document.createElement("a");
+        link.href = url;
+        link.textContent = label;
+        link.rel = "noopener noreferrer";
+        link.setAttribute("download", "");
+        entry.append(link);
+        links.append(entry);
+      }
+      item.append(links);
+    }
     if (message.choices && message.choices.length) {
       const choices = document.createElement("div");
       choices.className = "choices";
