@@ -149,6 +149,10 @@ class Stalls:
         self._task.cancel()
 
 
+def _forget_file(path: str) -> None:
+    Path(path).unlink(missing_ok=True)
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -167,7 +171,7 @@ async def seed_and_measure(url: str, schema: str = "", *, reseed: bool = False) 
                 await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         await admin.dispose()
     elif reseed and url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        _forget_file(url.removeprefix("sqlite:///"))
     db = Database(url, schema=schema)
     await db.upgrade()
     async with db.session() as session:
@@ -181,15 +185,30 @@ async def seed_and_measure(url: str, schema: str = "", *, reseed: bool = False) 
     zone = settings.zone
     clock = FrozenClock(datetime(2026, 12, 6, 7, 58, tzinfo=zone))
     service = ReminderService(db, settings, clock, {}, send=False)
+    try:  # the worker process, as `nguoitot run` plans (absent before issue 17)
+        from scheduler.incremental import ProcessPlanning
+
+        service.planning = ProcessPlanning(db, settings)
+        await service.planning.warm()
+    except ImportError:
+        pass
     results = []
     moments = [("first pass (07:58)", datetime(2026, 12, 6, 7, 58, tzinfo=zone)),
                ("ordinary minute (07:59)", datetime(2026, 12, 6, 7, 59, tzinfo=zone)),
                ("reminder morning (08:00)", datetime(2026, 12, 6, 8, 0, tzinfo=zone)),
                ("following minute (08:01)", datetime(2026, 12, 6, 8, 1, tzinfo=zone)),
-               ("ordinary minute (10:00)", datetime(2026, 12, 6, 10, 0, tzinfo=zone))]
+               ("ordinary minute (10:00)", datetime(2026, 12, 6, 10, 0, tzinfo=zone)),
+               ("a case submitted (10:01)", datetime(2026, 12, 6, 10, 1, tzinfo=zone))]
     try:
         for label, moment in moments:
             clock.at = moment
+            if label.startswith("a case"):
+                async with db.session() as session:
+                    await session.execute(insert(Case), [dict(
+                        code="NT-2026-999999", commune_code="00070", unit_id=None, nominator_id=1,
+                        status="submitted", kind="ca_nhan", name="X", name_key="x", field="", movement="", answers={},
+                        submitted_at=moment, updated_at=moment, version=1, reason="", fix_fields=[],
+                        commendation={})])
             rss = rss_mb()
             async with Stalls() as stalls:
                 started = time.perf_counter()
@@ -200,6 +219,9 @@ async def seed_and_measure(url: str, schema: str = "", *, reseed: bool = False) 
             print(f"{label:28} {took:7.2f} s  {added:6d} rows  longest loop stall {stalls.worst * 1000:7.1f} ms"
                   f"  RSS +{rss_mb() - rss:.0f} MB", flush=True)
     finally:
+        if empty is False:
+            async with db.session() as session:
+                await session.execute(text("DELETE FROM \"case\" WHERE code = 'NT-2026-999999'"))
         await service.stop()
         closer = getattr(service, "close", None)
         if closer is not None:

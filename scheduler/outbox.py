@@ -109,12 +109,36 @@ async def new_rows(session: AsyncSession, messages: Iterable[Message], now: date
     dialect = session.bind.dialect
     as_stored = {name: _outbox.c[name].type.bind_processor(dialect) for name in ("payload", "due_at", "stale_at",
                                                                                  "created_at")}
-    payload, due, stale, created = (as_stored[name] or (lambda value: value) for name in as_stored)
+    payload, due, stale, created = (_remembering(as_stored[name] or (lambda value: value)) for name in as_stored)
     stamp = created(now)
-    return [dict(key=m.key, person_id=m.person_id, channel=m.channel, chat_id=m.chat_id, kind=m.kind,
-                 payload=payload({**reply_to_json(m.reply), **(m.extra or {})}), status=OutboxStatus.PENDING.value,
-                 due_at=due(m.due_at), stale_at=stale(m.stale_at), attempts=0, last_error="", created_at=stamp)
-            for m in messages if m.key not in known and not known.add(m.key)]
+    payloads: dict[int, Any] = {}  # by reply: the planner gives one reply to all who get the same text
+    rows = []
+    for m in messages:
+        if m.key in known:
+            continue
+        known.add(m.key)
+        if m.extra:
+            stored = payload({**reply_to_json(m.reply), **m.extra})
+        elif (stored := payloads.get(id(m.reply))) is None:
+            stored = payloads[id(m.reply)] = payload(reply_to_json(m.reply))
+        rows.append(dict(key=m.key, person_id=m.person_id, channel=m.channel, chat_id=m.chat_id, kind=m.kind,
+                         payload=stored, status=OutboxStatus.PENDING.value, due_at=due(m.due_at),
+                         stale_at=stale(m.stale_at), attempts=0, last_error="", created_at=stamp))
+    return rows
+
+
+def _remembering(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A value's conversion, made once per value (thousands of rows share a few moments)."""
+    done: dict[Any, Any] = {}
+
+    def converted(value: Any) -> Any:
+        if isinstance(value, dict):
+            return convert(value)
+        if value not in done:
+            done[value] = convert(value)
+        return done[value]
+
+    return converted
 
 
 _INSERT_ROWS = text(f"INSERT INTO outbox ({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + c for c in _COLUMNS)}) "

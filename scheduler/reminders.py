@@ -190,6 +190,7 @@ class ReminderPlanner:
         horizon = now + timedelta(days=max(self.offsets) + 1)
         for due in (d for d in dues if now <= d.due_at <= horizon):
             by_hour: dict[int, tuple[int | None, datetime]] = {}  # most members keep the default hour
+            replies: dict[tuple, Reply] = {}  # one reply per text: a commune's cadres of one village share theirs
             for member in commune.members:
                 hour = self._hour(world, member, DEADLINE if member.role == Role.SECRETARY else NUDGE)
                 if hour not in by_hour:
@@ -198,32 +199,40 @@ class ReminderPlanner:
                 if offset is None:
                     continue
                 message = self._for_member(member, commune, due, offset, planned, now, world,
-                                           progress.get(commune.code))
+                                           progress.get(commune.code), replies)
                 if message is not None:
                     messages.append(message)
         return messages
 
     def _for_member(self, member: Member, commune: CommuneView, due: Due, offset: int, planned: datetime,
-                    now: datetime, world: World, progress: stats.Progress | None) -> Message | None:
+                    now: datetime, world: World, progress: stats.Progress | None,
+                    replies: dict[tuple, Reply]) -> Message | None:
         days = (due.due_at.date() - now.date()).days
-        when = _day(due.due_at)
         if member.role == Role.SECRETARY:
-            text = self._secretary_text(commune, due, days, when, progress)
-            choices = (Choice(t("remind.open_pending"), "cmd:choduyet"),) if due.quarterly else ()
-            return self._message(member, DEADLINE, due, offset, Reply(text, choices), planned, now)
+            reply = replies.get(("secretary",))
+            if reply is None:
+                text = self._secretary_text(commune, due, days, _day(due.due_at), progress)
+                choices = (Choice(t("remind.open_pending"), "cmd:choduyet"),) if due.quarterly else ()
+                reply = replies[("secretary",)] = Reply(text, choices)
+            return self._message(member, DEADLINE, due, offset, reply, planned, now)
         if member.role != Role.CADRE or not due.quarterly:
             return None
         if member.person_id in world.drafts and self._wants(world, member, DRAFT, now):
-            text = t("remind.draft", name=world.drafts[member.person_id] or "—", days=days, title=due.title,
-                     date=when)
-            return self._message(member, DRAFT, due, offset,
-                                 Reply(text, (Choice(t("draft.continue"), "draft:continue"),)), planned, now)
+            name = world.drafts[member.person_id] or "—"
+            reply = replies.get(("draft", name))
+            if reply is None:
+                text = t("remind.draft", name=name, days=days, title=due.title, date=_day(due.due_at))
+                reply = replies[("draft", name)] = Reply(text, (Choice(t("draft.continue"), "draft:continue"),))
+            return self._message(member, DRAFT, due, offset, reply, planned, now)
         unit_done = progress is not None and member.unit_id in progress.active_units
         if unit_done or not self._wants(world, member, NUDGE, now):
             return None
-        text = t("remind.nudge", days=days, title=due.title, date=when, unit=member.unit_name or commune.name)
-        return self._message(member, NUDGE, due, offset, Reply(text, (Choice(t("menu.nominate"), "cmd:decu"),)),
-                             planned, now)
+        unit = member.unit_name or commune.name
+        reply = replies.get(("nudge", unit))
+        if reply is None:
+            text = t("remind.nudge", days=days, title=due.title, date=_day(due.due_at), unit=unit)
+            reply = replies[("nudge", unit)] = Reply(text, (Choice(t("menu.nominate"), "cmd:decu"),))
+        return self._message(member, NUDGE, due, offset, reply, planned, now)
 
     def _secretary_text(self, commune: CommuneView, due: Due, days: int, when: str,
                         progress: stats.Progress | None) -> str:
