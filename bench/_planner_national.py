@@ -182,6 +182,7 @@ async def seed_and_measure(url: str, schema: str = "", *, reseed: bool = False) 
         print(f"seeded in {time.perf_counter() - started:.1f} s", flush=True)
     async with db.session() as session:
         await session.execute(text("DELETE FROM outbox"))
+    db.start_checkpoints()  # as `nguoitot run` does (SQLite): no commit of the bot's pays for a checkpoint
     zone = settings.zone
     clock = FrozenClock(datetime(2026, 12, 6, 7, 58, tzinfo=zone))
     service = ReminderService(db, settings, clock, {}, send=False)
@@ -192,6 +193,13 @@ async def seed_and_measure(url: str, schema: str = "", *, reseed: bool = False) 
         await service.planning.warm()
     except ImportError:
         pass
+    from bot.app import settle_memory
+
+    settle_memory()  # as `nguoitot run` does once started
+
+    async def worker_cpu() -> float:  # CPU seconds of the planner's worker process (0: none)
+        call = getattr(service.planning, "_call", None)
+        return await call(time.process_time) if call is not None else 0.0
     results = []
     moments = [("first pass (07:58)", datetime(2026, 12, 6, 7, 58, tzinfo=zone)),
                ("ordinary minute (07:59)", datetime(2026, 12, 6, 7, 59, tzinfo=zone)),
@@ -210,14 +218,16 @@ async def seed_and_measure(url: str, schema: str = "", *, reseed: bool = False) 
                         submitted_at=moment, updated_at=moment, version=1, reason="", fix_fields=[],
                         commendation={})])
             rss = rss_mb()
+            child = await worker_cpu()
             async with Stalls() as stalls:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 added = await service.plan_now()
-                took = time.perf_counter() - started
+                took, cpu = time.perf_counter() - started, time.process_time() - cpu
                 await asyncio.sleep(0.02)
+            child = await worker_cpu() - child
             results.append((label, took, added, stalls.worst))
-            print(f"{label:28} {took:7.2f} s  {added:6d} rows  longest loop stall {stalls.worst * 1000:7.1f} ms"
-                  f"  RSS +{rss_mb() - rss:.0f} MB", flush=True)
+            print(f"{label:26} {took:7.2f} s  {added:6d} rows  CPU: bot {cpu:6.2f} s, worker {child:6.2f} s  "
+                  f"longest loop stall {stalls.worst * 1000:6.1f} ms  RSS +{rss_mb() - rss:.0f} MB", flush=True)
     finally:
         if empty is False:
             async with db.session() as session:

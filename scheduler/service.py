@@ -63,10 +63,14 @@ class ReminderService:
         written a chunk at a time, each in its own unit of work; then the change-log rows read are deleted."""
         now = self.clock.now()
         added = 0
+        coming: asyncio.Future | None = None
         try:
             done = await self.planning.plan(now)
+            coming = asyncio.ensure_future(self.planning.chunk(0)) if done.chunks else None
             for index in range(done.chunks):
-                chunk = await self.planning.chunk(index)
+                assert coming is not None
+                chunk = await coming  # the next chunk comes from the worker while this one is written
+                coming = asyncio.ensure_future(self.planning.chunk(index + 1)) if index + 1 < done.chunks else None
                 async with self.db.session() as session:
                     added += await insert_rows(session, chunk)
                 if added:
@@ -75,6 +79,9 @@ class ReminderService:
                 async with self.db.session() as session:
                     await forget_changes(session, done.consumed)
         except BaseException:  # what was planned may not all be written: the next pass plans everything
+            if coming is not None:
+                coming.cancel()
+                await asyncio.gather(coming, return_exceptions=True)
             await asyncio.shield(self.planning.reset())
             raise
         if added >= ANALYZE_AFTER and not self.db.is_sqlite:
