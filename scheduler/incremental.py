@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -188,7 +189,8 @@ class ProcessPlanning:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:  # spawn, not fork: this process has threads and open connections
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start, initargs=(self.url, self.schema, self.settings))
+                                             initializer=_start,
+                                             initargs=(self.url, self.schema, self.settings, os.getpid()))
         return self._pool
 
     async def _call(self, function: Any, *args: Any) -> Any:
@@ -223,8 +225,8 @@ class ProcessPlanning:
 _worker: dict[str, Any] = {}
 
 
-def _start(url: str, schema: str, settings: Settings) -> None:
-    exit_with_parent()
+def _start(url: str, schema: str, settings: Settings, parent: int) -> None:
+    exit_with_parent(parent)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     _worker.update(loop=loop, db=Database(url, schema=schema), engine=IncrementalPlanner(settings), chunks=[])

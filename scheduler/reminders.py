@@ -107,6 +107,8 @@ class ReminderPlanner:
         quiet_from, quiet_to = (int(x) for x in settings.quiet_hours.split("-"))
         self.quiet = (quiet_from, quiet_to)
         self.quota = settings.yearly_quota
+        self._moments: dict[tuple[date, int], datetime] = {}  # _at's answers: thousands of communes ask the same
+        self._quiet_moves: dict[datetime, datetime] = {}
 
     # ---- entry point
     async def plan(self, session: AsyncSession, now: datetime) -> list[Message]:
@@ -191,6 +193,7 @@ class ReminderPlanner:
         for due in (d for d in dues if now <= d.due_at <= horizon):
             by_hour: dict[int, tuple[int | None, datetime]] = {}  # most members keep the default hour
             replies: dict[tuple, Reply] = {}  # one reply per text: a commune's cadres of one village share theirs
+            when = _day(due.due_at)
             for member in commune.members:
                 hour = self._hour(world, member, DEADLINE if member.role == Role.SECRETARY else NUDGE)
                 if hour not in by_hour:
@@ -198,20 +201,20 @@ class ReminderPlanner:
                 offset, planned = by_hour[hour]
                 if offset is None:
                     continue
-                message = self._for_member(member, commune, due, offset, planned, now, world,
+                message = self._for_member(member, commune, due, when, offset, planned, now, world,
                                            progress.get(commune.code), replies)
                 if message is not None:
                     messages.append(message)
         return messages
 
-    def _for_member(self, member: Member, commune: CommuneView, due: Due, offset: int, planned: datetime,
-                    now: datetime, world: World, progress: stats.Progress | None,
+    def _for_member(self, member: Member, commune: CommuneView, due: Due, when: str, offset: int,
+                    planned: datetime, now: datetime, world: World, progress: stats.Progress | None,
                     replies: dict[tuple, Reply]) -> Message | None:
         days = (due.due_at.date() - now.date()).days
         if member.role == Role.SECRETARY:
             reply = replies.get(("secretary",))
             if reply is None:
-                text = self._secretary_text(commune, due, days, _day(due.due_at), progress)
+                text = self._secretary_text(commune, due, days, when, progress)
                 choices = (Choice(t("remind.open_pending"), "cmd:choduyet"),) if due.quarterly else ()
                 reply = replies[("secretary",)] = Reply(text, choices)
             return self._message(member, DEADLINE, due, offset, reply, planned, now)
@@ -221,7 +224,7 @@ class ReminderPlanner:
             name = world.drafts[member.person_id] or "—"
             reply = replies.get(("draft", name))
             if reply is None:
-                text = t("remind.draft", name=name, days=days, title=due.title, date=_day(due.due_at))
+                text = t("remind.draft", name=name, days=days, title=due.title, date=when)
                 reply = replies[("draft", name)] = Reply(text, (Choice(t("draft.continue"), "draft:continue"),))
             return self._message(member, DRAFT, due, offset, reply, planned, now)
         unit_done = progress is not None and member.unit_id in progress.active_units
@@ -230,7 +233,7 @@ class ReminderPlanner:
         unit = member.unit_name or commune.name
         reply = replies.get(("nudge", unit))
         if reply is None:
-            text = t("remind.nudge", days=days, title=due.title, date=_day(due.due_at), unit=unit)
+            text = t("remind.nudge", days=days, title=due.title, date=when, unit=unit)
             reply = replies[("nudge", unit)] = Reply(text, (Choice(t("menu.nominate"), "cmd:decu"),))
         return self._message(member, NUDGE, due, offset, reply, planned, now)
 
@@ -314,10 +317,23 @@ class ReminderPlanner:
                        self._outside_quiet(max(planned, now)), stale_at or due.due_at)
 
     def _at(self, day: date, hour: int) -> datetime:
-        return datetime.combine(day, time(hour), self.zone)
+        moment = self._moments.get((day, hour))
+        if moment is None:
+            if len(self._moments) > 10_000:
+                self._moments.clear()
+            moment = self._moments[day, hour] = datetime.combine(day, time(hour), self.zone)
+        return moment
 
     def _outside_quiet(self, moment: datetime) -> datetime:
         """Move a moment in quiet hours (default 21:00–07:00) to the end of them."""
+        moved = self._quiet_moves.get(moment)
+        if moved is None:
+            if len(self._quiet_moves) > 10_000:
+                self._quiet_moves.clear()
+            moved = self._quiet_moves[moment] = self._move_outside_quiet(moment)
+        return moved
+
+    def _move_outside_quiet(self, moment: datetime) -> datetime:
         local = moment.astimezone(self.zone)
         start, end = self.quiet
         if local.hour >= start:
