@@ -198,7 +198,7 @@ async def seed_and_measure(url: str, schema: str = "", *, reseed: bool = False) 
     settle_memory()  # as `nguoitot run` does once started
 
     async def worker_cpu() -> float:  # CPU seconds of the planner's worker process (0: none)
-        call = getattr(service.planning, "_call", None)
+        call = getattr(getattr(service, "planning", None), "_call", None)
         return await call(time.process_time) if call is not None else 0.0
     results = []
     moments = [("first pass (07:58)", datetime(2026, 12, 6, 7, 58, tzinfo=zone)),
