@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, distinct, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.processes import exit_with_parent
@@ -135,6 +135,11 @@ async def forget_changes(session: AsyncSession, consumed: Iterable[tuple[int, in
     for start in range(0, len(ranges), 200):
         await session.execute(delete(PlannerChange).where(or_(*(
             and_(PlannerChange.id >= low, PlannerChange.id <= high) for low, high in ranges[start:start + 200]))))
+
+
+async def communes_with_members(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count(distinct(Membership.commune_code)))
+                                     .where(Membership.revoked_at.is_(None))) or 0)
 
 
 def _ranges(ids: list[int]) -> tuple[tuple[int, int], ...]:

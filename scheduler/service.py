@@ -23,7 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from common.clock import Clock
 from common.delivery import Delivery
 from common.settings import Settings
-from scheduler.incremental import LocalPlanning, ProcessPlanning, forget_changes
+from scheduler.incremental import LocalPlanning, ProcessPlanning, communes_with_members, forget_changes
 from scheduler.outbox import ANALYZE_AFTER, OutboxSender, Refresh, insert_rows, refresh_statistics
 from scheduler.reminders import ReminderPlanner
 from storage import inbox
@@ -57,6 +57,7 @@ class ReminderService:
         self._planning = asyncio.Lock()  # held while a planning pass runs: stopping waits for it
         self._stopping = False
         self._planned_as: int | None = None  # the lock generation the planner's state was built under
+        self._choose_process = False  # started: choose at the first pass where to plan (PLANNER_PROCESS_FROM)
 
     async def plan_now(self) -> int:
         """One pass: the communes due or changed are planned (scheduler/incremental.py), and what they give is
@@ -100,8 +101,7 @@ class ReminderService:
 
     def start(self) -> None:
         if self.plans:
-            if self.settings.planner_process:
-                self.planning = ProcessPlanning(self.db, self.settings)
+            self._choose_process = self.settings.planner_process
             self.scheduler.add_job(self._plan_safely, IntervalTrigger(minutes=1), id="plan-reminders",
                                    coalesce=True, max_instances=1, misfire_grace_time=None,
                                    next_run_time=self.clock.now())
@@ -147,6 +147,9 @@ class ReminderService:
                 self._planned_as = None  # another process plans meanwhile, and reads the change log
                 return
             try:
+                if self._choose_process:
+                    self._choose_process = False
+                    await self._plan_in_a_process_if_large()
                 if self._planned_as != self.locks.generation:  # (again) the holder: plan everything once
                     await self.planning.reset()
                     self._planned_as = self.locks.generation
@@ -154,6 +157,16 @@ class ReminderService:
                 await self.forget_old_updates()
             except Exception:  # a bad minute must not stop the schedule; the next run catches up
                 log.exception("planning reminders failed")
+
+    async def _plan_in_a_process_if_large(self) -> None:
+        """A worker process of its own once the communes with members reach PLANNER_PROCESS_FROM: below that a
+        pass takes milliseconds on the loop, and an extra interpreter would cost more than it saves."""
+        async with self.db.session() as session:
+            communes = await communes_with_members(session)
+        if communes >= self.settings.planner_process_from:
+            await self.planning.close()
+            self.planning = ProcessPlanning(self.db, self.settings)
+            self._planned_as = None
 
     async def forget_old_updates(self) -> int:
         cutoff = inbox.retention_cutoff(self.settings.inbox_retention_days)
