@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     reminder_offsets: str = "14,7,3,1,0"  # days before a deadline; 0 = the morning of the day
     quiet_hours: str = "21-7"  # no reminder between these local hours
     yearly_quota: int = 2  # exemplars per commune per year (seeds 000, 003)
+    planner_process: bool = True  # plan reminders in a worker process of their own, off the event loop …
+    planner_process_from: int = 100  # … once at least this many communes have members (fewer: in-process)
     telegram_rate_per_second: float = 30.0  # overall sending limit
     telegram_rate_per_chat: float = 1.0  # per chat
     zalo_rate_per_second: float = 10.0  # Zalo publishes no limits: conservative

@@ -42,14 +42,19 @@ class Calendar:
             raise ValueError("DEADLINE_DATES needs four day/month pairs, one per quarter")
         hour, minute = (int(x) for x in at.split(":"))
         self.time = time(hour, minute, 59, 999999)  # the whole named minute counts
+        self._quarters: dict[tuple[int, int], Due] = {}
 
     def end_of(self, day: date) -> datetime:
         return datetime.combine(day, self.time, self.zone)
 
     def quarterly(self, year: int, quarter: int) -> Due:
-        day, month = self.days[quarter - 1]
-        return Due(f"q{year}-{quarter}", self.end_of(date(year, month, day)),
-                   t("deadline.quarterly", period=quarter_label(quarter, year)), quarter)
+        known = self._quarters.get((year, quarter))
+        if known is None:  # the same for every commune: made once (planning asks for it 40,000 times a pass)
+            day, month = self.days[quarter - 1]
+            known = self._quarters[year, quarter] = Due(
+                f"q{year}-{quarter}", self.end_of(date(year, month, day)),
+                t("deadline.quarterly", period=quarter_label(quarter, year)), quarter)
+        return known
 
     def for_commune(self, commune_code: str, province_code: str, years: Iterable[int],
                     rows: Sequence[Deadline]) -> list[Due]:

@@ -83,10 +83,75 @@ async def enqueue(session: AsyncSession, messages: Iterable[Message], now: datet
     statement = insert.on_conflict_do_nothing(index_elements=["key"]).returning(_outbox.c.id)
     added = len((await session.execute(statement, rows)).all())
     if dialect == "postgresql" and added >= ANALYZE_AFTER:
-        # Fresh statistics at once, not at autovacuum's next round: with the table's old ones, the
-        # next minute's look-up of known keys scanned the whole table per key (5 s for 10,000).
-        await session.execute(text(f"ANALYZE {_outbox.name}"))
+        await refresh_statistics(session)
     return added
+
+
+async def refresh_statistics(session: AsyncSession) -> None:
+    """PostgreSQL, after a big batch: fresh statistics at once, not at autovacuum's next round: with the
+    table's old ones, the next minute's look-up of known keys scanned the whole table per key (5 s for 10,000)."""
+    await session.execute(text(f"ANALYZE {_outbox.name}"))
+
+
+_COLUMNS = ("key", "person_id", "channel", "chat_id", "kind", "payload", "status", "due_at", "stale_at", "attempts",
+            "last_error", "created_at")
+
+
+async def new_rows(session: AsyncSession, messages: Iterable[Message], now: datetime) -> list[dict[str, Any]]:
+    """The rows of the messages whose key is not queued yet, their values already as the database takes them
+    (JSON text, UTC times): `insert_rows` then costs its writer little more than the database's own work (the
+    planner's worker process prepares them, the bot's process writes them)."""
+    messages = list(messages)
+    known: set[str] = set()
+    for start in range(0, len(messages), 1000):  # stay under the drivers' parameter limits
+        chunk = [m.key for m in messages[start:start + 1000]]
+        known.update((await session.execute(select(Outbox.key).where(Outbox.key.in_(chunk)))).scalars())
+    dialect = session.bind.dialect
+    as_stored = {name: _outbox.c[name].type.bind_processor(dialect) for name in ("payload", "due_at", "stale_at",
+                                                                                 "created_at")}
+    payload, due, stale, created = (_remembering(as_stored[name] or (lambda value: value)) for name in as_stored)
+    stamp = created(now)
+    payloads: dict[int, Any] = {}  # by reply: the planner gives one reply to all who get the same text
+    rows = []
+    for m in messages:
+        if m.key in known:
+            continue
+        known.add(m.key)
+        if m.extra:
+            stored = payload({**reply_to_json(m.reply), **m.extra})
+        elif (stored := payloads.get(id(m.reply))) is None:
+            stored = payloads[id(m.reply)] = payload(reply_to_json(m.reply))
+        rows.append(dict(key=m.key, person_id=m.person_id, channel=m.channel, chat_id=m.chat_id, kind=m.kind,
+                         payload=stored, status=OutboxStatus.PENDING.value, due_at=due(m.due_at),
+                         stale_at=stale(m.stale_at), attempts=0, last_error="", created_at=stamp))
+    return rows
+
+
+def _remembering(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A value's conversion, made once per value (thousands of rows share a few moments)."""
+    done: dict[Any, Any] = {}
+
+    def converted(value: Any) -> Any:
+        if isinstance(value, dict):
+            return convert(value)
+        if value not in done:
+            done[value] = convert(value)
+        return done[value]
+
+    return converted
+
+
+_INSERT_ROWS = text(f"INSERT INTO outbox ({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + c for c in _COLUMNS)}) "
+                    "ON CONFLICT (key) DO NOTHING")
+
+
+async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Insert rows made by `new_rows`; a key inserted meanwhile by another process is skipped. Returns how many
+    were new (as far as the driver says: asyncpg does not count an executemany's rows, so all of them)."""
+    if not rows:
+        return 0
+    result = await session.execute(_INSERT_ROWS, rows)
+    return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
 
 
 async def backlog(session: AsyncSession, now: datetime) -> int:

@@ -16,7 +16,7 @@ that is due (not every one it missed), and nothing for a deadline already passed
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
@@ -44,6 +44,7 @@ from storage.models import (
 # Kinds of reminder, and who may switch them off: a secretary cannot mute DEADLINE, only move its hour.
 DEADLINE, NUDGE, DRAFT, OVERDUE, DIGEST = "deadline", "nudge", "draft", "overdue", "digest"
 MUTABLE = {NUDGE, DRAFT, OVERDUE, DIGEST}
+KINDS = (DEADLINE, NUDGE, DRAFT, OVERDUE, DIGEST)
 OPT_IN = {DIGEST}  # officials receive these only when they ask (and OVERDUE, for officials)
 OVERDUE_WINDOW = timedelta(days=7)
 
@@ -72,10 +73,29 @@ class World:
     """Everything planning needs, read in a handful of queries."""
 
     communes: dict[str, CommuneView]
-    deadlines: list[Deadline]
+    deadlines: list[Deadline]  # of these communes and their provinces, in the years planned
     drafts: dict[int, str]  # person id → the draft's name so far
     settings: dict[tuple[int, str], ReminderSetting]
     province_officials: dict[str, list[Member]]
+    _by_place: dict[str | None, list[Deadline]] = field(default_factory=dict)
+
+    def deadlines_of(self, commune: CommuneView) -> list[Deadline]:
+        """The rows that may concern this commune: its own and its province's (Calendar.for_commune picks)."""
+        if not self._by_place and self.deadlines:
+            for row in self.deadlines:
+                self._by_place.setdefault(row.commune_code or f"p{row.province_code}", []).append(row)
+        return self._by_place.get(commune.code, []) + self._by_place.get(f"p{commune.province_code}", [])
+
+
+@dataclass
+class Scope:
+    """What planning some communes gave: the messages, and the next moment each commune (and each province's
+    officials) should be planned again if nothing changes."""
+
+    messages: list[Message]
+    communes: dict[str, datetime]
+    provinces: dict[str, datetime]
+    province_of: dict[str, str]
 
 
 class ReminderPlanner:
@@ -87,16 +107,27 @@ class ReminderPlanner:
         quiet_from, quiet_to = (int(x) for x in settings.quiet_hours.split("-"))
         self.quiet = (quiet_from, quiet_to)
         self.quota = settings.yearly_quota
+        self._moments: dict[tuple[date, int], datetime] = {}  # _at's answers: thousands of communes ask the same
+        self._quiet_moves: dict[datetime, datetime] = {}
 
     # ---- entry point
     async def plan(self, session: AsyncSession, now: datetime) -> list[Message]:
         """The reminders due at `now` (the caller enqueues them; the outbox drops those already planned)."""
-        world = await load_world(session)
+        return (await self.plan_scope(session, now)).messages
+
+    async def plan_scope(self, session: AsyncSession, now: datetime, communes: Collection[str] | None = None,
+                         provinces: Collection[str] | None = None) -> Scope:
+        """Plan every commune (None), or only these communes and the digests of these provinces' officials;
+        with, for each, the next moment at which its plan may change if nothing else does (scheduler/
+        incremental.py re-plans it then)."""
+        world = await load_world(session, years_around(now.date()), communes, provinces)
         messages: list[Message] = []
         periods: dict[str, tuple[datetime, Due, list[Due]]] = {}
+        dues_of: dict[str, list[Due]] = {}
         for commune in world.communes.values():
             dues = self.calendar.for_commune(commune.code, commune.province_code, years_around(now.date()),
-                                             world.deadlines)
+                                             world.deadlines_of(commune))
+            dues_of[commune.code] = dues
             current = period_of(now, dues)
             if current:
                 periods[commune.code] = (current[0], current[1], dues)
@@ -109,7 +140,50 @@ class ReminderPlanner:
             if code in overdue and not sent_up[code].forwarded:
                 messages += self._overdue(commune, overdue[code][1], now, world)
         messages += self._digests(world, progress, now)
-        return messages
+        nexts = {code: self._next_moment(commune.members, dues_of[code], now, world)
+                 for code, commune in world.communes.items() if commune.members}
+        province_nexts = {province: self._next_moment(members, [], now, world)
+                          for province, members in world.province_officials.items()}
+        return Scope(messages, nexts, province_nexts,
+                     {code: c.province_code for code, c in world.communes.items() if c.members})
+
+    def _next_moment(self, members: list[Member], dues: list[Due], now: datetime, world: World) -> datetime:
+        """The first moment after `now` at which these members' plan may differ with nothing changed in the
+        database: an offset's hour (at every hour someone here chose), the day after a deadline (overdue
+        notices), a snooze running out, a Monday's digest for those who asked, a new year. Generous: a moment
+        too many costs a re-plan, one too few a missed reminder (tests/test_reminders_incremental.py checks
+        a quarter hour by hour against planning everything)."""
+        hours = {self.hour}
+        best = self._at(date(now.year + 1, 1, 1), 0)
+
+        def consider(*moments: datetime) -> None:
+            nonlocal best
+            best = min([best, *(m for m in moments if m > now)])
+
+        digests = False  # someone here may get the weekly digest
+        for member in members:
+            digests |= member.role == Role.OFFICIAL and (member.person_id, DIGEST) in world.settings
+            for kind in KINDS:
+                setting = world.settings.get((member.person_id, kind))
+                if setting is not None:
+                    if setting.hour is not None:
+                        hours.add(setting.hour)
+                    if setting.snoozed_until is not None:
+                        consider(setting.snoozed_until)
+        if digests:
+            monday = now.date() - timedelta(days=now.weekday())
+            consider(*(self._at(monday + timedelta(days=7 * week), hour) for week in (0, 1) for hour in hours))
+        horizon = timedelta(days=max(self.offsets) + 1)
+        for due in dues:  # sorted by due_at; nothing of a deadline is planned before due_at - horizon
+            if due.due_at + OVERDUE_WINDOW + timedelta(days=1) < now:
+                continue
+            if due.due_at - horizon > best:
+                break
+            day = due.due_at.date()  # (its passing itself makes nothing new due: its overdue notices wait a day)
+            for hour in hours:
+                consider(*(self._at(day - timedelta(days=offset), hour) for offset in self.offsets),
+                         self._at(day + timedelta(days=1), hour))
+        return best
 
     # ---- before a deadline
     def _before_deadlines(self, commune: CommuneView, dues: list[Due], now: datetime, world: World,
@@ -118,6 +192,8 @@ class ReminderPlanner:
         horizon = now + timedelta(days=max(self.offsets) + 1)
         for due in (d for d in dues if now <= d.due_at <= horizon):
             by_hour: dict[int, tuple[int | None, datetime]] = {}  # most members keep the default hour
+            replies: dict[tuple, Reply] = {}  # one reply per text: a commune's cadres of one village share theirs
+            when = _day(due.due_at)
             for member in commune.members:
                 hour = self._hour(world, member, DEADLINE if member.role == Role.SECRETARY else NUDGE)
                 if hour not in by_hour:
@@ -125,33 +201,41 @@ class ReminderPlanner:
                 offset, planned = by_hour[hour]
                 if offset is None:
                     continue
-                message = self._for_member(member, commune, due, offset, planned, now, world,
-                                           progress.get(commune.code))
+                message = self._for_member(member, commune, due, when, offset, planned, now, world,
+                                           progress.get(commune.code), replies)
                 if message is not None:
                     messages.append(message)
         return messages
 
-    def _for_member(self, member: Member, commune: CommuneView, due: Due, offset: int, planned: datetime,
-                    now: datetime, world: World, progress: stats.Progress | None) -> Message | None:
+    def _for_member(self, member: Member, commune: CommuneView, due: Due, when: str, offset: int,
+                    planned: datetime, now: datetime, world: World, progress: stats.Progress | None,
+                    replies: dict[tuple, Reply]) -> Message | None:
         days = (due.due_at.date() - now.date()).days
-        when = _day(due.due_at)
         if member.role == Role.SECRETARY:
-            text = self._secretary_text(commune, due, days, when, progress)
-            choices = (Choice(t("remind.open_pending"), "cmd:choduyet"),) if due.quarterly else ()
-            return self._message(member, DEADLINE, due, offset, Reply(text, choices), planned, now)
+            reply = replies.get(("secretary",))
+            if reply is None:
+                text = self._secretary_text(commune, due, days, when, progress)
+                choices = (Choice(t("remind.open_pending"), "cmd:choduyet"),) if due.quarterly else ()
+                reply = replies[("secretary",)] = Reply(text, choices)
+            return self._message(member, DEADLINE, due, offset, reply, planned, now)
         if member.role != Role.CADRE or not due.quarterly:
             return None
         if member.person_id in world.drafts and self._wants(world, member, DRAFT, now):
-            text = t("remind.draft", name=world.drafts[member.person_id] or "—", days=days, title=due.title,
-                     date=when)
-            return self._message(member, DRAFT, due, offset,
-                                 Reply(text, (Choice(t("draft.continue"), "draft:continue"),)), planned, now)
+            name = world.drafts[member.person_id] or "—"
+            reply = replies.get(("draft", name))
+            if reply is None:
+                text = t("remind.draft", name=name, days=days, title=due.title, date=when)
+                reply = replies[("draft", name)] = Reply(text, (Choice(t("draft.continue"), "draft:continue"),))
+            return self._message(member, DRAFT, due, offset, reply, planned, now)
         unit_done = progress is not None and member.unit_id in progress.active_units
         if unit_done or not self._wants(world, member, NUDGE, now):
             return None
-        text = t("remind.nudge", days=days, title=due.title, date=when, unit=member.unit_name or commune.name)
-        return self._message(member, NUDGE, due, offset, Reply(text, (Choice(t("menu.nominate"), "cmd:decu"),)),
-                             planned, now)
+        unit = member.unit_name or commune.name
+        reply = replies.get(("nudge", unit))
+        if reply is None:
+            text = t("remind.nudge", days=days, title=due.title, date=when, unit=unit)
+            reply = replies[("nudge", unit)] = Reply(text, (Choice(t("menu.nominate"), "cmd:decu"),))
+        return self._message(member, NUDGE, due, offset, reply, planned, now)
 
     def _secretary_text(self, commune: CommuneView, due: Due, days: int, when: str,
                         progress: stats.Progress | None) -> str:
@@ -233,10 +317,23 @@ class ReminderPlanner:
                        self._outside_quiet(max(planned, now)), stale_at or due.due_at)
 
     def _at(self, day: date, hour: int) -> datetime:
-        return datetime.combine(day, time(hour), self.zone)
+        moment = self._moments.get((day, hour))
+        if moment is None:
+            if len(self._moments) > 10_000:
+                self._moments.clear()
+            moment = self._moments[day, hour] = datetime.combine(day, time(hour), self.zone)
+        return moment
 
     def _outside_quiet(self, moment: datetime) -> datetime:
         """Move a moment in quiet hours (default 21:00–07:00) to the end of them."""
+        moved = self._quiet_moves.get(moment)
+        if moved is None:
+            if len(self._quiet_moves) > 10_000:
+                self._quiet_moves.clear()
+            moved = self._quiet_moves[moment] = self._move_outside_quiet(moment)
+        return moved
+
+    def _move_outside_quiet(self, moment: datetime) -> datetime:
         local = moment.astimezone(self.zone)
         start, end = self.quiet
         if local.hour >= start:
@@ -273,20 +370,45 @@ class ReminderPlanner:
         return result
 
 
-async def load_world(session: AsyncSession) -> World:
-    """Only the columns planning needs: loading 10,000 full rows as objects took most of a second."""
-    rows = (await session.exec(
-        select(Membership.person_id, Membership.role, Membership.commune_code, Membership.province_code,
-               Membership.unit_id, Account.channel, Account.chat_id, Person.name)
-        .join(Account, Account.person_id == Membership.person_id)
-        .join(Person, Person.id == Membership.person_id)
-        .where(Membership.revoked_at.is_(None), Account.unreachable_at.is_(None))
-        .order_by(Membership.id, *repo.PREFERRED_FIRST))).all()  # the first account of each: where they are
-    communes = {code: CommuneView(code, name, province)
-                for code, name, province in (await session.exec(
-                    select(Commune.code, Commune.name, Commune.province_code))).all()}
-    units = {uid: (name, retired_at) for uid, name, retired_at in (await session.exec(
-        select(Unit.id, Unit.name, Unit.retired_at))).all()}
+async def load_world(session: AsyncSession, years: Collection[int] | None = None,
+                     only: Collection[str] | None = None, provinces: Collection[str] | None = None) -> World:
+    """Only the columns planning needs: loading 10,000 full rows as objects took most of a second.
+
+    Everything (`only` None), or the communes `only` with their members, and the communes of `provinces` with
+    those provinces' officials (for their digests). Deadlines only of `years` (None: every year)."""
+    people = (select(Membership.person_id, Membership.role, Membership.commune_code, Membership.province_code,
+                     Membership.unit_id, Account.channel, Account.chat_id, Person.name)
+              .join(Account, Account.person_id == Membership.person_id)
+              .join(Person, Person.id == Membership.person_id)
+              .where(Membership.revoked_at.is_(None), Account.unreachable_at.is_(None))
+              .order_by(Membership.id, *repo.PREFERRED_FIRST))  # the first account of each: where they are
+    everything = only is None
+    only, provinces = set(only or ()), set(provinces or ())
+    if everything:
+        rows = (await session.exec(people)).all()
+        communes = {code: CommuneView(code, name, province) for code, name, province in (await session.exec(
+            select(Commune.code, Commune.name, Commune.province_code))).all()}
+        units = {uid: (name, retired_at) for uid, name, retired_at in (await session.exec(
+            select(Unit.id, Unit.name, Unit.retired_at))).all()}
+    else:
+        rows = []
+        for chunk in _chunks(sorted(only)):
+            rows += (await session.exec(people.where(Membership.commune_code.in_(chunk)))).all()
+        for chunk in _chunks(sorted(provinces)):
+            rows += (await session.exec(people.where(Membership.commune_code.is_(None), Membership.role == Role.OFFICIAL,
+                                                     Membership.province_code.in_(chunk)))).all()
+        communes = {}
+        for chunk in _chunks(sorted(only)):
+            communes.update({code: CommuneView(code, name, province) for code, name, province in (await session.exec(
+                select(Commune.code, Commune.name, Commune.province_code).where(Commune.code.in_(chunk)))).all()})
+        for chunk in _chunks(sorted(provinces)):
+            communes.update({code: CommuneView(code, name, province) for code, name, province in (await session.exec(
+                select(Commune.code, Commune.name, Commune.province_code)
+                .where(Commune.province_code.in_(chunk)))).all() if code not in communes})
+        units = {}
+        for chunk in _chunks(sorted(only)):
+            units.update({uid: (name, retired_at) for uid, name, retired_at in (await session.exec(
+                select(Unit.id, Unit.name, Unit.retired_at).where(Unit.commune_code.in_(chunk)))).all()})
     seen: set[tuple[int, str, str | None, int | None]] = set()
     province_officials: dict[str, list[Member]] = defaultdict(list)
     for person_id, role, commune_code, province_code, unit_id, channel, chat_id, name in rows:
@@ -296,16 +418,40 @@ async def load_world(session: AsyncSession) -> World:
             continue
         seen.add(identity)
         member = Member(person_id, name, role, channel, chat_id, unit_id, units.get(unit_id, ("", None))[0])
-        if commune_code in communes:
+        if commune_code in communes and (everything or commune_code in only):
             communes[commune_code].members.append(member)
-        elif role == Role.OFFICIAL and province_code:
+        elif role == Role.OFFICIAL and province_code and commune_code is None:
             province_officials[province_code].append(member)
-    drafts = {person_id: str((state or {}).get("answers", {}).get("name") or "")
-              for person_id, state in (await session.exec(select(Conversation.person_id, Conversation.state))).all()}
-    settings = {(s.person_id, s.kind): s for s in (await session.exec(select(ReminderSetting))).all()}
-    deadlines = list((await session.exec(select(Deadline))).all())
+    drafts_query = select(Conversation.person_id, Conversation.state)
+    settings_query = select(ReminderSetting)
+    deadlines_query = select(Deadline) if years is None else select(Deadline).where(Deadline.year.in_(list(years)))
+    if everything:
+        drafts = _drafts((await session.exec(drafts_query)).all())
+        settings = {(s.person_id, s.kind): s for s in (await session.exec(settings_query)).all()}
+        deadlines = list((await session.exec(deadlines_query)).all())
+    else:
+        drafts, settings, deadlines = {}, {}, []
+        for chunk in _chunks(sorted({person_id for person_id, *_ in rows})):
+            drafts.update(_drafts((await session.exec(drafts_query.where(Conversation.person_id.in_(chunk)))).all()))
+            settings.update({(s.person_id, s.kind): s for s in (await session.exec(
+                settings_query.where(ReminderSetting.person_id.in_(chunk)))).all()})
+        places = sorted(communes)
+        for chunk in _chunks(places):
+            deadlines += (await session.exec(deadlines_query.where(Deadline.commune_code.in_(chunk)))).all()
+        for chunk in _chunks(sorted({c.province_code for c in communes.values()})):
+            deadlines += (await session.exec(deadlines_query.where(Deadline.commune_code.is_(None),
+                                                                   Deadline.province_code.in_(chunk)))).all()
     active = {code: c for code, c in communes.items() if c.members or c.province_code in province_officials}
     return World(active, deadlines, drafts, settings, province_officials)
+
+
+def _drafts(rows: Iterable[tuple[int, dict | None]]) -> dict[int, str]:
+    return {person_id: str((state or {}).get("answers", {}).get("name") or "") for person_id, state in rows}
+
+
+def _chunks(values: list, size: int = 500) -> Iterable[list]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def _day(moment: datetime) -> str:

@@ -5,6 +5,10 @@ coalesced into the next one (misfires are handled by the planner's rules, not by
 Among several processes, one plans and one sends at a time (storage/locks.py: the "planner" and
 "sender" roles); another takes a role over within a minute of its holder's death. The planner's holder
 also forgets old inbox rows (INBOX_RETENTION_DAYS).
+
+A pass is incremental and, once the schedule is started (PLANNER_PROCESS), runs in a worker process of its
+own (scheduler/incremental.py); what it planned is written here, a chunk per unit of work, so the event loop
+that answers people is never held for long.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from common.clock import Clock
 from common.delivery import Delivery
 from common.settings import Settings
-from scheduler.outbox import OutboxSender, Refresh, enqueue
+from scheduler.incremental import LocalPlanning, ProcessPlanning, communes_with_members, forget_changes
+from scheduler.outbox import ANALYZE_AFTER, OutboxSender, Refresh, insert_rows, refresh_statistics
 from scheduler.reminders import ReminderPlanner
 from storage import inbox
 from storage.db import Database
@@ -43,6 +48,7 @@ class ReminderService:
         self.plans, self.sends = plan, send
         self.sender_idle = sender_idle  # seconds an idle sender waits before looking for due messages again
         self.planner = ReminderPlanner(settings)
+        self.planning: LocalPlanning | ProcessPlanning = LocalPlanning(db, settings)
         self.sender = OutboxSender(db, clock, deliveries, rate=settings.telegram_rate_per_second,
                                    per_chat=settings.telegram_rate_per_chat, in_flight=settings.outbox_in_flight,
                                    refreshers=refreshers, channel_rates=settings.channel_rates())
@@ -50,14 +56,43 @@ class ReminderService:
         self._sending: asyncio.Task | None = None
         self._planning = asyncio.Lock()  # held while a planning pass runs: stopping waits for it
         self._stopping = False
+        self._planned_as: int | None = None  # the lock generation the planner's state was built under
+        self._choose_process = False  # started: choose at the first pass where to plan (PLANNER_PROCESS_FROM)
 
     async def plan_now(self) -> int:
+        """One pass: the communes due or changed are planned (scheduler/incremental.py), and what they give is
+        written a chunk at a time, each in its own unit of work; then the change-log rows read are deleted."""
         now = self.clock.now()
-        async with self.db.session() as session:
-            added = await enqueue(session, await self.planner.plan(session, now), now)
+        added = 0
+        coming: asyncio.Future | None = None
+        try:
+            done = await self.planning.plan(now)
+            coming = asyncio.ensure_future(self.planning.chunk(0)) if done.chunks else None
+            for index in range(done.chunks):
+                assert coming is not None
+                chunk = await coming  # the next chunk comes from the worker while this one is written
+                coming = asyncio.ensure_future(self.planning.chunk(index + 1)) if index + 1 < done.chunks else None
+                async with self.db.session() as session:
+                    added += await insert_rows(session, chunk)
+                if added:
+                    self.sender.wake.set()
+            if done.consumed:
+                async with self.db.session() as session:
+                    await forget_changes(session, done.consumed)
+        except BaseException:  # what was planned may not all be written: the next pass plans everything
+            if coming is not None:
+                coming.cancel()
+                await asyncio.gather(coming, return_exceptions=True)
+            await asyncio.shield(self.planning.reset())
+            raise
+        if added >= ANALYZE_AFTER and not self.db.is_sqlite:
+            async with self.db.session() as session:
+                await refresh_statistics(session)
         if added:
             log.info("planned %d reminder(s)", added)
-            self.sender.wake.set()
+        if done.communes or done.provinces:
+            log.debug("planning pass: %d commune(s), %d province(s)%s", len(done.communes), len(done.provinces),
+                      " (all)" if done.full else "")
         return added
 
     async def run_once(self) -> tuple[int, int]:
@@ -66,6 +101,7 @@ class ReminderService:
 
     def start(self) -> None:
         if self.plans:
+            self._choose_process = self.settings.planner_process
             self.scheduler.add_job(self._plan_safely, IntervalTrigger(minutes=1), id="plan-reminders",
                                    coalesce=True, max_instances=1, misfire_grace_time=None,
                                    next_run_time=self.clock.now())
@@ -101,16 +137,36 @@ class ReminderService:
         if self._sending is not None:
             self._sending.cancel()
             await asyncio.gather(self._sending, return_exceptions=True)
+        await self.planning.close()
 
     async def _plan_safely(self) -> None:
         async with self._planning:
-            if self._stopping or not await self.locks.hold("planner"):
+            if self._stopping:
+                return
+            if not await self.locks.hold("planner"):
+                self._planned_as = None  # another process plans meanwhile, and reads the change log
                 return
             try:
+                if self._choose_process:
+                    self._choose_process = False
+                    await self._plan_in_a_process_if_large()
+                if self._planned_as != self.locks.generation:  # (again) the holder: plan everything once
+                    await self.planning.reset()
+                    self._planned_as = self.locks.generation
                 await self.plan_now()
                 await self.forget_old_updates()
             except Exception:  # a bad minute must not stop the schedule; the next run catches up
                 log.exception("planning reminders failed")
+
+    async def _plan_in_a_process_if_large(self) -> None:
+        """A worker process of its own once the communes with members reach PLANNER_PROCESS_FROM: below that a
+        pass takes milliseconds on the loop, and an extra interpreter would cost more than it saves."""
+        async with self.db.session() as session:
+            communes = await communes_with_members(session)
+        if communes >= self.settings.planner_process_from:
+            await self.planning.close()
+            self.planning = ProcessPlanning(self.db, self.settings)
+            self._planned_as = None
 
     async def forget_old_updates(self) -> int:
         cutoff = inbox.retention_cutoff(self.settings.inbox_retention_days)

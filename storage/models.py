@@ -293,6 +293,18 @@ class ReminderSetting(SQLModel, table=True):
     hour: int | None = None  # local hour to receive it, within working hours
 
 
+class PlannerChange(SQLModel, table=True):
+    """Something that may change a commune's reminders: a commune, a province or a person, written by triggers
+    on the tables it watches (migration 0011); the planner re-plans what it names, then deletes the row."""
+
+    __tablename__ = "plannerchange"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"),
+                                                           primary_key=True, autoincrement=True))
+    commune_code: str | None = Field(default=None, max_length=5)
+    province_code: str | None = Field(default=None, max_length=2)
+    person_id: int | None = None
+
+
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENDING = "sending"  # claimed by a sender until `lease_until`; reclaimed after a crash

@@ -89,7 +89,8 @@ async def settings(tmp_path: Path, database_template) -> Settings:
         shutil.copy(database_template["path"], path)
         url, schema = f"sqlite:///{path}", ""
     return Settings(_env_file=None, database_url=url, database_schema=schema, media_dir=tmp_path / "media",
-                    exports_dir=tmp_path / "exports", telegram_bot_token="", album_wait_seconds=0.3)
+                    exports_dir=tmp_path / "exports", telegram_bot_token="", album_wait_seconds=0.3,
+                    planner_process=False)  # tests/test_reminders_incremental.py runs the worker process
 
 
 async def _empty_tables(url: str, schema: str) -> None:

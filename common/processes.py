@@ -1,0 +1,23 @@
+"""Helpers for worker processes the bot spawns (the reminder planner's, scheduler/planner_process.py)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+
+def exit_with_parent(parent: int | None = None) -> None:
+    """A worker's initializer: when the bot's process dies (SIGKILL, the OOM killer), the worker would
+    otherwise live on, orphaned, holding its memory and its database connections; it notices it was given
+    to another parent and exits. `parent`: the bot's process id, as the bot gave it when it spawned the
+    worker (a bot killed while its worker was still starting is then noticed too). (bot/chart_drawing.py has
+    its own, to import nothing of ours.)"""
+    parent = os.getppid() if parent is None else parent
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit with the bot", daemon=True).start()

@@ -1,0 +1,271 @@
+"""Planning reminders a little at a time, off the event loop that answers people.
+
+`IncrementalPlanner` remembers, for each commune (and each province's officials), the next moment its plan
+may change with nothing changed in the database (`ReminderPlanner.plan_scope`: an offset's hour, the day
+after a deadline, a snooze running out, a Monday's digest). A pass re-plans only the communes whose moment
+has come, and those named by the change log (`plannerchange`, written by triggers on every table planning
+reads, migration 0011): a commune, a province (its deadlines: every commune of it) or a person (the communes
+and provinces they belong to). Nothing due and nothing changed: one small query. The first pass after a start
+plans everything (the catch-up after downtime, as before: only the latest offset that is due). What the
+planner proposes is still filtered by the outbox's unique keys, so re-planning a commune is always harmless.
+
+Where the pass runs: `ProcessPlanning`, a spawned worker process of its own (like /thongke's charts; it exits
+when the bot dies), which reads the database and keeps the state; the bot's process then writes what it
+planned in small units of work (`ReminderService.plan_now`), so neither the planning nor a big write holds its
+event loop (on SQLite, a write from another process would be waited for on the loop's thread). `LocalPlanning`
+runs the same pass in this process, for the console's one-off `remind run` and for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, distinct, func, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.processes import exit_with_parent
+from common.settings import Settings
+from scheduler.outbox import Message, new_rows
+from scheduler.reminders import ReminderPlanner, Scope
+from storage.db import Database
+from storage.models import Membership, PlannerChange
+
+CHUNK = 250  # rows written per unit of work by the bot's process (a few milliseconds each)
+FULL_SHARE = 0.3  # re-planning more than this share of the communes: read everything at once instead
+PEOPLE_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What a pass did; its messages are fetched chunk by chunk (`chunks` of them)."""
+
+    messages: int  # new ones (their keys not queued when the pass read the outbox)
+    chunks: int
+    consumed: tuple[tuple[int, int], ...]  # ranges of change-log ids read: deleted once the messages are written
+    communes: tuple[str, ...]  # communes re-planned
+    provinces: tuple[str, ...]  # provinces whose officials' digests were re-planned
+    full: bool
+
+
+class IncrementalPlanner:
+    def __init__(self, settings: Settings) -> None:
+        self.planner = ReminderPlanner(settings)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything: the next pass plans every commune."""
+        self.communes: dict[str, datetime] | None = None  # commune → the next moment to plan it again
+        self.provinces: dict[str, datetime] = {}
+        self.province_of: dict[str, str] = {}
+
+    async def plan(self, session: AsyncSession, now: datetime) -> tuple[list[dict[str, Any]], Pass]:
+        """The outbox rows of the reminders due at `now` not queued yet (outbox.new_rows), and what was done."""
+        messages, done = await self._plan(session, now)
+        rows = await new_rows(session, messages, now)
+        return rows, replace(done, messages=len(rows))
+
+    async def _plan(self, session: AsyncSession, now: datetime) -> tuple[list[Message], Pass]:
+        # The log is read before anything it may name: a change committed after this is read next time.
+        changes = (await session.exec(select(PlannerChange.id, PlannerChange.commune_code,
+                                             PlannerChange.province_code, PlannerChange.person_id))).all()
+        consumed = _ranges(sorted(row[0] for row in changes))
+        if self.communes is None:
+            return self._full(await self.planner.plan_scope(session, now), consumed)
+        communes, provinces = await self._changed(session, changes)
+        communes |= {code for code, moment in self.communes.items() if moment <= now}
+        provinces |= {code for code, moment in self.provinces.items() if moment <= now}
+        if not communes and not provinces:
+            return [], Pass(0, 0, consumed, (), (), False)
+        if len(communes) > max(200, FULL_SHARE * len(self.communes)):
+            return self._full(await self.planner.plan_scope(session, now), consumed)
+        scope = await self.planner.plan_scope(session, now, communes, provinces)
+        for code in communes:
+            self.communes.pop(code, None)
+            self.province_of.pop(code, None)
+        for code in provinces:
+            self.provinces.pop(code, None)
+        self.communes.update(scope.communes)
+        self.provinces.update(scope.provinces)
+        self.province_of.update(scope.province_of)
+        return scope.messages, Pass(len(scope.messages), 0, consumed, tuple(sorted(communes)),
+                                    tuple(sorted(provinces)), False)
+
+    def _full(self, scope: Scope, consumed: tuple[tuple[int, int], ...]) -> tuple[list[Message], Pass]:
+        self.communes, self.provinces, self.province_of = scope.communes, scope.provinces, scope.province_of
+        return scope.messages, Pass(len(scope.messages), 0, consumed, tuple(scope.communes), tuple(scope.provinces),
+                                    True)
+
+    async def _changed(self, session: AsyncSession, changes: Sequence[Any]) -> tuple[set[str], set[str]]:
+        """The communes and provinces the change log names, directly or through a person's memberships."""
+        communes: set[str] = set()
+        provinces: set[str] = set()
+        people: set[int] = set()
+        for _, commune, province, person in changes:
+            if commune:
+                communes.add(commune)
+            elif province:
+                provinces.add(province)
+                if person is None:  # a province's deadline: each of its communes
+                    communes.update(code for code, of in self.province_of.items() if of == province)
+            if person is not None:
+                people.add(person)
+        ordered = sorted(people)
+        for start in range(0, len(ordered), PEOPLE_CHUNK):
+            rows = await session.exec(select(Membership.commune_code, Membership.province_code)
+                                      .where(Membership.person_id.in_(ordered[start:start + PEOPLE_CHUNK])))
+            for commune, province in rows.all():
+                if commune:
+                    communes.add(commune)
+                elif province:
+                    provinces.add(province)
+        return communes, provinces
+
+
+async def forget_changes(session: AsyncSession, consumed: Iterable[tuple[int, int]]) -> None:
+    """Delete the change-log rows a pass read (and only those: one committed late with a smaller id stays)."""
+    ranges = list(consumed)
+    for start in range(0, len(ranges), 200):
+        await session.execute(delete(PlannerChange).where(or_(*(
+            and_(PlannerChange.id >= low, PlannerChange.id <= high) for low, high in ranges[start:start + 200]))))
+
+
+async def communes_with_members(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count(distinct(Membership.commune_code)))
+                                     .where(Membership.revoked_at.is_(None))) or 0)
+
+
+def _ranges(ids: list[int]) -> tuple[tuple[int, int], ...]:
+    """Sorted ids as (first, last) runs of consecutive ids."""
+    runs: list[tuple[int, int]] = []
+    for value in ids:
+        if runs and value == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], value)
+        else:
+            runs.append((value, value))
+    return tuple(runs)
+
+
+def _split(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [rows[start:start + CHUNK] for start in range(0, len(rows), CHUNK)]
+
+
+class LocalPlanning:
+    """The pass in this process (the console's `remind run`, tests): on the event loop, as before."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.engine = IncrementalPlanner(settings)
+        self._chunks: list[list[dict[str, Any]]] = []
+
+    async def plan(self, now: datetime) -> Pass:
+        async with self.db.session() as session:
+            rows, done = await self.engine.plan(session, now)
+        self._chunks = _split(rows)
+        return replace(done, chunks=len(self._chunks))
+
+    async def chunk(self, index: int) -> list[dict[str, Any]]:
+        return self._chunks[index]
+
+    async def reset(self) -> None:
+        self.engine.reset()
+        self._chunks = []
+
+    async def close(self) -> None:
+        self._chunks = []
+
+
+class ProcessPlanning:
+    """The pass in a worker process of its own (spawned on first use; it exits when this process dies). Its
+    state lives there: a new worker (after a crash, or in the process that takes the planner role over)
+    starts with a full pass."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.url, self.schema, self.settings = db.url, db.schema, settings
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:  # spawn, not fork: this process has threads and open connections
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_start,
+                                             initargs=(self.url, self.schema, self.settings, os.getpid()))
+        return self._pool
+
+    async def _call(self, function: Any, *args: Any) -> Any:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor(), function, *args)
+        except BrokenProcessPool:  # the worker died: the next call starts another (and a full pass)
+            await self.close()
+            raise
+
+    async def warm(self) -> None:
+        await self._call(_warm)
+
+    async def plan(self, now: datetime) -> Pass:
+        return await self._call(_plan, now)
+
+    async def chunk(self, index: int) -> list[dict[str, Any]]:
+        return await self._call(_chunk, index)
+
+    async def reset(self) -> None:
+        try:
+            await self._call(_reset)
+        except Exception:  # a worker that cannot be told to forget is replaced
+            await self.close()
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+# ---- in the worker process
+_worker: dict[str, Any] = {}
+
+
+def _start(url: str, schema: str, settings: Settings, parent: int) -> None:
+    exit_with_parent(parent)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    _worker.update(loop=loop, db=Database(url, schema=schema), engine=IncrementalPlanner(settings), chunks=[])
+
+
+def _warm() -> bool:
+    return True
+
+
+def _plan(now: datetime) -> Pass:
+    db: Database = _worker["db"]
+    engine: IncrementalPlanner = _worker["engine"]
+
+    async def run() -> tuple[list[dict[str, Any]], Pass]:
+        async with db.session() as session:
+            return await engine.plan(session, now)
+
+    try:
+        rows, done = _worker["loop"].run_until_complete(run())
+    except BaseException:
+        engine.reset()
+        raise
+    _worker["chunks"] = _split(rows)
+    return replace(done, chunks=len(_worker["chunks"]))
+
+
+def _chunk(index: int) -> list[dict[str, Any]]:
+    chunks = _worker["chunks"]
+    if index == len(chunks) - 1:
+        _worker["chunks"] = [[]] * len(chunks)  # the last one fetched: let the memory go
+    return chunks[index]
+
+
+def _reset() -> bool:
+    _worker["engine"].reset()
+    _worker["chunks"] = []
+    return True
