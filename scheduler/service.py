@@ -4,7 +4,7 @@ coalesced into the next one (misfires are handled by the planner's rules, not by
 
 Among several processes, one plans and one sends at a time (storage/locks.py: the "planner" and
 "sender" roles); another takes a role over within a minute of its holder's death. The planner's holder
-also forgets old inbox rows (INBOX_RETENTION_DAYS).
+also forgets old inbox rows (INBOX_RETENTION_DAYS) and finished outbox rows (OUTBOX_RETENTION_DAYS).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -19,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from common.clock import Clock
 from common.delivery import Delivery
 from common.settings import Settings
+from scheduler import outbox
 from scheduler.outbox import OutboxSender, Refresh, enqueue
 from scheduler.reminders import ReminderPlanner
 from storage import inbox
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 ROLE_RETRY = 15.0  # seconds between tries to take a role another process holds
-PRUNE_BATCHES = 50  # at most this many batches of old inbox rows forgotten a minute
+PRUNE_BATCHES = 50  # at most this many batches of old inbox (and outbox) rows forgotten a minute
 
 
 class ReminderService:
@@ -109,6 +111,7 @@ class ReminderService:
             try:
                 await self.plan_now()
                 await self.forget_old_updates()
+                await self.forget_old_messages()
             except Exception:  # a bad minute must not stop the schedule; the next run catches up
                 log.exception("planning reminders failed")
 
@@ -121,4 +124,19 @@ class ReminderService:
             forgotten += batch
             if batch < inbox.PRUNE_BATCH:
                 break
+        return forgotten
+
+    async def forget_old_messages(self) -> int:
+        """Finished outbox rows older than OUTBOX_RETENTION_DAYS, a batch per unit of work (at most
+        PRUNE_BATCHES a minute: a first run on a year of history catches up over some minutes)."""
+        cutoff = self.clock.now() - timedelta(days=self.settings.outbox_retention_days)
+        forgotten = 0
+        for _ in range(PRUNE_BATCHES):
+            async with self.db.session() as session:
+                batch = await outbox.prune(session, cutoff)
+            forgotten += batch
+            if batch < outbox.PRUNE_BATCH:
+                break
+        if forgotten:
+            log.info("outbox: forgot %d finished message(s) due before %s", forgotten, f"{cutoff:%Y-%m-%d}")
         return forgotten
