@@ -209,7 +209,8 @@ class Case(SQLModel, table=True):
         Index("ix_case_commune_name", "commune_code", "name_key"),
         # Counts and lists of some communes over a period (storage/stats.py), the newest first; counted from
         # the index alone.
-        Index("ix_case_commune_submitted", "commune_code", "submitted_at", "status", "unit_id"),
+        Index("ix_case_commune_submitted", "commune_code", "submitted_at", "status", "unit_id",
+              postgresql_include=["id"]),  # SQLite's indexes hold the rowid (the id) anyway
         # Every commune at once (the planner): the period's cases, counted from the index alone.
         Index("ix_case_submitted", "submitted_at", "commune_code", "status", "unit_id"),
     )

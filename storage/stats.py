@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, and_, case, func, literal, literal_column, not_, or_
+from sqlalchemy import ARRAY, and_, case, func, literal, literal_column, not_, or_, union_all
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -215,9 +215,16 @@ async def _page(session: AsyncSession, where: Sequence[Any], order_by: Sequence[
         int(await session.scalar(select(counts[0])) or 0)
     pages = max(1, (total + size - 1) // size)
     number = min(max(page, 1), pages)
-    rows = [] if not total else [Listed(*row) for row in (await session.exec(
-        select(*LISTED).where(*where).order_by(*order_by).offset((number - 1) * size).limit(size))).all()]
-    return Page(rows, number, pages, total)
+    if not total:
+        return Page([], number, pages, total)
+    if len(parts) > 1:  # the page's ids from each part's index (a province's codes: the index alone), then its rows
+        keys = union_all(*(select(Case.id, Case.submitted_at).where(*part) for part in parts)).subquery()
+        chosen = (select(keys.c.id).order_by(keys.c.submitted_at.desc(), keys.c.id.desc())
+                  .offset((number - 1) * size).limit(size))
+        statement = select(*LISTED).where(Case.id.in_(chosen)).order_by(*order_by)
+    else:
+        statement = select(*LISTED).where(*where).order_by(*order_by).offset((number - 1) * size).limit(size)
+    return Page([Listed(*row) for row in (await session.exec(statement)).all()], number, pages, total)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from aiogram import Bot
 from aiogram.client.telegram import TelegramAPIServer
 from PIL import Image
 from sqlalchemy import event, insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
 from bot.channels.telegram import TelegramChannel
@@ -50,19 +49,29 @@ async def test_the_claim_reads_the_pending_rows_in_order_from_their_index(app, c
         await session.execute(insert(Outbox.__table__), rows)
         await session.execute(text("ANALYZE"))
     claim = (_CLAIM if app.db.is_sqlite else _CLAIM_SKIP_LOCKED)[1]
-    dialect = (sqlite.dialect if app.db.is_sqlite else postgresql.dialect)(paramstyle="named")
-    compiled = claim.compile(dialect=dialect)
-    sql = str(compiled)
-    params = {**compiled.params, "now": now, "lease_until": now + timedelta(minutes=5), "batch": 50}
-    async with app.db.session() as session:
-        explain = "EXPLAIN QUERY PLAN " if app.db.is_sqlite else "EXPLAIN "
-        plan = "\n".join(str(r[-1]) for r in (await session.execute(text(explain + sql), params)).all())
+    plan = await _plan(app, claim, {"now": now, "lease_until": now + timedelta(minutes=5), "batch": 50})
     # SQLite's rows are in id order within (status, due_at) already; PostgreSQL needs the partial index.
     assert ("ix_outbox_" if app.db.is_sqlite else "ix_outbox_pending") in plan, plan
     assert not re.search(r"\bSort\b|TEMP B-TREE", plan), plan  # the burst is not sorted at each claim
     sender = outbox.OutboxSender(app.db, clock, {})
     claimed = await sender._claim()
     assert len(claimed) == 50 and [r.key for r in claimed] == [f"k{n}:pending" for n in range(50)]
+
+
+async def _plan(app, statement, values: dict, *, setting: str = "") -> str:
+    """The database's plan of a statement built by the application, with these values bound."""
+    async with app.db.session() as session:
+        connection = await session.connection()
+        compiled = statement.compile(dialect=connection.dialect)
+        values = {**compiled.params, **values}
+        if app.db.is_sqlite:
+            explain, params = "EXPLAIN QUERY PLAN ", tuple(values[name] for name in compiled.positiontup)
+        else:
+            explain, params = "EXPLAIN ", tuple(values[name] for name in compiled.positiontup)
+            if setting:
+                await connection.exec_driver_sql(setting)
+        rows = (await connection.exec_driver_sql(explain + str(compiled), params)).all()
+    return "\n".join(str(row[-1]) for row in rows)
 
 
 async def test_old_finished_messages_are_pruned_in_batches_and_pending_ones_never(app, clock, monkeypatch):
@@ -246,10 +255,8 @@ async def test_the_claim_keeps_its_index_once_postgresql_plans_it_generically(ap
         await session.execute(insert(Outbox.__table__), [_row(n, "pending", now, person_id=person)
                                                           for n in range(2000)])
         await session.execute(text("ANALYZE"))
-        await session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
-        compiled = _CLAIM_SKIP_LOCKED[1].compile(dialect=postgresql.dialect(paramstyle="named"))
-        plan = "\n".join(r[0] for r in (await session.execute(text("EXPLAIN " + str(compiled)), {
-            **compiled.params, "now": now, "lease_until": now, "batch": 50})).all())
+    plan = await _plan(app, _CLAIM_SKIP_LOCKED[1], {"now": now, "lease_until": now, "batch": 50},
+                       setting="SET LOCAL plan_cache_mode = force_generic_plan")
     assert "ix_outbox_pending" in plan, plan
 
 

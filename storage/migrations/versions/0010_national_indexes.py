@@ -30,7 +30,8 @@ PENDING = sa.text("status = 'pending'")
 
 def upgrade() -> None:
     op.create_index('ix_membership_commune_role', 'membership', ['commune_code', 'role'])
-    op.create_index('ix_case_commune_submitted', 'case', ['commune_code', 'submitted_at', 'status', 'unit_id'])
+    op.create_index('ix_case_commune_submitted', 'case', ['commune_code', 'submitted_at', 'status', 'unit_id'],
+                    postgresql_include=['id'])  # a page's ids from the index alone (SQLite's hold the rowid)
     op.create_index('ix_case_submitted', 'case', ['submitted_at', 'commune_code', 'status', 'unit_id'])
     op.create_index('ix_outbox_pending', 'outbox', ['due_at', 'id'], postgresql_where=PENDING,
                     sqlite_where=PENDING)
