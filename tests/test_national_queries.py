@@ -87,10 +87,11 @@ async def test_old_finished_messages_are_pruned_in_batches_and_pending_ones_neve
     async with app.db.session() as session:
         await session.execute(insert(Outbox.__table__), rows)
     monkeypatch.setattr(outbox, "PRUNE_BATCH", 10)
+    monkeypatch.setattr(outbox, "PRUNE_BATCH_SQLITE", 10)
     batches = []
     prune = outbox.prune
 
-    async def counted(session, before, batch=10):
+    async def counted(session, before, batch):
         batches.append(await prune(session, before, batch))
         return batches[-1]
 
