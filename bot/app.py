@@ -175,7 +175,7 @@ def make_channels(app: App, bot: Any, zalo: ZaloApi | None) -> dict[str, Channel
     settings = app.settings
     channels: dict[str, ChannelPort] = {}
     if bot is not None:
-        channels["telegram"] = TelegramChannel(bot, app.media, settings.telegram_bot_username)
+        channels["telegram"] = TelegramChannel(bot, app.media, settings.telegram_bot_username, db=app.db)
     if zalo is not None:
         links = MediaLinks.for_token(app.media, settings.media_base_url, settings.zalo_bot_token) \
             if settings.media_base_url else None

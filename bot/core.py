@@ -99,9 +99,10 @@ class Core:
                 return Handled([Reply(t("error.unexpected"))])
 
     async def close(self) -> None:
-        """Stop background exports and the chart workers."""
+        """Stop background exports, the chart and preview workers."""
         await self.exports.close()
         self.charts.close()
+        self.media.close()
 
     async def _after_work(self, request: Request, replies: list[Reply], inbox_ids: tuple[int, ...]) -> list[Reply]:
         """Slow work on the replies once the unit of work has ended (drawing a chart: no lock held meanwhile).

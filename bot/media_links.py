@@ -9,7 +9,6 @@ untouched in the media store.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
@@ -21,7 +20,7 @@ from aiohttp import web
 from PIL import Image
 
 from bot.http import Route
-from storage.media import MediaStore, preview
+from storage.media import MediaStore
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ class MediaLinks:
             log.info("media link refused: %s", request.path_qs[:160])
             return web.Response(status=403, text="forbidden")
         try:
-            shown = await asyncio.to_thread(preview, await self.media.load(sha256))
+            shown = await self.media.preview(sha256)
         except FileNotFoundError:
             return web.Response(status=404, text="not found")
         except (OSError, ValueError, Image.DecompressionBombError):

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     worker_chats: int = 256  # chats one process serves at once; with several workers, the rest go to others
     shutdown_grace_seconds: float = 20.0  # on SIGTERM, how long handlers and albums in progress may finish
     inbox_retention_days: float = 7.0  # handled updates (with what people wrote) are forgotten after this
+    # Sent (and given-up, unreachable, stale) outbox rows are forgotten after this; never less than a month,
+    # so no reminder is planned again once its row is gone (the planner looks two weeks ahead, one back).
+    outbox_retention_days: float = Field(default=90.0, ge=30.0)
     health_max_backlog_seconds: float = 300.0  # /healthz says 503 when an update has waited longer
     max_photo_bytes: int = 20 * 1024 * 1024  # the Bot API's getFile limit
     # Deadlines and reminders (scheduler/)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Update, bindparam, func, or_, select, text, update
+from sqlalchemy import Row, Update, bindparam, delete, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -159,6 +159,21 @@ async def backlog(session: AsyncSession, now: datetime) -> int:
     statement = select(func.count()).select_from(_outbox).where(
         _outbox.c.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]), _outbox.c.due_at <= now)
     return (await session.execute(statement)).scalar_one()
+
+
+DONE = (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.UNREACHABLE, OutboxStatus.STALE)
+PRUNE_BATCH = 1000
+# SQLite: each batch holds the process's one database lock, which every message waits on; deleting 1,000 rows
+# of a million-row outbox (five indexes) took 0.5-1 s there, 100 rows a tenth of that.
+PRUNE_BATCH_SQLITE = 100
+
+
+async def prune(session: AsyncSession, before: datetime, batch: int = PRUNE_BATCH) -> int:
+    """Forget a batch of finished rows (sent, given up, unreachable, stale) due before `before`; a row still to
+    send (pending, or leased by a sender) is never touched. Returns how many went."""
+    ids = (select(_outbox.c.id).where(_outbox.c.status.in_(DONE), _outbox.c.due_at < before)
+           .limit(batch).scalar_subquery())  # ix_outbox_due (status, due_at): the old rows of each status
+    return (await session.execute(delete(_outbox).where(_outbox.c.id.in_(ids)))).rowcount
 
 
 class RateLimiter:
@@ -480,7 +495,9 @@ def _claims(skip_locked: bool) -> tuple[Update, Update]:
     return (
         _lease(_outbox.c.status == OutboxStatus.SENDING, _outbox.c.lease_until < now,  # its sender died
                skip_locked=skip_locked),
-        _lease(_outbox.c.status == OutboxStatus.PENDING, _outbox.c.due_at <= now,
+        # The status as a literal, so that both databases use the partial index on pending rows (ix_outbox_pending,
+        # in the claim's order: a burst of 60,000 rows due at once is not sorted at each claim).
+        _lease(_outbox.c.status == literal_column(f"'{OutboxStatus.PENDING.value}'"), _outbox.c.due_at <= now,
                or_(_outbox.c.retry_at.is_(None), _outbox.c.retry_at <= now), skip_locked=skip_locked),
     )
 

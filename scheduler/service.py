@@ -4,7 +4,7 @@ coalesced into the next one (misfires are handled by the planner's rules, not by
 
 Among several processes, one plans and one sends at a time (storage/locks.py: the "planner" and
 "sender" roles); another takes a role over within a minute of its holder's death. The planner's holder
-also forgets old inbox rows (INBOX_RETENTION_DAYS).
+also forgets old inbox rows (INBOX_RETENTION_DAYS) and finished outbox rows (OUTBOX_RETENTION_DAYS).
 
 A pass is incremental and, once the schedule is started (PLANNER_PROCESS), runs in a worker process of its
 own (scheduler/incremental.py); what it planned is written here, a chunk per unit of work, so the event loop
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -23,6 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from common.clock import Clock
 from common.delivery import Delivery
 from common.settings import Settings
+from scheduler import outbox
 from scheduler.incremental import LocalPlanning, ProcessPlanning, communes_with_members, forget_changes
 from scheduler.outbox import ANALYZE_AFTER, OutboxSender, Refresh, insert_rows, refresh_statistics
 from scheduler.reminders import ReminderPlanner
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 ROLE_RETRY = 15.0  # seconds between tries to take a role another process holds
-PRUNE_BATCHES = 50  # at most this many batches of old inbox rows forgotten a minute
+PRUNE_BATCHES = 50  # at most this many batches of old inbox (and outbox) rows forgotten a minute
 
 
 class ReminderService:
@@ -155,6 +157,7 @@ class ReminderService:
                     self._planned_as = self.locks.generation
                 await self.plan_now()
                 await self.forget_old_updates()
+                await self.forget_old_messages()
             except Exception:  # a bad minute must not stop the schedule; the next run catches up
                 log.exception("planning reminders failed")
 
@@ -177,4 +180,22 @@ class ReminderService:
             forgotten += batch
             if batch < inbox.PRUNE_BATCH:
                 break
+        return forgotten
+
+    async def forget_old_messages(self) -> int:
+        """Finished outbox rows older than OUTBOX_RETENTION_DAYS, a batch per unit of work (at most PRUNE_BATCHES
+        a minute: 50,000 rows on PostgreSQL, 5,000 on SQLite, where a first run on a year of history catches up
+        over hours; a day's reminders are at most ~60,000 rows)."""
+        cutoff = self.clock.now() - timedelta(days=self.settings.outbox_retention_days)
+        size = outbox.PRUNE_BATCH_SQLITE if self.db.is_sqlite else outbox.PRUNE_BATCH
+        forgotten = 0
+        for _ in range(PRUNE_BATCHES):
+            async with self.db.session() as session:
+                batch = await outbox.prune(session, cutoff, size)
+            forgotten += batch
+            if batch < size:
+                break
+            await asyncio.sleep(0)  # messages waiting for the database go between two batches
+        if forgotten:
+            log.info("outbox: forgot %d finished message(s) due before %s", forgotten, f"{cutoff:%Y-%m-%d}")
         return forgotten

@@ -9,8 +9,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import multiprocessing
 import os
 import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -96,6 +101,7 @@ class FolderBackend:
 class MediaStore:
     def __init__(self, backend: MediaBackend) -> None:
         self.backend = backend
+        self.previews = Previews()
 
     async def save(self, data: bytes) -> ImageInfo:
         """Check that `data` is an image and keep it; the same bytes are stored once."""
@@ -105,6 +111,13 @@ class MediaStore:
 
     async def load(self, sha256: str) -> bytes:
         return await self.backend.get(sha256)
+
+    async def preview(self, sha256: str) -> bytes:
+        """The stored photo as a phone shows it (`preview`), drawn in a worker process when it must be."""
+        return await self.previews.of(await self.load(sha256))
+
+    def close(self) -> None:
+        self.previews.close()
 
 
 PREVIEW_SIDE = 2560  # within Telegram's photo limits (10 MB, width + height ≤ 10000, ratio ≤ 20)
@@ -127,6 +140,55 @@ def preview(data: bytes) -> bytes:
         out = io.BytesIO()
         image.save(out, "JPEG", quality=85)
         return out.getvalue()
+
+
+def needs_redrawing(data: bytes) -> bool:
+    """Whether `preview` would draw the image again (from its header alone: microseconds)."""
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+        return not (len(data) <= 5_000_000 and max(width, height) <= PREVIEW_SIDE
+                    and max(width, height) <= 20 * min(width, height) and image.format in ("JPEG", "PNG"))
+
+
+class Previews:
+    """Previews drawn in a worker process (a pool of one, started on first use): a 12-megapixel photo takes
+    about 0.4 s to decode, shrink and encode, which in this process (even in a thread, with the GIL) would
+    stall every chat. A photo a phone can show as it is goes as it is, without the worker."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:  # spawn, not fork: the bot's process has threads and open connections
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_exit_with_parent)
+        return self._pool
+
+    async def of(self, data: bytes) -> bytes:
+        if not needs_redrawing(data):
+            return data
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor(), preview, data)
+        except BrokenProcessPool:  # the worker died (killed, out of memory): a new one, once
+            self.close()
+            return await asyncio.get_running_loop().run_in_executor(self._executor(), preview, data)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+def _exit_with_parent() -> None:
+    """The worker's initializer: it exits when the bot's process dies (it is given to another parent)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit with the bot", daemon=True).start()
 
 
 def resized_jpeg(data: bytes, side: int) -> bytes:

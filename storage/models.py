@@ -119,6 +119,8 @@ class Account(SQLModel, table=True):
 class Membership(SQLModel, table=True):
     """A role a person holds in a commune (and for a cadre, in a village or organisation)."""
 
+    # A commune's secretaries are looked up at every submission (80,000 memberships nationally).
+    __table_args__ = (Index("ix_membership_commune_role", "commune_code", "role"),)
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     role: str = Field(max_length=16)
@@ -191,8 +193,27 @@ class Media(SQLModel, table=True):
     created_at: datetime = utc_column(nullable=False)
 
 
+class SentFile(SQLModel, table=True):
+    """The channel's own id of a photo it has been sent once (Telegram's file_id): sending that id again
+    costs nothing, neither a preview to draw nor an upload."""
+
+    __tablename__ = "sentfile"
+    channel: str = Field(primary_key=True, max_length=16)
+    sha256: str = Field(primary_key=True, max_length=64)  # the original in the media store
+    file_id: str = Field(max_length=255)
+    created_at: datetime = utc_column(nullable=False)
+
+
 class Case(SQLModel, table=True):
-    __table_args__ = (Index("ix_case_commune_name", "commune_code", "name_key"),)
+    __table_args__ = (
+        Index("ix_case_commune_name", "commune_code", "name_key"),
+        # Counts and lists of some communes over a period (storage/stats.py), the newest first; counted from
+        # the index alone.
+        Index("ix_case_commune_submitted", "commune_code", "submitted_at", "status", "unit_id",
+              postgresql_include=["id"]),  # SQLite's indexes hold the rowid (the id) anyway
+        # Every commune at once (the planner): the period's cases, counted from the index alone.
+        Index("ix_case_submitted", "submitted_at", "commune_code", "status", "unit_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=32, unique=True)  # NT-2026-00042
     commune_code: str = Field(foreign_key="commune.code", max_length=5, index=True)
@@ -317,7 +338,13 @@ class OutboxStatus(StrEnum):
 class Outbox(SQLModel, table=True):
     """Every message the bot sends on its own initiative; `key` makes planning it twice harmless."""
 
-    __table_args__ = (Index("ix_outbox_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "due_at"),
+        # The sender's claim: the oldest pending rows, in the order it takes them, without sorting a burst
+        # (60,000 rows due at 08:00). Only pending rows: it stays small whatever the history.
+        Index("ix_outbox_pending", "due_at", "id", postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=160, unique=True)
     person_id: int = Field(foreign_key="person.id", index=True)

@@ -38,6 +38,7 @@ from storage.models import (
     Person,
     ReminderSetting,
     Role,
+    SentFile,
     Unit,
 )
 
@@ -638,3 +639,27 @@ async def count_members(session: AsyncSession) -> int:
     """People who hold an active role anywhere."""
     return int(await session.scalar(select(func.count(func.distinct(Membership.person_id)))
                                     .where(Membership.revoked_at.is_(None))) or 0)
+
+
+async def sent_file_ids(session: AsyncSession, channel: str, shas: Sequence[str]) -> dict[str, str]:
+    """The channel's ids of the photos it has already been sent, by SHA-256."""
+    if not shas:
+        return {}
+    rows = await session.exec(select(SentFile.sha256, SentFile.file_id).where(
+        SentFile.channel == channel, SentFile.sha256.in_(list(shas))))
+    return dict(rows.all())
+
+
+async def remember_sent_files(session: AsyncSession, channel: str, file_ids: dict[str, str], now: datetime) -> None:
+    """Keep the channel's id of each photo just sent (a newer id replaces one that stopped working)."""
+    if not file_ids:
+        return
+    statement = _insert(session, SentFile).values([{"channel": channel, "sha256": sha, "file_id": file_id,
+                                                    "created_at": now} for sha, file_id in file_ids.items()])
+    statement = statement.on_conflict_do_update(index_elements=["channel", "sha256"],
+                                                set_={"file_id": statement.excluded.file_id})
+    await session.execute(statement)
+
+
+async def forget_sent_files(session: AsyncSession, channel: str, shas: Sequence[str]) -> None:
+    await session.execute(delete(SentFile).where(SentFile.channel == channel, SentFile.sha256.in_(list(shas))))

@@ -31,7 +31,7 @@ def test_photos_for_reviewers_fit_the_bot_api_limits():
 
     from PIL import Image
 
-    from bot.channels.telegram import preview
+    from storage.media import preview
     from tests.chat import image_bytes
 
     small = image_bytes("red", size=(800, 600))

@@ -16,6 +16,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from functools import lru_cache, partial
 from typing import Any, TypeVar
 
@@ -62,9 +63,11 @@ from common.events import Choice, Inbound, InboundKind, MediaRef, Reply
 from common.messages import t
 from common.settings import TELEGRAM_API_DEFAULT, Settings
 from common.text import split_text
+from storage import repo
+from storage.db import Database
 from storage.inbox import Received
 from storage.locks import Locks
-from storage.media import MediaStore, preview
+from storage.media import MediaStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -124,9 +127,11 @@ class TelegramChannel:
 
     name = CHANNEL
 
-    def __init__(self, bot: Bot, media: MediaStore | None = None, username: str = "", timeout: float = 15.0) -> None:
+    def __init__(self, bot: Bot, media: MediaStore | None = None, username: str = "", timeout: float = 15.0,
+                 db: Database | None = None) -> None:
         self.bot = bot
         self.media = media
+        self.db = db  # where Telegram's ids of the photos it was sent are kept (None: every photo uploaded)
         self.username = username  # for invite links; asked from Telegram at start-up when not configured
         self.timeout = timeout
 
@@ -184,21 +189,55 @@ class TelegramChannel:
                 await self.bot.send_message(chat, chunk, request_timeout=int(self.timeout),
                                             reply_markup=markup(reply) if i == len(chunks) - 1 else None)
 
-    async def _send_photos(self, chat_id: int, shas: tuple[str, ...]) -> None:
+    async def _send_photos(self, chat_id: int, shas: tuple[str, ...], *, reuse: bool = True) -> None:
         """A case's photos as an album; one that is missing or cannot be drawn does not hold back the others.
-        Previews are drawn in a worker thread, so a reviewer opening a case never stalls other users."""
-        drawn = []
+        A photo Telegram was sent once goes again by its file_id (nothing drawn, nothing uploaded); the others
+        are drawn in the media store's worker process (never on the event loop) and uploaded, and their ids
+        kept. An id Telegram no longer knows (another bot's token) is forgotten and the photos uploaded."""
+        known = await self._known_files(shas) if reuse else {}
+        items: list[tuple[str, str | BufferedInputFile]] = []
         for sha in shas:
+            if sha in known:
+                items.append((sha, known[sha]))
+                continue
             try:
-                drawn.append(await asyncio.to_thread(preview, await self.media.load(sha)))
+                drawn = await self.media.preview(sha)
+                items.append((sha, BufferedInputFile(drawn, filename=f"anh-{len(items) + 1}.jpg")))
             except (OSError, ValueError, Image.DecompressionBombError):
                 log.exception("could not draw photo %s for chat %s", sha, chat_id)
-        if not drawn:
+        if not items:
             return
         try:
-            await _album(self.bot, chat_id, drawn)
+            file_ids = await _album(self.bot, chat_id, [source for _, source in items])
+        except TelegramBadRequest:
+            if not known:
+                log.exception("could not send the photos of a case to chat %s", chat_id)
+                return
+            log.warning("Telegram refused the stored ids of photos for chat %s: uploading them again", chat_id)
+            await self._files(repo.forget_sent_files, list(known))
+            await self._send_photos(chat_id, shas, reuse=False)
+            return
         except TelegramAPIError:
             log.exception("could not send the photos of a case to chat %s", chat_id)
+            return
+        learned = {sha: file_id for (sha, source), file_id in zip(items, file_ids, strict=False)
+                   if not isinstance(source, str) and file_id}
+        if learned:
+            await self._files(repo.remember_sent_files, learned, datetime.now(UTC))
+
+    async def _known_files(self, shas: tuple[str, ...]) -> dict[str, str]:
+        return await self._files(repo.sent_file_ids, list(shas)) or {}
+
+    async def _files(self, action: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """A read or write of the photos' ids; the photos go (uploaded) even if the database cannot say."""
+        if self.db is None:
+            return None
+        try:
+            async with self.db.session() as session:
+                return await action(session, CHANNEL, *args)
+        except Exception:
+            log.exception("the ids of sent photos could not be read or kept")
+            return None
 
     async def _set_commands(self, chat_id: int, commands: tuple[tuple[str, str], ...]) -> None:
         scope = BotCommandScopeChat(chat_id=chat_id)
@@ -428,17 +467,25 @@ async def _with_one_retry(send: Callable[[], Awaitable[object]]) -> object:
         return await send()
 
 
-async def _album(bot: Bot, chat_id: int, previews: list[bytes]) -> None:
-    files = [BufferedInputFile(data, filename=f"anh-{i + 1}.jpg") for i, data in enumerate(previews)]
-    if len(files) == 1:
-        await bot.send_photo(chat_id, files[0])
-        return
-    for start in range(0, len(files), 10):  # an album holds 2 to 10
-        group = files[start:start + 10]
+class SendPhotoRead(methods.SendPhoto):
+    """sendPhoto whose answer is read (the photo's file_id, to send it again by id)."""
+
+
+class SendMediaGroupRead(methods.SendMediaGroup):
+    """sendMediaGroup whose answer is read (each photo's file_id)."""
+
+
+async def _album(bot: Bot, chat_id: int, photos: list[str | BufferedInputFile]) -> list[str | None]:
+    """Send the photos (an upload, or Telegram's file_id of one sent before); returns, in order, Telegram's
+    file_id of each (its largest size)."""
+    sent: list[Message] = []
+    for start in range(0, len(photos), 10):  # an album holds 2 to 10
+        group = photos[start:start + 10]
         if len(group) == 1:
-            await bot.send_photo(chat_id, group[0])
+            sent.append(await bot(SendPhotoRead(chat_id=chat_id, photo=group[0])))
         else:
-            await bot.send_media_group(chat_id, [InputMediaPhoto(media=f) for f in group])
+            sent += await bot(SendMediaGroupRead(chat_id=chat_id, media=[InputMediaPhoto(media=f) for f in group]))
+    return [message.photo[-1].file_id if message.photo else None for message in sent]
 
 
 def _base(message: Message, kind: InboundKind) -> Inbound:

@@ -226,7 +226,7 @@ async def _province(request: Request, scope: Scope, by_year: bool) -> tuple[Repl
     q_start, q_end, q_label = await _bounds(request, None)
     year_start, year_end = _year(request)
     # The quarter's own bounds: a Q1 period begins on 21/12 of the year before.
-    progress = await stats.progress(request.session, codes, q_start, q_end, year_start, year_end)
+    progress = await stats.progress(request.session, codes, q_start, q_end, year_start, year_end, units=False)
     forwarded = {code: progress[code].year_forwarded for code in codes}
     sent = {code: progress[code].year_submitted if by_year else progress[code].submitted for code in codes}
     quota = request.settings.yearly_quota

@@ -7,7 +7,7 @@ Triggers, not the application, so that no way of writing (a handler, the console
 missed. A conversation counts only when it starts, ends, or its nominee's name changes (the draft reminder).
 
 Revision ID: 0011
-Revises: 0009 (re-chained after 0010 at merge)
+Revises: 0010
 Create Date: 2026-12-05 22:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0011'
-down_revision: str | None = '0009'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
