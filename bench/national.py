@@ -575,6 +575,10 @@ async def measure(name: str, scale: float, settings: Settings, seeded: Seeded, s
     service = ReminderService(app.db, settings, clock, dict(zip(("telegram", "zalo", "web"), deliveries, strict=True)))
     f = run.figures
     try:
+        # As `nguoitot run` does at its first scheduled pass: plan in a worker process of its own when the
+        # communes with members reach PLANNER_PROCESS_FROM (every scale here), else on the loop.
+        if settings.planner_process:
+            await service._plan_in_a_process_if_large()
         f["sizes"] = await sizes(app.db)  # as seeded: one year of outbox, nothing the bench planned yet
         settle_memory()  # as `nguoitot run` does once started
         label = f"{name} ×{scale:g}"
@@ -602,6 +606,7 @@ async def measure(name: str, scale: float, settings: Settings, seeded: Seeded, s
         f["load"] = await morning_load(app, service, clock, deliveries, cadres[args.submits:args.submits + 300],
                                        args.load_seconds)
     finally:
+        await service.planning.close()
         await app.close()
     run.seconds = time.perf_counter() - started
     if stalled is not None and (now := cpu_stalled()) is not None:
