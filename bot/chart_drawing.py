@@ -5,9 +5,6 @@ DejaVu Sans, matplotlib's own font, draws every Vietnamese diacritic."""
 from __future__ import annotations
 
 import io
-import os
-import threading
-import time
 from dataclasses import dataclass
 
 WIDTH_IN, DPI = 6.0, 150  # 900 px wide: sharp on a phone held upright, readable without zooming
@@ -72,19 +69,6 @@ def draw(spec: ChartSpec) -> bytes:
 
 def _short(label: str, limit: int = 28) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
-
-
-def exit_with_parent() -> None:
-    """The worker's initializer: when the bot's process dies (SIGKILL, the OOM killer), the worker would
-    otherwise live on, orphaned, holding its memory; it notices it was given to another parent and exits."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit with the bot", daemon=True).start()
 
 
 def warm() -> bool:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 
-from bot.chart_drawing import ChartSpec, draw, exit_with_parent, warm
+from bot.chart_drawing import ChartSpec, draw, warm
+from common.processes import exit_with_parent
 from storage.media import MediaStore
 
 
@@ -20,7 +22,7 @@ class ChartRenderer:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:  # spawn, not fork: the bot's process has threads and open connections
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=exit_with_parent)
+                                             initializer=exit_with_parent, initargs=(os.getpid(),))
         return self._pool
 
     async def warm(self) -> None:

@@ -1,4 +1,4 @@
-"""Helpers for worker processes the bot spawns (the reminder planner's, scheduler/planner_process.py)."""
+"""Helpers for the worker processes the bot spawns (the reminder planner, charts, photo previews)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ def exit_with_parent(parent: int | None = None) -> None:
     """A worker's initializer: when the bot's process dies (SIGKILL, the OOM killer), the worker would
     otherwise live on, orphaned, holding its memory and its database connections; it notices it was given
     to another parent and exits. `parent`: the bot's process id, as the bot gave it when it spawned the
-    worker (a bot killed while its worker was still starting is then noticed too). (bot/chart_drawing.py has
-    its own, to import nothing of ours.)"""
+    worker (a bot killed while its worker was still starting is then noticed too). Used by every worker the
+    bot spawns: the planner's, the charts', the previews'."""
     parent = os.getppid() if parent is None else parent
 
     def watch() -> None:

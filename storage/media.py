@@ -12,8 +12,6 @@ import io
 import multiprocessing
 import os
 import tempfile
-import threading
-import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -21,6 +19,8 @@ from pathlib import Path
 from typing import Protocol
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from common.processes import exit_with_parent
 
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 Image.MAX_IMAGE_PIXELS = 80_000_000  # refuse decompression bombs well above any phone camera
@@ -161,7 +161,7 @@ class Previews:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:  # spawn, not fork: the bot's process has threads and open connections
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_exit_with_parent)
+                                             initializer=exit_with_parent, initargs=(os.getpid(),))
         return self._pool
 
     async def of(self, data: bytes) -> bytes:
@@ -177,18 +177,6 @@ class Previews:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
-
-
-def _exit_with_parent() -> None:
-    """The worker's initializer: it exits when the bot's process dies (it is given to another parent)."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit with the bot", daemon=True).start()
 
 
 def resized_jpeg(data: bytes, side: int) -> bytes:
