@@ -5,12 +5,10 @@ SHA-256 like any photo."""
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 
 from bot.chart_drawing import ChartSpec, draw, warm
-from common.processes import exit_with_parent
+from common.processes import one_worker
 from storage.media import MediaStore
 
 
@@ -20,9 +18,8 @@ class ChartRenderer:
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:  # spawn, not fork: the bot's process has threads and open connections
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=exit_with_parent, initargs=(os.getpid(),))
+        if self._pool is None:
+            self._pool = one_worker()
         return self._pool
 
     async def warm(self) -> None:

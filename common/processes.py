@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 
 def exit_with_parent(parent: int | None = None) -> None:
@@ -21,3 +24,10 @@ def exit_with_parent(parent: int | None = None) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, name="exit with the bot", daemon=True).start()
+
+
+def one_worker(initializer: Callable[..., None] = exit_with_parent, initargs: tuple = ()) -> ProcessPoolExecutor:
+    """A pool of one spawned worker (not forked: the bot's process has threads and open connections) that
+    exits with the bot; `initializer` gets `initargs` and then the bot's pid."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=initializer, initargs=(*initargs, os.getpid()))

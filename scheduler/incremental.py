@@ -19,8 +19,6 @@ runs the same pass in this process, for the console's one-off `remind run` and f
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -31,7 +29,7 @@ from typing import Any
 from sqlalchemy import and_, delete, distinct, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.processes import exit_with_parent
+from common.processes import exit_with_parent, one_worker
 from common.settings import Settings
 from scheduler.outbox import Message, new_rows
 from scheduler.reminders import ReminderPlanner, Scope
@@ -192,10 +190,8 @@ class ProcessPlanning:
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:  # spawn, not fork: this process has threads and open connections
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start,
-                                             initargs=(self.url, self.schema, self.settings, os.getpid()))
+        if self._pool is None:
+            self._pool = one_worker(_start, (self.url, self.schema, self.settings))
         return self._pool
 
     async def _call(self, function: Any, *args: Any) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import multiprocessing
 import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -20,7 +19,7 @@ from typing import Protocol
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from common.processes import exit_with_parent
+from common.processes import one_worker
 
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 Image.MAX_IMAGE_PIXELS = 80_000_000  # refuse decompression bombs well above any phone camera
@@ -159,9 +158,8 @@ class Previews:
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:  # spawn, not fork: the bot's process has threads and open connections
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=exit_with_parent, initargs=(os.getpid(),))
+        if self._pool is None:
+            self._pool = one_worker()
         return self._pool
 
     async def of(self, data: bytes) -> bytes:
