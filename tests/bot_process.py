@@ -10,7 +10,9 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from tests.fakes.telegram_server import FakeTelegramServer
 
@@ -19,6 +21,7 @@ _numbers = itertools.count(1)
 # How long a new bot process may take to be ready: importing aiogram's types alone takes 3-8 s of CPU, and
 # up to a minute on a loaded 2-core machine with three processes starting together.
 START_SECONDS = 180
+START_AT = datetime(2026, 11, 22, 9, 30, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))  # as tests/conftest.py's frozen clock
 
 
 class BotProcess:
@@ -53,7 +56,10 @@ class BotProcess:
         return self
 
     def _spawn(self) -> subprocess.Popen:
-        ready = f"import sys, bot.cli; sys.stdin.readline(); sys.exit(bot.cli.main([{self.command!r}]))"
+        # The process's clock runs from the in-process tests' instant, not today's date: on a reminder
+        # morning (14 days before a quarter's deadline, say) reminders would join the replies a test counts.
+        ready = (f"import sys, tests.shifted_clock; tests.shifted_clock.install({START_AT.isoformat()!r}); "
+                 f"import bot.cli; sys.stdin.readline(); sys.exit(bot.cli.main([{self.command!r}]))")
         with open(self.log_path, "ab") as log:  # Popen returns at once: the process is awaited on the fake
             return subprocess.Popen([sys.executable, "-c", ready], env=self.env, cwd=self.folder,
                                     stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
@@ -80,8 +86,10 @@ class BotProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-_FORK_SERVER = """
+_FORK_SERVER = f"""
 import os, sys, threading
+import tests.shifted_clock
+tests.shifted_clock.install({START_AT.isoformat()!r})  # see BotProcess._spawn
 import bot.cli  # imported once, here: every bot is a fork of this process
 
 def reap():
