@@ -216,7 +216,7 @@ class Case(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=32, unique=True)  # NT-2026-00042
-    commune_code: str = Field(foreign_key="commune.code", max_length=5, index=True)
+    commune_code: str = Field(foreign_key="commune.code", max_length=5)  # leads the indexes above
     unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     nominator_id: int = Field(foreign_key="person.id", index=True)
     status: str = Field(max_length=16, index=True)
