@@ -2,7 +2,8 @@
 once, a chat's updates one at a time and in the order they came, by any number of workers.
 
 - `Intake.receive` stores what a channel adapter received (a group commit) and tells this process's
-  worker; other processes hear of it through PostgreSQL's NOTIFY, or their sweep every second.
+  worker; other processes hear of it through PostgreSQL's NOTIFY (which names the chats), or their sweep
+  every second.
 - `Worker` takes a chat (storage/locks.py: one worker at a time per chat, across processes) and works
   through its open rows: an album is gathered from the inbox by its id, until no part has come for
   ALBUM_WAIT_SECONDS, and handled as one event before any later update of the chat. The core marks the
@@ -10,8 +11,9 @@ once, a chat's updates one at a time and in the order they came, by any number o
   marked sent. A crash at any moment leaves the row open: on restart it is handled, or its stored replies
   sent (the one repeat possible: a reply sent in the instant before the crash, before it was marked).
 - A chat's worker lingers a moment after its last update, so a conversation's next answer does not pay
-  for taking the chat again; and when only this process receives the channel (Telegram polling), the rows
-  it stores are handed to that worker as they are, not read back.
+  for taking the chat again; the rows this process stores are handed to its worker as they are, not read
+  back. Only when another process may have stored some for the chat (a sweep or a notice finds open work,
+  and the channel is not received here alone) are the chat's open rows read again.
 - Replies are marked sent in groups a moment apart; a chat is let go only once its marks have landed.
 """
 
@@ -38,12 +40,13 @@ from storage.locks import ChatKey, Locks
 
 log = logging.getLogger(__name__)
 
-LINGER = 2.0  # seconds a chat's worker waits for its next update before letting the chat go
+LINGER = 10.0  # seconds a chat's worker waits for its next update before letting the chat go (a lock each way)
 SWEEP_EVERY = 1.0  # seconds between looks for open work that no notice announced (other processes, a restart)
 NOTICE_SWEEP = 0.05  # seconds at least between looks prompted by other processes' notices
 FIRST_RETRY, LAST_RETRY = 0.5, 30.0  # seconds between tries while the database or the channel is down
 SEND_TRIES = 8  # a reply that keeps failing (the channel is down) is left for later: its row stays open
 MARK_GATHER = 0.02  # seconds sent replies wait to be marked together
+ELSEWHERE = 1.0  # seconds a chat another process holds is left to it before it is asked for again
 REMEMBERED_SENT = 50_000  # row ids whose replies this process sent, remembered
 
 
@@ -65,11 +68,8 @@ class ChannelPort(Protocol):
 
 
 class Intake:
-    """The front door: channels hand it what they received; it returns once that is stored.
-
-    For a channel whose updates only this process receives (Worker.receives_alone: Telegram polling, which
-    one process does at a time), the stored rows are handed to this process's worker as they are, so it
-    need not read them back."""
+    """The front door: channels hand it what they received; it returns once that is stored. The stored rows
+    are handed to this process's worker as they are, so it need not read them back."""
 
     def __init__(self, db: Database, worker: Worker | None = None) -> None:
         self.db = db
@@ -82,16 +82,17 @@ class Intake:
         if not received:
             return
         now = inbox.wall_clock()
-        returned = await self._writes.write(self._store, inbox.rows_of(received, now))
-        if not self.db.is_sqlite:
-            await self._writes.write(inbox.NOTIFY, {"sender": inbox.process_name()})
+        rows = inbox.rows_of(received, now)
+        if self.db.is_sqlite:
+            returned = await self._writes.write(self._store, rows)
+        else:  # the notice joins the rows' transaction: PostgreSQL sends it on commit, never before them
+            notice = inbox.notice([(item.channel, item.chat_id) for item in received])
+            returned, _ = await asyncio.gather(self._writes.write(self._store, rows),
+                                               self._writes.write(inbox.NOTIFY, notice))
         for item in received:
             metrics.UPDATES_RECEIVED.labels(item.channel, item.kind).inc()
         if self.worker is not None:
-            stored = inbox.stored_rows(received, returned, now)
-            alone = self.worker.exclusive
-            self.worker.hand_over([row for row in stored if row.channel in alone])
-            self.worker.notify((row.channel, row.chat_id) for row in stored if row.channel not in alone)
+            self.worker.hand_over(inbox.stored_rows(received, returned, now))
 
 
 class Worker:
@@ -111,6 +112,9 @@ class Worker:
         self._more: dict[ChatKey, asyncio.Event] = {}  # set when an active chat may have new rows
         self._wanted: dict[ChatKey, None] = {}  # in the order they were wanted
         self._wake = asyncio.Event()
+        # Chats another process held when last asked for: not asked for again (nor room made for them) for
+        # ELSEWHERE seconds; that process handles what comes meanwhile, and a sweep brings back what it leaves.
+        self._elsewhere: dict[ChatKey, float] = {}
         self._handed: dict[ChatKey, list[inbox.OpenRow]] = {}  # rows stored here, for chats being served
         self._resync: set[ChatKey] = set()  # chats whose open rows must be read again (a failure)
         self._idle: OrderedDict[ChatKey, None] = OrderedDict()  # lingering chats, the longest idle first
@@ -137,7 +141,7 @@ class Worker:
             self.exclusive.discard(channel)
 
     def hand_over(self, rows: Iterable[inbox.OpenRow]) -> None:
-        """New rows of a channel only this process receives: a chat being served takes them as they are."""
+        """Rows this process stored: a chat being served takes them as they are."""
         for row in rows:
             key = (row.channel, row.chat_id)
             more = self._more.get(key)
@@ -145,16 +149,6 @@ class Worker:
                 self._handed.setdefault(key, []).append(row)
                 more.set()
             else:  # a chat not being served reads its open rows when it is taken
-                self._wanted[key] = None
-        self._wake.set()
-
-    def notify(self, keys: Iterable[ChatKey]) -> None:
-        """These chats have new rows (stored by this process)."""
-        for key in keys:
-            more = self._more.get(key)
-            if more is not None:
-                more.set()
-            else:
                 self._wanted[key] = None
         self._wake.set()
 
@@ -170,13 +164,16 @@ class Worker:
                 self._wake.clear()  # before looking: whatever comes while we look wakes the next round
                 since = time.monotonic() - last_sweep
                 noticed = self._listener is not None and self._listener.pending
-                sweep = since >= self.sweep_every or (noticed and since >= NOTICE_SWEEP)
+                timed = since >= self.sweep_every
+                sweep = timed or (noticed and since >= NOTICE_SWEEP)
                 if sweep and self._listener is not None:
                     self._listener.pending = False
                 try:
+                    if self._listener is not None:
+                        self._found(self._listener.take_chats())
                     if sweep:
                         last_sweep = time.monotonic()
-                        await self._sweep()
+                        await self._sweep(check_locks=timed)
                     await self._take(self._pop_wanted())
                     backoff = FIRST_RETRY
                 except Exception as error:
@@ -221,25 +218,45 @@ class Worker:
         wanted, self._wanted = self._wanted, {}
         return [key for key in wanted if key not in self._active]
 
-    async def _sweep(self) -> None:
-        await self.locks.check()
+    async def _sweep(self, check_locks: bool) -> None:
+        if check_locks:
+            await self.locks.check()
         async with self.db.reading() as reading:
             keys = await inbox.chats_with_open_work(reading)
+        now = time.monotonic()
+        for key, since in list(self._elsewhere.items()):
+            if now - since >= ELSEWHERE:
+                del self._elsewhere[key]
+        self._found(keys)
+
+    def _found(self, keys: Iterable[ChatKey]) -> None:
+        """Chats with open work, some of it maybe stored by another process (a sweep, or another's notice)."""
         for key in keys:
             more = self._more.get(key)
             if more is not None:  # ours already: it may be lingering
+                if key[0] not in self.exclusive:  # another process may have stored rows we were not handed
+                    self._resync.add(key)
                 more.set()
             else:
                 self._wanted[key] = None
 
     async def _take(self, keys: list[ChatKey]) -> None:
+        now = time.monotonic()
+        keys = [key for key in keys if now - self._elsewhere.get(key, -ELSEWHERE) >= ELSEWHERE]
         if not keys or self._stopping:
             return
         room = max(self.max_chats - len(self._active), 0)
-        for key in keys[room:]:  # no place now: kept for when one frees up
+        places = room + len(self._idle)  # lingering chats can go to make room, once the ones wanted are ours
+        for key in keys[places:]:  # no place now: kept for when one frees up
             self._wanted[key] = None
-        self._make_room(len(keys) - room - len(self._leaving))
-        for key in await self.locks.try_chats(keys[:room]):
+        asked = keys[:places]
+        taken = await self.locks.try_chats(asked)
+        for key in set(asked).difference(taken):
+            self._elsewhere[key] = now
+        # Room is made only for chats taken: making it for chats another process holds would pass ours to it.
+        self._make_room(len(taken) - max(self.max_chats - len(self._active), 0))
+        for key in taken:
+            self._elsewhere.pop(key, None)
             self._more[key] = asyncio.Event()
             self._more[key].set()  # look at once
             self._active[key] = asyncio.create_task(self._serve(key), name=f"chat {key[0]}:{key[1]}")
@@ -272,7 +289,7 @@ class Worker:
                         return
                 more.clear()
                 handed = self._handed.pop(key, [])
-                if synced and key not in self._resync and key[0] in self.exclusive:
+                if synced and key not in self._resync:
                     rows = [row for row in handed if row.id > last]  # read already, or being handled
                 else:
                     self._resync.discard(key)

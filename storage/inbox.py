@@ -9,6 +9,7 @@ clock's, not the injected one: they pace album gathering and measure backlog, in
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -80,12 +81,32 @@ def stored_rows(received: Sequence[Received], returned: Sequence[Row], now: date
     ids = {(row.channel, row.update_key): row.id for row in returned}
     return [OpenRow(ids[r.channel, r.update_key], r.channel, r.chat_id, r.album, r.kind, r.payload, now)
             for r in received if (r.channel, r.update_key) in ids]
-NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', :sender)")
+NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', :payload)")
+NOTICE_LIMIT = 7000  # bytes: PostgreSQL takes notices up to 8000; a longer list of chats is left out
 
 
 def process_name() -> str:
     """Who sent a notice: a process does not need to hear its own (its worker was told directly)."""
     return f"{os.getpid()}@{socket.gethostname()}"
+
+
+def notice(chats: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """NOTIFY's parameters: who stored, and for which chats, so that a worker elsewhere looks at just those
+    (without them, it looks for every chat with open work)."""
+    payload = json.dumps({"sender": process_name(), "chats": list(dict.fromkeys(chats))}, separators=(",", ":"))
+    if len(payload.encode()) > NOTICE_LIMIT:
+        payload = json.dumps({"sender": process_name()})
+    return {"payload": payload}
+
+
+def read_notice(payload: str) -> tuple[str, list[tuple[str, str]] | None]:
+    """(sender, chats, or None when the notice does not say which)."""
+    try:
+        parsed = json.loads(payload)
+        chats = parsed.get("chats")
+        return str(parsed.get("sender", "")), None if chats is None else [(str(c), str(i)) for c, i in chats]
+    except (ValueError, TypeError, AttributeError):
+        return payload, None  # a bare sender (an older process): which chats is not said
 
 _OPEN_COLUMNS = (_inbox.c.id, _inbox.c.channel, _inbox.c.chat_id, _inbox.c.album, _inbox.c.kind, _inbox.c.payload,
                  _inbox.c.received_at, _inbox.c.handled_at, _inbox.c.replies)
@@ -189,18 +210,27 @@ class Listener:
     def __init__(self, db: Any, on_notice: Callable[[], None]) -> None:
         self.db = db
         self.on_notice = on_notice
-        self.pending = False  # another process stored something since the worker last looked
+        self.pending = False  # another process stored something, for chats it did not say, since the last look
+        self.chats: dict[tuple[str, str], None] = {}  # chats another process stored for since the last look
         self._me = process_name()
         self._task = asyncio.create_task(self._listen(), name="inbox listener")
+
+    def take_chats(self) -> list[tuple[str, str]]:
+        chats, self.chats = list(self.chats), {}
+        return chats
 
     async def close(self) -> None:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
 
-    def _notice(self, _connection: Any = None, _pid: Any = None, _channel: Any = None, sender: str = "") -> None:
+    def _notice(self, _connection: Any = None, _pid: Any = None, _channel: Any = None, payload: str = "") -> None:
+        sender, chats = read_notice(payload)
         if sender == self._me:
             return
-        self.pending = True
+        if chats is None:
+            self.pending = True
+        else:
+            self.chats.update(dict.fromkeys(chats))
         self.on_notice()
 
     async def _listen(self) -> None:
