@@ -6,7 +6,7 @@ echo bot (bench/echo_bot.py), measured the same way on the same fake server, is 
 
     python bench/flow_throughput.py [--cadres 200] [--rate 100] [--seconds 30 | --updates N]
         [--nominations 1] [--databases sqlite,postgresql] [--modes polling,webhook,2 workers]
-        [--postgres-url URL] [--no-validate] [--logs DIR]
+        [--postgres-url URL] [--no-validate] [--logs DIR] [--py-spy DIR]
 
 Modes: polling (getUpdates), webhook (the fake server POSTs each update to the bot's HTTP app, up to 8 at
 once, a chat's one at a time), and on PostgreSQL "2 workers": a webhook receiver (`nguoitot run`) and a
@@ -20,7 +20,8 @@ Figures (printed, this is not a test):
               getUpdates to its last reply reaching the server.
   peak RSS    VmHWM of the bot process at the end of its run.
 
-The bot, and the echo bot, run as separate processes, so their CPU time is their own and their
+Measuring starts once the bot and the processes it started are idle (start-up work such as warming the
+chart worker is a one-off cost, not a per-update one). The bot, and the echo bot, run as separate processes, so their CPU time is their own and their
 memory measurable; the fake server and the cadres share this process. The CPU each side used is
 printed too: when this process is near 100 % of a core, the figure measures the harness, not the bot;
 when "the rest of the machine" is high, other work took cores from the bot, and the rates are low (the
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import itertools
 import math
@@ -450,9 +452,48 @@ async def running(argv: list[str], env: dict[str, str], cwd: Path, server: Bench
                               timeout=START_TIMEOUT, what=f"{argv[-1]} to be ready")
         if process.returncode is not None:
             raise RuntimeError(f"{' '.join(argv)} exited with {process.returncode}:\n{tail(log)}")
+        await settled(process.pid)
         yield process
     finally:
         await stop(process)
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes a bot started (its chart worker, say), and theirs."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        kids = children.get(queue.pop(), [])
+        found += kids
+        queue += kids
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    total = 0.0
+    for each in [pid, *descendants(pid)]:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(each)
+    return total
+
+
+async def settled(pid: int, quiet: float = 0.05, window: float = 0.5, limit: float = 60.0) -> None:
+    """Wait until the bot and the processes it started are idle (under `quiet` of a core over `window`):
+    start-up work in the background, such as warming the chart worker (several seconds of CPU, importing
+    matplotlib), is a one-off cost that would otherwise be measured as the rest of the machine's load."""
+    deadline = time.monotonic() + limit
+    before = tree_cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(window)
+        after = tree_cpu_seconds(pid)
+        if after - before < quiet * window:
+            return
+        before = after
 
 
 async def stop(process: asyncio.subprocess.Process) -> None:
@@ -622,6 +663,7 @@ async def _measure_bot(kind: str, mode: str, args: argparse.Namespace, folder: P
             [sys.executable, "-m", "bot.cli", "worker"], worker_env, folder, server, worker_log,
             ready=lambda: "running (" in worker_log.read_text(errors="replace")))
         pids.append(worker.pid)
+        await sampled(args, worker.pid, f"{name}-worker")
         env["WORKER_CHATS"] = str(args.cadres // 2)
     ready = None
     if mode != "polling":
@@ -630,6 +672,7 @@ async def _measure_bot(kind: str, mode: str, args: argparse.Namespace, folder: P
         ready = lambda: server.webhook is not None  # noqa: E731
     async with running([sys.executable, "-m", "bot.cli", "run"], env, folder, server, log, ready) as process:
         pids.insert(0, process.pid)
+        await sampled(args, process.pid, name)
         users, tally = make_users(server, args.cadres, nominations)
         await warm_up(users[:WARM_UP_USERS], STEPS_PER_NOMINATION)
         steps = STEPS_PER_NOMINATION * args.nominations
@@ -642,6 +685,17 @@ async def _measure_bot(kind: str, mode: str, args: argparse.Namespace, folder: P
         rss = sum(peak_rss_mb(pid) for pid in pids)
     tally["spec violations"] = len(server.violations)
     return Run(name, throughput, rss, latency, tally, log=log_summary(log))
+
+
+async def sampled(args: argparse.Namespace, pid: int, name: str) -> None:
+    """With --py-spy DIR: record where the bot process spends its time, until it exits (py-spy is not one of
+    the project's dependencies: `pip install py-spy`). The file holds collapsed stacks, one per line."""
+    if args.py_spy is None:
+        return
+    args.py_spy.mkdir(parents=True, exist_ok=True)
+    out = args.py_spy / f"{name.replace(' ', '-')}.txt"
+    await asyncio.create_subprocess_exec("py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
+                                         "--output", str(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def free_port() -> int:
@@ -729,6 +783,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--modes", default="polling,webhook,2 workers",
                         help="comma-separated: polling, webhook, 2 workers (PostgreSQL: a receiver and a worker)")
     parser.add_argument("--logs", type=Path, help="keep the bots' logs in this folder (default: deleted)")
+    parser.add_argument("--py-spy", type=Path, metavar="DIR",
+                        help="record each bot process's stacks with py-spy (installed apart) into DIR")
     parser.add_argument("--no-validate", dest="validate", action="store_false",
                         help="do not check the bots' calls against the Bot API spec (less CPU here)")
     args = parser.parse_args(argv)
