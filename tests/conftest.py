@@ -16,10 +16,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiogram import Bot
+from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from bot.app import Roles, Service, build_app
+from bot.channels.telegram_session import LeanSession
 from bot.handlers.onboarding import create_invite
 from common.clock import FrozenClock
 from common.settings import Settings
@@ -151,6 +154,14 @@ async def server():
     await fake.stop()
     assert fake.violations == [], "the bot made calls the Bot API would refuse"
     assert fake.unanswered_callbacks() == []
+
+
+@pytest.fixture
+async def telegram_client(server):
+    """A bare aiogram client on our lean session (bot/channels/telegram_session.py), talking to the fake server."""
+    client = Bot(server.token, session=LeanSession(api=TelegramAPIServer.from_base(server.url)))
+    yield client
+    await client.session.close()
 
 
 @pytest.fixture

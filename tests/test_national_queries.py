@@ -9,18 +9,14 @@ import asyncio
 import io
 import re
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
-from aiogram import Bot
-from aiogram.client.telegram import TelegramAPIServer
 from PIL import Image
 from sqlalchemy import event, insert, select, text
 from sqlmodel import SQLModel
 
 from bot.channels.telegram import TelegramChannel
-from bot.channels.telegram_session import LeanSession
 from common.events import Reply
 from scheduler import outbox
 from scheduler.outbox import _CLAIM, _CLAIM_SKIP_LOCKED
@@ -30,7 +26,6 @@ from storage.communes import all_communes
 from storage.models import Outbox
 from tests.chat import Chat
 from tests.conftest import COMMUNE_A, COMMUNE_B, IS_POSTGRES, ZONE, add_member
-from tests.fakes.telegram_server import FakeTelegramServer, require_api_json
 from tests.test_review import CHATS, add_case, world  # noqa: F401  (the fixture)
 
 
@@ -164,23 +159,6 @@ async def test_progress_is_the_same_for_a_few_communes_or_every_one(app, world):
 
 
 # ---- previews
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    require_api_json()
-    fake = FakeTelegramServer()
-    await fake.start()
-    yield fake
-    await fake.stop()
-    assert fake.violations == []
-
-
-@pytest.fixture
-async def bot(server: FakeTelegramServer) -> AsyncIterator[Bot]:
-    client = Bot(server.token, session=LeanSession(api=TelegramAPIServer.from_base(server.url)))
-    yield client
-    await client.session.close()
-
-
 def _camera_photo(seed: int) -> bytes:
     """A photo too large to send as it is (more than PREVIEW_SIDE a side), with detail to decode."""
     image = Image.effect_noise((3400, 2600), 40 + seed).convert("RGB")
@@ -189,10 +167,10 @@ def _camera_photo(seed: int) -> bytes:
     return buffer.getvalue()
 
 
-async def test_previews_are_drawn_off_the_event_loop_and_sent_again_by_file_id(app, server, bot):
+async def test_previews_are_drawn_off_the_event_loop_and_sent_again_by_file_id(app, server, telegram_client):
     photos = [await app.media.save(_camera_photo(n)) for n in range(3)]
     shas = tuple(p.sha256 for p in photos)
-    channel = TelegramChannel(bot, app.media, db=app.db)
+    channel = TelegramChannel(telegram_client, app.media, db=app.db)
     await app.media.preview(shas[0])  # the worker process started and warmed
 
     lags: list[float] = []

@@ -2,45 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from aiogram import Bot
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import BufferedInputFile, File, InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.channels.telegram_session import LeanSession
 from tests.chat import image_bytes
-from tests.fakes.telegram_server import FakeTelegramServer, Fault, require_api_json
+from tests.fakes.telegram_server import FakeTelegramServer, Fault
 
 CHAT = 4242
 TEXT = "Chọn lĩnh vực: “Nông nghiệp” & 100% đúng"
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    require_api_json()
-    fake = FakeTelegramServer()
-    await fake.start()
-    yield fake
-    await fake.stop()
-    assert fake.violations == []
-
-
-@pytest.fixture
-async def bot(server: FakeTelegramServer) -> AsyncIterator[Bot]:
-    client = Bot(server.token, session=LeanSession(api=TelegramAPIServer.from_base(server.url)))
-    yield client
-    await client.session.close()
-
-
-async def test_a_reply_with_buttons_is_one_json_body(server: FakeTelegramServer, bot: Bot) -> None:
+async def test_a_reply_with_buttons_is_one_json_body(server: FakeTelegramServer, telegram_client: Bot) -> None:
     keyboard = InlineKeyboardMarkup(inline_keyboard=[
         [InlineKeyboardButton(text="Cá nhân", callback_data="kind:individual")],
         [InlineKeyboardButton(text="Hộ gia đình", callback_data="kind:household")],
     ])
-    await bot.send_message(CHAT, TEXT, reply_markup=keyboard)
+    await telegram_client.send_message(CHAT, TEXT, reply_markup=keyboard)
     [call] = server.calls_named("sendMessage")
     assert call.content_type == "application/json"
     assert call.params["text"] == TEXT
@@ -51,14 +30,14 @@ async def test_a_reply_with_buttons_is_one_json_body(server: FakeTelegramServer,
     assert server.sent_messages(CHAT)[-1]["text"] == TEXT
 
 
-async def test_results_that_are_read_are_still_parsed(server: FakeTelegramServer, bot: Bot) -> None:
+async def test_results_that_are_read_are_still_parsed(server: FakeTelegramServer, telegram_client: Bot) -> None:
     file_id, _ = server.register_file(b"abc")
-    file = await bot.get_file(file_id)
+    file = await telegram_client.get_file(file_id)
     assert isinstance(file, File) and file.file_size == 3
 
 
-async def test_an_upload_keeps_the_multipart_form(server: FakeTelegramServer, bot: Bot) -> None:
-    await bot.send_photo(CHAT, BufferedInputFile(image_bytes(), filename="anh.jpg"), caption=TEXT)
+async def test_an_upload_keeps_the_multipart_form(server: FakeTelegramServer, telegram_client: Bot) -> None:
+    await telegram_client.send_photo(CHAT, BufferedInputFile(image_bytes(), filename="anh.jpg"), caption=TEXT)
     [call] = server.calls_named("sendPhoto")
     assert call.content_type == "multipart/form-data"
     assert call.params["caption"] == TEXT and len(call.files) == 1
@@ -66,10 +45,10 @@ async def test_an_upload_keeps_the_multipart_form(server: FakeTelegramServer, bo
 
 @pytest.mark.parametrize(("fault", "error"), [(Fault.too_many(7), TelegramRetryAfter),
                                               (Fault.forbidden(), TelegramForbiddenError)])
-async def test_errors_keep_aiogram_s_exceptions(server: FakeTelegramServer, bot: Bot, fault: Fault,
+async def test_errors_keep_aiogram_s_exceptions(server: FakeTelegramServer, telegram_client: Bot, fault: Fault,
                                                 error: type[Exception]) -> None:
     server.queue_faults("sendMessage", fault)
     with pytest.raises(error) as raised:
-        await bot.send_message(CHAT, TEXT)
+        await telegram_client.send_message(CHAT, TEXT)
     if isinstance(raised.value, TelegramRetryAfter):
         assert raised.value.retry_after == 7
