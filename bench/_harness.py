@@ -1,10 +1,16 @@
-"""What both benchmarks' harness processes share."""
+"""What the benchmarks' harness processes share."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import text
+
+from storage.db import Database
 
 
 @contextmanager
@@ -22,3 +28,26 @@ def collector_paused() -> Iterator[None]:
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+async def postgres_problem(url: str) -> str:
+    """Why PostgreSQL cannot be used, or "" if it can."""
+    db = Database(url)
+    try:
+        async with asyncio.timeout(5):
+            async with db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    except Exception as error:  # whatever it is, PostgreSQL is skipped and the reason said
+        return f"{type(error).__name__}: {error}".splitlines()[0]
+    finally:
+        await db.dispose()
+    return ""
+
+
+def cpu_stalled() -> float | None:
+    """Seconds in which some runnable task waited for a core, machine-wide (Linux PSI), if known."""
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]  # "some avg10=… total=<µs>"
+        return int(line.rsplit("total=", 1)[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return None

@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/ (the fake server) is not an installed package
 
 from _fanout_support import cpu_seconds, seed_world  # noqa: E402
-from _harness import collector_paused  # noqa: E402
+from _harness import collector_paused, cpu_stalled, postgres_problem  # noqa: E402
 
 from bot.app import settle_memory  # noqa: E402
 from common.settings import Settings  # noqa: E402
@@ -77,7 +77,6 @@ ZONE_NAME = "Asia/Ho_Chi_Minh"
 MOMENT = datetime(2026, 12, 13, 8, 0, tzinfo=ZoneInfo(ZONE_NAME))  # 7 days before 20/12 23:59
 PEOPLE_PER_COMMUNE = 20  # 1 secretary + 19 cadres
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-CONNECT_TIMEOUT = 5.0
 TARGET_SHARE, TARGET_PLAN_S = 0.95, 2.0
 STALL = 3  # a gap of more than 3 sending intervals is a stall, not lateness
 
@@ -208,19 +207,6 @@ async def postgres_database(url: str) -> AsyncIterator[tuple[str, str]]:
         await admin.dispose()
 
 
-async def postgres_problem(url: str) -> str | None:
-    """Why PostgreSQL cannot be used, or None."""
-    db = Database(url)
-    try:
-        async with asyncio.timeout(CONNECT_TIMEOUT):
-            async with db.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-    except Exception as error:  # whatever it is, the answer is to skip PostgreSQL
-        return f"{type(error).__name__}: {error}".splitlines()[0]
-    finally:
-        await db.dispose()
-    return None
-
 
 # ---- planning
 
@@ -283,14 +269,6 @@ async def run_worker(env: dict[str, str], seconds: float) -> dict[str, Any]:
     report["log"] = err.decode().strip()
     return report
 
-
-def cpu_stalled() -> float | None:
-    """Seconds in which some runnable task waited for a core, machine-wide (Linux PSI), if known."""
-    try:
-        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]  # "some avg10=… total=<µs>"
-        return int(line.rsplit("total=", 1)[1]) / 1e6
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 async def send_all(db: Database, url: str, schema: str, chats: list[int], args: argparse.Namespace,

@@ -70,7 +70,7 @@ from storage.models import Case, Membership, Role, UnitKind
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/ (the fake server) is not an installed package
 
-from _harness import collector_paused  # noqa: E402  (bench/, this script's folder)
+from _harness import collector_paused, postgres_problem  # noqa: E402  (bench/, this script's folder)
 
 from tests.fakes.telegram_server import FakeTelegramServer, SpecValidator  # noqa: E402
 
@@ -553,19 +553,6 @@ async def _execute(url: str, statement: str) -> None:
     finally:
         await admin.dispose()
 
-
-async def postgres_problem(url: str) -> str:
-    """Why PostgreSQL cannot be used, or "" if it can."""
-    admin = Database(url)
-    try:
-        async with asyncio.timeout(5):
-            async with admin.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-    except Exception as exc:  # any failure to connect means: skip PostgreSQL, say why
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
-    finally:
-        await admin.dispose()
-    return ""
 
 
 async def register_cadres(settings: Settings, user_ids: list[int]) -> None:

@@ -65,6 +65,7 @@ from sqlalchemy import func, select, text, update
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _harness import cpu_stalled, postgres_problem  # noqa: E402
 from _national_seed import SEED_VERSION, ZONE, Seeded, seed  # noqa: E402
 
 from bot.app import App, build_app, settle_memory  # noqa: E402
@@ -164,14 +165,6 @@ def reset_peak_rss() -> bool:
     except OSError:
         return False
 
-
-def cpu_stalled() -> float | None:
-    """Seconds in which some runnable task waited for a core, machine-wide (Linux PSI), if known."""
-    try:
-        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]  # "some avg10=… total=<µs>"
-        return int(line.rsplit("total=", 1)[1]) / 1e6
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def reference_loop() -> float:
@@ -532,18 +525,6 @@ def settings_for(url: str, schema: str, folder: Path) -> Settings:
     return Settings(_env_file=None, database_url=url, database_schema=schema, media_dir=folder / "media",
                     exports_dir=folder / "exports", telegram_bot_token="", TZ=str(ZONE))
 
-
-async def postgres_problem(url: str) -> str:
-    db = Database(url)
-    try:
-        async with asyncio.timeout(5):
-            async with db.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-    except Exception as error:  # whatever it is, PostgreSQL is skipped and the reason said
-        return f"{type(error).__name__}: {error}".splitlines()[0]
-    finally:
-        await db.dispose()
-    return ""
 
 
 # ---- one run
