@@ -109,3 +109,13 @@ async def test_an_answer_and_its_inbox_row_are_written_together_or_not_at_all(ap
         marked = {r.id: (r.handled_at is not None, r.replies) for r in (await session.exec(select(InboxUpdate))).all()}
         state = (await repo.identity(session, "telegram", "8207"))[3].state
     assert marked == {rows[0]: (True, reply), rows[1]: (False, [])} and state == {"a": 2}
+
+
+def test_a_notice_names_the_chats_it_was_sent_for_and_only_what_fits():
+    sender, chats = inbox.read_notice(inbox.notice([("telegram", "1"), ("zalo", "z9"), ("telegram", "1")])["payload"])
+    assert sender == inbox.process_name() and chats == [("telegram", "1"), ("zalo", "z9")]
+    many = [("telegram", str(10**12 + n)) for n in range(1000)]  # beyond PostgreSQL's 8000 bytes
+    payload = inbox.notice(many)["payload"]
+    assert len(payload.encode()) <= inbox.NOTICE_LIMIT
+    assert inbox.read_notice(payload) == (inbox.process_name(), None)  # then every chat with open work is looked at
+    assert inbox.read_notice("4242@old-host") == ("4242@old-host", None)  # an older process's bare sender
