@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def exit_with_parent(parent: int | None = None) -> None:
@@ -26,8 +31,36 @@ def exit_with_parent(parent: int | None = None) -> None:
     threading.Thread(target=watch, name="exit with the bot", daemon=True).start()
 
 
-def one_worker(initializer: Callable[..., None] = exit_with_parent, initargs: tuple = ()) -> ProcessPoolExecutor:
-    """A pool of one spawned worker (not forked: the bot's process has threads and open connections) that
-    exits with the bot; `initializer` gets `initargs` and then the bot's pid."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=initializer, initargs=(*initargs, os.getpid()))
+class OneWorker:
+    """A pool of one spawned worker (not forked: the bot's process has threads and open connections), started
+    on first use, that exits with the bot; `initializer` gets `initargs` and then the bot's pid."""
+
+    def __init__(self, initializer: Callable[..., None] = exit_with_parent, initargs: tuple = ()) -> None:
+        self.initializer, self.initargs = initializer, initargs
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    async def run(self, function: Callable[..., T], *args: Any, again: bool = False) -> T:
+        """`function(*args)` in the worker. If the worker died (killed, out of memory), the next call starts
+        another; with `again`, this call is made once more in it."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor(), function, *args)
+        except BrokenProcessPool:
+            self.close()
+            if not again:
+                raise
+            return await asyncio.get_running_loop().run_in_executor(self._executor(), function, *args)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=self.initializer, initargs=(*self.initargs, os.getpid()))
+        return self._pool

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -29,7 +27,7 @@ from typing import Any
 from sqlalchemy import and_, delete, distinct, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.processes import exit_with_parent, one_worker
+from common.processes import OneWorker, exit_with_parent
 from common.settings import Settings
 from scheduler.outbox import Message, new_rows
 from scheduler.reminders import ReminderPlanner, Scope
@@ -186,20 +184,10 @@ class ProcessPlanning:
     starts with a full pass."""
 
     def __init__(self, db: Database, settings: Settings) -> None:
-        self.url, self.schema, self.settings = db.url, db.schema, settings
-        self._pool: ProcessPoolExecutor | None = None
-
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = one_worker(_start, (self.url, self.schema, self.settings))
-        return self._pool
+        self.worker = OneWorker(_start, (db.url, db.schema, settings))
 
     async def _call(self, function: Any, *args: Any) -> Any:
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor(), function, *args)
-        except BrokenProcessPool:  # the worker died: the next call starts another (and a full pass)
-            await self.close()
-            raise
+        return await self.worker.run(function, *args)  # a worker that died is replaced: a full pass next
 
     async def warm(self) -> None:
         await self._call(_warm)
@@ -217,9 +205,7 @@ class ProcessPlanning:
             await self.close()
 
     async def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        self.worker.close()
 
 
 # ---- in the worker process

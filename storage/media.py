@@ -11,15 +11,13 @@ import hashlib
 import io
 import os
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from common.processes import one_worker
+from common.processes import OneWorker
 
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 Image.MAX_IMAGE_PIXELS = 80_000_000  # refuse decompression bombs well above any phone camera
@@ -155,26 +153,15 @@ class Previews:
     stall every chat. A photo a phone can show as it is goes as it is, without the worker."""
 
     def __init__(self) -> None:
-        self._pool: ProcessPoolExecutor | None = None
-
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = one_worker()
-        return self._pool
+        self.worker = OneWorker()
 
     async def of(self, data: bytes) -> bytes:
         if not needs_redrawing(data):
             return data
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor(), preview, data)
-        except BrokenProcessPool:  # the worker died (killed, out of memory): a new one, once
-            self.close()
-            return await asyncio.get_running_loop().run_in_executor(self._executor(), preview, data)
+        return await self.worker.run(preview, data, again=True)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        self.worker.close()
 
 
 def resized_jpeg(data: bytes, side: int) -> bytes:

@@ -188,7 +188,7 @@ async def test_previews_are_drawn_off_the_event_loop_and_sent_again_by_file_id(a
     drawing = time.perf_counter() - started
     stop.set()
     await ticker
-    assert app.media.previews._pool is not None  # drawn in the worker process
+    assert app.media.previews.worker.started  # drawn in the worker process
     assert len(lags) > 10 and max(lags) < max(0.1, drawing / 3), (max(lags), drawing)
 
     [first] = server.calls_named("sendMediaGroup")
@@ -223,7 +223,7 @@ async def test_a_small_photo_goes_as_it_is_without_the_worker(app):
 
     small = await app.media.save(image_bytes("red", size=(800, 600)))
     assert await app.media.preview(small.sha256) == await app.media.load(small.sha256)
-    assert app.media.previews._pool is None
+    assert not app.media.previews.worker.started
 
 
 @pytest.mark.skipif(not IS_POSTGRES, reason="the partial index's condition against a generic plan")
