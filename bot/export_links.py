@@ -29,6 +29,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.http import Route
+from bot.signed_links import is_signed, signature
 from common import metrics
 from storage import web as web_store
 from storage.db import Database
@@ -73,8 +74,8 @@ class ExportLinks:
         """The link to one file of a job, valid until `expires`; relative (`/tai-ve/…`) without a base URL."""
         assert self._secret, "ExportLinks.prepare() first"
         job, name = self._parts(path)
-        signature = self._signature(job, name, expires)
-        return f"{base_url.rstrip('/')}/tai-ve/{job}/{quote(name)}?e={expires}&s={signature}"
+        signed = signature(self._secret, f"{job}/{name}", expires)
+        return f"{base_url.rstrip('/')}/tai-ve/{job}/{quote(name)}?e={expires}&s={signed}"
 
     def route(self) -> Route:
         return Route("GET", PATH, self.serve)
@@ -97,14 +98,11 @@ class ExportLinks:
             "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}",
             "X-Content-Type-Options": "nosniff", **_private()})
 
-    def _signed(self, job: str, name: str, expires: str, signature: str) -> bool:
+    def _signed(self, job: str, name: str, expires: str, given: str) -> bool:
         """The link names a job and a file as they are written, has not expired, and is signed by us."""
         if not (_JOB.fullmatch(job) and _NAME.fullmatch(name) and ".." not in name):
             return False
-        if not (expires.isdigit() and len(expires) <= 12) or int(expires) < self.now():
-            return False
-        expected = self._signature(job, name, int(expires))
-        return hmac.compare_digest(signature.encode(), expected.encode())
+        return is_signed(self._secret, f"{job}/{name}", expires, given, self.now())
 
     def _parts(self, path: Path) -> tuple[str, str]:
         job, name = path.parent.name, path.name
@@ -112,9 +110,6 @@ class ExportLinks:
                 or not _NAME.fullmatch(name):
             raise ValueError(f"not a file of an export job under {self.root}: {path}")
         return job, name
-
-    def _signature(self, job: str, name: str, expires: int) -> str:
-        return hmac.new(self._secret, f"{job}/{name}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _private() -> dict[str, str]:

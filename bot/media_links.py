@@ -20,6 +20,7 @@ from aiohttp import web
 from PIL import Image
 
 from bot.http import Route
+from bot.signed_links import is_signed, signature
 from storage.media import MediaStore
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class MediaLinks:
 
     def url(self, sha256: str) -> str:
         expires = int(self.now()) + self.seconds
-        return f"{self.base_url}/media/{sha256}.jpg?e={expires}&s={self._signature(sha256, expires)}"
+        return f"{self.base_url}/media/{sha256}.jpg?e={expires}&s={signature(self.secret, sha256, expires)}"
 
     def route(self) -> Route:
         return Route("GET", PATH, self.serve)
@@ -67,11 +68,7 @@ class MediaLinks:
     def _signed(self, request: web.Request) -> str | None:
         """The photo a link names, if its signature is ours and it has not expired."""
         found = _NAME.fullmatch(request.match_info["name"])
-        expires, signature = request.query.get("e", ""), request.query.get("s", "")
-        if found is None or not (expires.isdigit() and len(expires) <= 12) or int(expires) < self.now():
+        if found is None or not is_signed(self.secret, found.group(1), request.query.get("e", ""),
+                                          request.query.get("s", ""), self.now()):
             return None
-        expected = self._signature(found.group(1), int(expires))
-        return found.group(1) if hmac.compare_digest(signature.encode(), expected.encode()) else None
-
-    def _signature(self, sha256: str, expires: int) -> str:
-        return hmac.new(self.secret, f"{sha256}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+        return found.group(1)
