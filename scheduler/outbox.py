@@ -69,10 +69,7 @@ async def enqueue(session: AsyncSession, messages: Iterable[Message], now: datet
     messages = list(messages)
     if not messages:
         return 0
-    known: set[str] = set()
-    for start in range(0, len(messages), 1000):  # stay under the drivers' parameter limits
-        chunk = [m.key for m in messages[start:start + 1000]]
-        known.update((await session.execute(select(Outbox.key).where(Outbox.key.in_(chunk)))).scalars())
+    known = await _queued_keys(session, messages)
     rows = [dict(key=m.key, person_id=m.person_id, channel=m.channel, chat_id=m.chat_id, kind=m.kind,
                  payload={**reply_to_json(m.reply), **(m.extra or {})}, status=OutboxStatus.PENDING, due_at=m.due_at, stale_at=m.stale_at,
                  attempts=0, last_error="", created_at=now) for m in messages if m.key not in known]
@@ -97,19 +94,26 @@ _COLUMNS = ("key", "person_id", "channel", "chat_id", "kind", "payload", "status
             "last_error", "created_at")
 
 
+async def _queued_keys(session: AsyncSession, messages: list[Message]) -> set[str]:
+    """The messages' keys already in the outbox (the planner proposes the same reminders every minute)."""
+    known: set[str] = set()
+    for start in range(0, len(messages), 1000):  # stay under the drivers' parameter limits
+        chunk = [m.key for m in messages[start:start + 1000]]
+        known.update((await session.execute(select(Outbox.key).where(Outbox.key.in_(chunk)))).scalars())
+    return known
+
+
 async def new_rows(session: AsyncSession, messages: Iterable[Message], now: datetime) -> list[dict[str, Any]]:
     """The rows of the messages whose key is not queued yet, their values already as the database takes them
     (JSON text, UTC times): `insert_rows` then costs its writer little more than the database's own work (the
     planner's worker process prepares them, the bot's process writes them)."""
     messages = list(messages)
-    known: set[str] = set()
-    for start in range(0, len(messages), 1000):  # stay under the drivers' parameter limits
-        chunk = [m.key for m in messages[start:start + 1000]]
-        known.update((await session.execute(select(Outbox.key).where(Outbox.key.in_(chunk)))).scalars())
+    known = await _queued_keys(session, messages)
     dialect = session.bind.dialect
-    as_stored = {name: _outbox.c[name].type.bind_processor(dialect) for name in ("payload", "due_at", "stale_at",
-                                                                                 "created_at")}
-    payload, due, stale, created = (_remembering(as_stored[name] or (lambda value: value)) for name in as_stored)
+    as_stored = {name: _outbox.c[name].type.bind_processor(dialect) or (lambda value: value)
+                 for name in ("payload", "due_at", "stale_at", "created_at")}
+    payload = as_stored["payload"]  # each reply's once, below
+    due, stale, created = (_remembering(as_stored[name]) for name in ("due_at", "stale_at", "created_at"))
     stamp = created(now)
     payloads: dict[int, Any] = {}  # by reply: the planner gives one reply to all who get the same text
     rows = []
@@ -132,8 +136,6 @@ def _remembering(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     done: dict[Any, Any] = {}
 
     def converted(value: Any) -> Any:
-        if isinstance(value, dict):
-            return convert(value)
         if value not in done:
             done[value] = convert(value)
         return done[value]
