@@ -41,9 +41,8 @@ PEOPLE_CHUNK = 500
 
 @dataclass(frozen=True)
 class Pass:
-    """What a pass did; its messages are fetched chunk by chunk (`chunks` of them)."""
+    """What a pass did; its new messages are fetched chunk by chunk (`chunks` of them)."""
 
-    messages: int  # new ones (their keys not queued when the pass read the outbox)
     chunks: int
     consumed: tuple[tuple[int, int], ...]  # ranges of change-log ids read: deleted once the messages are written
     communes: tuple[str, ...]  # communes re-planned
@@ -65,8 +64,7 @@ class IncrementalPlanner:
     async def plan(self, session: AsyncSession, now: datetime) -> tuple[list[dict[str, Any]], Pass]:
         """The outbox rows of the reminders due at `now` not queued yet (outbox.new_rows), and what was done."""
         messages, done = await self._plan(session, now)
-        rows = await new_rows(session, messages, now)
-        return rows, replace(done, messages=len(rows))
+        return await new_rows(session, messages, now), done
 
     async def _plan(self, session: AsyncSession, now: datetime) -> tuple[list[Message], Pass]:
         # The log is read before anything it may name: a change committed after this is read next time.
@@ -79,7 +77,7 @@ class IncrementalPlanner:
         communes |= {code for code, moment in self.communes.items() if moment <= now}
         provinces |= {code for code, moment in self.provinces.items() if moment <= now}
         if not communes and not provinces:
-            return [], Pass(0, 0, consumed, (), (), False)
+            return [], Pass(0, consumed, (), (), False)
         if len(communes) > max(200, FULL_SHARE * len(self.communes)):
             return self._full(await self.planner.plan_scope(session, now), consumed)
         scope = await self.planner.plan_scope(session, now, communes, provinces)
@@ -91,13 +89,11 @@ class IncrementalPlanner:
         self.communes.update(scope.communes)
         self.provinces.update(scope.provinces)
         self.province_of.update(scope.province_of)
-        return scope.messages, Pass(len(scope.messages), 0, consumed, tuple(sorted(communes)),
-                                    tuple(sorted(provinces)), False)
+        return scope.messages, Pass(0, consumed, tuple(sorted(communes)), tuple(sorted(provinces)), False)
 
     def _full(self, scope: Scope, consumed: tuple[tuple[int, int], ...]) -> tuple[list[Message], Pass]:
         self.communes, self.provinces, self.province_of = scope.communes, scope.provinces, scope.province_of
-        return scope.messages, Pass(len(scope.messages), 0, consumed, tuple(scope.communes), tuple(scope.provinces),
-                                    True)
+        return scope.messages, Pass(0, consumed, tuple(scope.communes), tuple(scope.provinces), True)
 
     async def _changed(self, session: AsyncSession, changes: Sequence[Any]) -> tuple[set[str], set[str]]:
         """The communes and provinces the change log names, directly or through a person's memberships."""

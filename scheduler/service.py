@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -25,9 +25,8 @@ from common.clock import Clock
 from common.delivery import Delivery
 from common.settings import Settings
 from scheduler import outbox
-from scheduler.incremental import LocalPlanning, ProcessPlanning, communes_with_members, forget_changes
+from scheduler.incremental import LocalPlanning, Pass, ProcessPlanning, communes_with_members, forget_changes
 from scheduler.outbox import ANALYZE_AFTER, OutboxSender, Refresh, insert_rows, refresh_statistics
-from scheduler.reminders import ReminderPlanner
 from storage import inbox
 from storage.db import Database
 from storage.locks import LocalLocks, Locks
@@ -49,7 +48,6 @@ class ReminderService:
         self.locks = locks or LocalLocks()
         self.plans, self.sends = plan, send
         self.sender_idle = sender_idle  # seconds an idle sender waits before looking for due messages again
-        self.planner = ReminderPlanner(settings)
         self.planning: LocalPlanning | ProcessPlanning = LocalPlanning(db, settings)
         self.sender = OutboxSender(db, clock, deliveries, rate=settings.telegram_rate_per_second,
                                    per_chat=settings.telegram_rate_per_chat, in_flight=settings.outbox_in_flight,
@@ -60,6 +58,7 @@ class ReminderService:
         self._stopping = False
         self._planned_as: int | None = None  # the lock generation the planner's state was built under
         self._choose_process = False  # started: choose at the first pass where to plan (PLANNER_PROCESS_FROM)
+        self.last_pass: Pass | None = None  # what the latest pass re-planned (for the log and the tests)
 
     async def plan_now(self) -> int:
         """One pass: the communes due or changed are planned (scheduler/incremental.py), and what they give is
@@ -87,6 +86,7 @@ class ReminderService:
                 await asyncio.gather(coming, return_exceptions=True)
             await asyncio.shield(self.planning.reset())
             raise
+        self.last_pass = done
         if added >= ANALYZE_AFTER and not self.db.is_sqlite:
             async with self.db.session() as session:
                 await refresh_statistics(session)
@@ -149,9 +149,9 @@ class ReminderService:
                 self._planned_as = None  # another process plans meanwhile, and reads the change log
                 return
             try:
-                if self._choose_process:
-                    self._choose_process = False
+                if self._choose_process:  # once; a failed look is tried again at the next pass
                     await self._plan_in_a_process_if_large()
+                    self._choose_process = False
                 if self._planned_as != self.locks.generation:  # (again) the holder: plan everything once
                     await self.planning.reset()
                     self._planned_as = self.locks.generation
@@ -172,30 +172,28 @@ class ReminderService:
             self._planned_as = None
 
     async def forget_old_updates(self) -> int:
-        cutoff = inbox.retention_cutoff(self.settings.inbox_retention_days)
-        forgotten = 0
-        for _ in range(PRUNE_BATCHES):
-            async with self.db.session() as session:
-                batch = await inbox.prune(session, cutoff)
-            forgotten += batch
-            if batch < inbox.PRUNE_BATCH:
-                break
-        return forgotten
+        return await self._prune(inbox.prune, inbox.retention_cutoff(self.settings.inbox_retention_days),
+                                 inbox.PRUNE_BATCH)
 
     async def forget_old_messages(self) -> int:
         """Finished outbox rows older than OUTBOX_RETENTION_DAYS, a batch per unit of work (at most PRUNE_BATCHES
         a minute: 50,000 rows on PostgreSQL, 5,000 on SQLite, where a first run on a year of history catches up
         over hours; a day's reminders are at most ~60,000 rows)."""
         cutoff = self.clock.now() - timedelta(days=self.settings.outbox_retention_days)
-        size = outbox.PRUNE_BATCH_SQLITE if self.db.is_sqlite else outbox.PRUNE_BATCH
+        forgotten = await self._prune(outbox.prune, cutoff,
+                                      outbox.PRUNE_BATCH_SQLITE if self.db.is_sqlite else outbox.PRUNE_BATCH)
+        if forgotten:
+            log.info("outbox: forgot %d finished message(s) due before %s", forgotten, f"{cutoff:%Y-%m-%d}")
+        return forgotten
+
+    async def _prune(self, prune: Callable[..., Awaitable[int]], cutoff: datetime, size: int) -> int:
+        """Rows older than `cutoff`, `size` at a time, each batch in its own unit of work, at most PRUNE_BATCHES."""
         forgotten = 0
         for _ in range(PRUNE_BATCHES):
             async with self.db.session() as session:
-                batch = await outbox.prune(session, cutoff, size)
+                batch = await prune(session, cutoff, size)
             forgotten += batch
             if batch < size:
                 break
             await asyncio.sleep(0)  # messages waiting for the database go between two batches
-        if forgotten:
-            log.info("outbox: forgot %d finished message(s) due before %s", forgotten, f"{cutoff:%Y-%m-%d}")
         return forgotten

@@ -12,7 +12,7 @@ from sqlalchemy import event, insert, update
 from sqlmodel import select
 
 from scheduler.incremental import IncrementalPlanner, ProcessPlanning
-from scheduler.outbox import OutboxSender, insert_rows
+from scheduler.outbox import OutboxSender
 from scheduler.reminders import ReminderPlanner
 from scheduler.service import ReminderService
 from storage.models import (
@@ -45,21 +45,11 @@ class Done:
 
 
 async def one_pass(app, service: ReminderService, when: datetime) -> Done:
-    """A pass of the service's planner at `when`, written as plan_now writes it: what it re-planned, and how
-    many messages were new."""
+    """A pass of the service's planner at `when` (ReminderService.plan_now): what it re-planned, and how many
+    messages were new."""
     service.clock.at = when
-    done = await service.planning.plan(when)
-    added = 0
-    for index in range(done.chunks):
-        chunk = await service.planning.chunk(index)
-        async with app.db.session() as session:
-            added += await insert_rows(session, chunk)
-    if done.consumed:
-        from scheduler.incremental import forget_changes
-
-        async with app.db.session() as session:
-            await forget_changes(session, done.consumed)
-    return Done(done, added)
+    added = await service.plan_now()
+    return Done(service.last_pass, added)
 
 
 class Statements:
