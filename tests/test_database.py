@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
+import storage.db
 from storage.db import POOL_SIZE, Database
 from storage.sqlite_inline import InlineConnection
 
@@ -26,6 +27,11 @@ def rows_in_main_file(path: Path) -> int:
         return -1
     finally:
         connection.close()
+
+
+def log_pages(path: Path) -> int:
+    """The size of SQLite's write-ahead log file, in pages."""
+    return Path(f"{path}-wal").stat().st_size // 4096
 
 
 async def eventually(condition, seconds: float = 5.0) -> bool:
@@ -59,6 +65,27 @@ async def test_commits_leave_the_copying_to_the_background_checkpointer(tmp_path
     finally:
         await db.dispose()
     assert not db.checkpointing  # stopped with the database
+
+
+async def test_steady_writes_restart_the_log_instead_of_growing_it(tmp_path, monkeypatch):
+    """Units of work one after the other (a reminder morning's rows): the log never empties by itself, so the
+    checkpointer restarts it in this process's turn; the log file stays near RESTART_AT pages."""
+    monkeypatch.setattr(storage.db, "RESTART_AT", 100)
+    path = tmp_path / "steady.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        async with db.session() as session:
+            await session.exec(text("CREATE TABLE t (x BLOB)"))
+        db.start_checkpoints(every=0.005)
+        for _ in range(800):  # ~5 pages each: ~4,000 pages of log if it were never restarted
+            async with db.session() as session:
+                await session.exec(text("INSERT INTO t VALUES (randomblob(16000))"))
+            await asyncio.sleep(0)
+        assert log_pages(path) < 1500
+        async with db.session() as session:  # nothing lost, and the turn was given back
+            assert (await session.exec(text("SELECT count(*) FROM t"))).scalar_one() == 800
+    finally:
+        await db.dispose()
 
 
 async def test_sqlite_statements_run_on_the_loop_thread(tmp_path):
