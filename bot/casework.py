@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -119,9 +119,9 @@ async def tell_secretaries_new(session: AsyncSession, case: Case, now: datetime,
     for account in await repo.secretary_accounts(session, [case.commune_code]):
         if account.person_id == case.nominator_id:
             continue
-        if await _join_digest(session, account.person_id, line, case.id):
+        waiting, recent = await _digest_or_last_notice(session, account.person_id, now - DIGEST_WINDOW)
+        if waiting is not None and await _join_digest(session, waiting, line, case.id):
             continue
-        recent = await _last_notice(session, account.person_id, now - DIGEST_WINDOW)
         due = recent + DIGEST_WINDOW if recent else now
         await enqueue(session, [Message(f"newcases:{account.person_id}:{case.id}:{case.version}",
                                         account.person_id, account.channel, account.chat_id, "newcases",
@@ -144,22 +144,24 @@ async def current_digest(session: AsyncSession, payload: dict[str, Any]) -> Repl
     return _digest(lines) if lines else None
 
 
-async def _join_digest(session: AsyncSession, person_id: int, line: str, case_id: int) -> bool:
-    waiting = (await session.exec(select(Outbox).where(  # locked: two submissions must not overwrite each other
-        Outbox.person_id == person_id, Outbox.kind == "newcases", Outbox.status == OutboxStatus.PENDING)
+async def _digest_or_last_notice(session: AsyncSession, person_id: int,
+                                 since: datetime) -> tuple[Outbox | None, datetime | None]:
+    """The person's digest still waiting to go (locked: two submissions must not overwrite each other), else
+    when their last one went, if since `since`: one look-up for both."""
+    newest = (await session.exec(select(Outbox).where(
+        Outbox.person_id == person_id, Outbox.kind == "newcases",
+        or_(Outbox.status == OutboxStatus.PENDING, and_(Outbox.status == OutboxStatus.SENT, Outbox.sent_at >= since)))
+        .order_by((Outbox.status == OutboxStatus.PENDING).desc(), Outbox.sent_at.desc()).limit(1)
         .with_for_update())).first()
-    if waiting is None:
-        return False
+    if newest is None:
+        return None, None
+    return (newest, None) if newest.status == OutboxStatus.PENDING else (None, newest.sent_at)
+
+
+async def _join_digest(session: AsyncSession, waiting: Outbox, line: str, case_id: int) -> bool:
     payload = dict(waiting.payload)
     payload["text"] = payload["text"] + "\n" + line
     payload["cases"] = [*payload.get("cases", []), case_id]
     result = await session.execute(update(Outbox).where(Outbox.id == waiting.id, Outbox.status == OutboxStatus.PENDING)
                                    .values(payload=payload).execution_options(synchronize_session=False))
     return result.rowcount == 1  # the sender may have claimed it meanwhile: then a new notice
-
-
-async def _last_notice(session: AsyncSession, person_id: int, since: datetime) -> datetime | None:
-    row = (await session.exec(select(Outbox.sent_at).where(
-        Outbox.person_id == person_id, Outbox.kind == "newcases", Outbox.status == OutboxStatus.SENT,
-        Outbox.sent_at >= since).order_by(Outbox.sent_at.desc()))).first()
-    return row
