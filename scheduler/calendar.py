@@ -43,6 +43,7 @@ class Calendar:
         hour, minute = (int(x) for x in at.split(":"))
         self.time = time(hour, minute, 59, 999999)  # the whole named minute counts
         self._quarters: dict[tuple[int, int], Due] = {}
+        self._plain: dict[tuple[int, ...], list[Due]] = {}  # by years: the quarters of a commune nothing moved
 
     def end_of(self, day: date) -> datetime:
         return datetime.combine(day, self.time, self.zone)
@@ -59,19 +60,28 @@ class Calendar:
     def for_commune(self, commune_code: str, province_code: str, years: Iterable[int],
                     rows: Sequence[Deadline]) -> list[Due]:
         """Every deadline of a commune in these years, sorted: a commune's move beats its province's."""
+        years = tuple(years)
         mine = [r for r in rows if r.commune_code == commune_code
                 or (r.commune_code is None and r.province_code == province_code)]
+        if not mine:  # most communes keep the plain quarters: the same list for all (planning asks 3,000 times)
+            plain = self._plain.get(years)
+            if plain is None:
+                plain = self._plain[years] = sorted((self.quarterly(year, quarter) for year in years
+                                                     for quarter in range(1, 5)), key=lambda d: d.due_at)
+            return list(plain)
+        moved: dict[tuple[int, int], Deadline] = {}
+        for r in sorted(mine, key=lambda r: (r.commune_code is None, -r.id)):  # the first one wins
+            if r.quarter:
+                moved.setdefault((r.year, r.quarter), r)
         dues = []
         for year in years:
             for quarter in range(1, 5):
-                moved = sorted((r for r in mine if r.year == year and r.quarter == quarter),
-                               key=lambda r: (r.commune_code is None, -r.id))
                 due = self.quarterly(year, quarter)
-                if moved:
-                    due = Due(due.key, moved[0].due_at.astimezone(self.zone), due.title, quarter)
+                if (year, quarter) in moved:
+                    due = Due(due.key, moved[year, quarter].due_at.astimezone(self.zone), due.title, quarter)
                 dues.append(due)
         dues += [Due(f"d{r.id}", r.due_at.astimezone(self.zone), r.title, 0)
-                 for r in mine if r.quarter == 0 and r.year in set(years)]
+                 for r in mine if r.quarter == 0 and r.year in years]
         return sorted(dues, key=lambda d: d.due_at)
 
 

@@ -191,24 +191,25 @@ class ReminderPlanner:
         messages = []
         horizon = now + timedelta(days=max(self.offsets) + 1)
         for due in (d for d in dues if now <= d.due_at <= horizon):
-            by_hour: dict[int, tuple[int | None, datetime]] = {}  # most members keep the default hour
+            by_hour: dict[int, tuple[int | None, datetime]] = {}  # (offset, when it goes); most keep the default hour
             replies: dict[tuple, Reply] = {}  # one reply per text: a commune's cadres of one village share theirs
             when = _day(due.due_at)
             for member in commune.members:
                 hour = self._hour(world, member, DEADLINE if member.role == Role.SECRETARY else NUDGE)
                 if hour not in by_hour:
-                    by_hour[hour] = self._latest_offset(due, now, hour)
-                offset, planned = by_hour[hour]
+                    offset, planned = self._latest_offset(due, now, hour)
+                    by_hour[hour] = (offset, self._outside_quiet(max(planned, now)))
+                offset, send_at = by_hour[hour]
                 if offset is None:
                     continue
-                message = self._for_member(member, commune, due, when, offset, planned, now, world,
+                message = self._for_member(member, commune, due, when, offset, send_at, now, world,
                                            progress.get(commune.code), replies)
                 if message is not None:
                     messages.append(message)
         return messages
 
     def _for_member(self, member: Member, commune: CommuneView, due: Due, when: str, offset: int,
-                    planned: datetime, now: datetime, world: World, progress: stats.Progress | None,
+                    send_at: datetime, now: datetime, world: World, progress: stats.Progress | None,
                     replies: dict[tuple, Reply]) -> Message | None:
         days = (due.due_at.date() - now.date()).days
         if member.role == Role.SECRETARY:
@@ -217,7 +218,7 @@ class ReminderPlanner:
                 text = self._secretary_text(commune, due, days, when, progress)
                 choices = (Choice(t("remind.open_pending"), "cmd:choduyet"),) if due.quarterly else ()
                 reply = replies[("secretary",)] = Reply(text, choices)
-            return self._message(member, DEADLINE, due, offset, reply, planned, now)
+            return self._message(member, DEADLINE, due, offset, reply, send_at)
         if member.role != Role.CADRE or not due.quarterly:
             return None
         if member.person_id in world.drafts and self._wants(world, member, DRAFT, now):
@@ -226,7 +227,7 @@ class ReminderPlanner:
             if reply is None:
                 text = t("remind.draft", name=name, days=days, title=due.title, date=when)
                 reply = replies[("draft", name)] = Reply(text, (Choice(t("draft.continue"), "draft:continue"),))
-            return self._message(member, DRAFT, due, offset, reply, planned, now)
+            return self._message(member, DRAFT, due, offset, reply, send_at)
         unit_done = progress is not None and member.unit_id in progress.active_units
         if unit_done or not self._wants(world, member, NUDGE, now):
             return None
@@ -235,7 +236,7 @@ class ReminderPlanner:
         if reply is None:
             text = t("remind.nudge", days=days, title=due.title, date=when, unit=unit)
             reply = replies[("nudge", unit)] = Reply(text, (Choice(t("menu.nominate"), "cmd:decu"),))
-        return self._message(member, NUDGE, due, offset, reply, planned, now)
+        return self._message(member, NUDGE, due, offset, reply, send_at)
 
     def _secretary_text(self, commune: CommuneView, due: Due, days: int, when: str,
                         progress: stats.Progress | None) -> str:
@@ -274,7 +275,8 @@ class ReminderPlanner:
                 continue
             planned = self._at(due.due_at.date() + timedelta(days=1), self._hour(world, member, OVERDUE))
             if now >= planned:
-                messages.append(self._message(member, OVERDUE, due, -1, Reply(text), planned, now,
+                messages.append(self._message(member, OVERDUE, due, -1, Reply(text),
+                                              self._outside_quiet(max(planned, now)),
                                               stale_at=due.due_at + OVERDUE_WINDOW))
         return messages
 
@@ -310,11 +312,11 @@ class ReminderPlanner:
                 return offset, planned
         return None, now
 
-    def _message(self, member: Member, kind: str, due: Due, offset: int, reply: Reply, planned: datetime,
-                 now: datetime, stale_at: datetime | None = None) -> Message:
+    def _message(self, member: Member, kind: str, due: Due, offset: int, reply: Reply, send_at: datetime,
+                 stale_at: datetime | None = None) -> Message:
         key = f"{kind}:{member.person_id}:{due.key}:{offset}"
-        return Message(key, member.person_id, member.channel, member.chat_id, kind, reply,
-                       self._outside_quiet(max(planned, now)), stale_at or due.due_at)
+        return Message(key, member.person_id, member.channel, member.chat_id, kind, reply, send_at,
+                       stale_at or due.due_at)
 
     def _at(self, day: date, hour: int) -> datetime:
         moment = self._moments.get((day, hour))
@@ -377,10 +379,12 @@ async def load_world(session: AsyncSession, years: Collection[int] | None = None
     Everything (`only` None), or the communes `only` with their members, and the communes of `provinces` with
     those provinces' officials (for their digests). Deadlines only of `years` (None: every year)."""
     people = (select(Membership.person_id, Membership.role, Membership.commune_code, Membership.province_code,
-                     Membership.unit_id, Account.channel, Account.chat_id, Person.name)
+                     Membership.unit_id, Account.channel, Account.chat_id, Person.name, Unit.name)
               .join(Account, Account.person_id == Membership.person_id)
               .join(Person, Person.id == Membership.person_id)
-              .where(Membership.revoked_at.is_(None), Account.unreachable_at.is_(None))
+              .outerjoin(Unit, Unit.id == Membership.unit_id)
+              .where(Membership.revoked_at.is_(None), Account.unreachable_at.is_(None),
+                     Unit.retired_at.is_(None))  # no retired units (and none for those without a unit)
               .order_by(Membership.id, *repo.PREFERRED_FIRST))  # the first account of each: where they are
     everything = only is None
     only, provinces = set(only or ()), set(provinces or ())
@@ -388,8 +392,6 @@ async def load_world(session: AsyncSession, years: Collection[int] | None = None
         rows = (await session.exec(people)).all()
         communes = {code: CommuneView(code, name, province) for code, name, province in (await session.exec(
             select(Commune.code, Commune.name, Commune.province_code))).all()}
-        units = {uid: (name, retired_at) for uid, name, retired_at in (await session.exec(
-            select(Unit.id, Unit.name, Unit.retired_at))).all()}
     else:
         rows = []
         for chunk in _chunks(sorted(only)):
@@ -405,19 +407,14 @@ async def load_world(session: AsyncSession, years: Collection[int] | None = None
             communes.update({code: CommuneView(code, name, province) for code, name, province in (await session.exec(
                 select(Commune.code, Commune.name, Commune.province_code)
                 .where(Commune.province_code.in_(chunk)))).all() if code not in communes})
-        units = {}
-        for chunk in _chunks(sorted(only)):
-            units.update({uid: (name, retired_at) for uid, name, retired_at in (await session.exec(
-                select(Unit.id, Unit.name, Unit.retired_at).where(Unit.commune_code.in_(chunk)))).all()})
     seen: set[tuple[int, str, str | None, int | None]] = set()
     province_officials: dict[str, list[Member]] = defaultdict(list)
-    for person_id, role, commune_code, province_code, unit_id, channel, chat_id, name in rows:
+    for person_id, role, commune_code, province_code, unit_id, channel, chat_id, name, unit_name in rows:
         identity = (person_id, role, commune_code or province_code, unit_id)
-        retired = unit_id is not None and units.get(unit_id, ("", None))[1] is not None
-        if identity in seen or retired:  # one account per person and role; no retired units
+        if identity in seen:  # one account per person and role
             continue
         seen.add(identity)
-        member = Member(person_id, name, role, channel, chat_id, unit_id, units.get(unit_id, ("", None))[0])
+        member = Member(person_id, name, role, channel, chat_id, unit_id, unit_name or "")
         if commune_code in communes and (everything or commune_code in only):
             communes[commune_code].members.append(member)
         elif role == Role.OFFICIAL and province_code and commune_code is None:

@@ -25,8 +25,8 @@ from common.clock import Clock
 from common.delivery import Delivery
 from common.settings import Settings
 from scheduler import outbox
-from scheduler.incremental import LocalPlanning, Pass, ProcessPlanning, communes_with_members, forget_changes
-from scheduler.outbox import ANALYZE_AFTER, OutboxSender, Refresh, insert_rows, refresh_statistics
+from scheduler.incremental import LocalPlanning, Pass, ProcessPlanning, communes_with_members
+from scheduler.outbox import ANALYZE_AFTER, OutboxSender, Refresh, refresh_statistics
 from storage import inbox
 from storage.db import Database
 from storage.locks import LocalLocks, Locks
@@ -61,31 +61,16 @@ class ReminderService:
         self.last_pass: Pass | None = None  # what the latest pass re-planned (for the log and the tests)
 
     async def plan_now(self) -> int:
-        """One pass: the communes due or changed are planned (scheduler/incremental.py), and what they give is
-        written a chunk at a time, each in its own unit of work; then the change-log rows read are deleted."""
-        now = self.clock.now()
-        added = 0
-        coming: asyncio.Future | None = None
+        """One pass: the communes due or changed are planned and what they give is written, a chunk per unit
+        of work (scheduler/incremental.py); then the change-log rows read are deleted."""
         try:
-            done = await self.planning.plan(now)
-            coming = asyncio.ensure_future(self.planning.chunk(0)) if done.chunks else None
-            for index in range(done.chunks):
-                assert coming is not None
-                chunk = await coming  # the next chunk comes from the worker while this one is written
-                coming = asyncio.ensure_future(self.planning.chunk(index + 1)) if index + 1 < done.chunks else None
-                async with self.db.session() as session:
-                    added += await insert_rows(session, chunk)
-                if added:
-                    self.sender.wake.set()
-            if done.consumed:
-                async with self.db.session() as session:
-                    await forget_changes(session, done.consumed)
+            done = await self.planning.plan(self.clock.now())
         except BaseException:  # what was planned may not all be written: the next pass plans everything
-            if coming is not None:
-                coming.cancel()
-                await asyncio.gather(coming, return_exceptions=True)
             await asyncio.shield(self.planning.reset())
             raise
+        added = done.added
+        if added:
+            self.sender.wake.set()
         self.last_pass = done
         if added >= ANALYZE_AFTER and not self.db.is_sqlite:
             async with self.db.session() as session:
