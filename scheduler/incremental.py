@@ -22,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import and_, delete, distinct, func, or_, select
@@ -47,9 +48,8 @@ PEOPLE_CHUNK = 500
 
 @dataclass(frozen=True)
 class Pass:
-    """What a pass did; its new messages are fetched chunk by chunk (`chunks` of them) unless already written."""
+    """What a pass did."""
 
-    chunks: int
     consumed: tuple[tuple[int, int], ...]  # ranges of change-log ids read: deleted once the messages are written
     communes: tuple[str, ...]  # communes re-planned
     provinces: tuple[str, ...]  # provinces whose officials' digests were re-planned
@@ -68,9 +68,9 @@ class IncrementalPlanner:
         self.provinces: dict[str, datetime] = {}
         self.province_of: dict[str, str] = {}
 
-    async def plan(self, session: AsyncSession, now: datetime) -> tuple[list[Message], Pass]:
-        """The reminders due at `now` (those already queued among them: outbox.new_rows leaves them out), and
-        what was done."""
+    async def plan(self, session: AsyncSession, now: datetime) -> tuple[Iterator[Message], Pass]:
+        """The reminders due at `now`, made as they are read (those already queued among them: outbox.new_rows
+        leaves them out), and what was done."""
         # The log is read before anything it may name: a change committed after this is read next time.
         changes = (await session.exec(select(PlannerChange.id, PlannerChange.commune_code,
                                              PlannerChange.province_code, PlannerChange.person_id))).all()
@@ -81,7 +81,7 @@ class IncrementalPlanner:
         communes |= {code for code, moment in self.communes.items() if moment <= now}
         provinces |= {code for code, moment in self.provinces.items() if moment <= now}
         if not communes and not provinces:
-            return [], Pass(0, consumed, (), (), False)
+            return iter(()), Pass(consumed, (), (), False)
         if len(communes) > max(200, FULL_SHARE * len(self.communes)):
             return self._full(await self.planner.plan_scope(session, now), consumed)
         scope = await self.planner.plan_scope(session, now, communes, provinces)
@@ -93,11 +93,11 @@ class IncrementalPlanner:
         self.communes.update(scope.communes)
         self.provinces.update(scope.provinces)
         self.province_of.update(scope.province_of)
-        return scope.messages, Pass(0, consumed, tuple(sorted(communes)), tuple(sorted(provinces)), False)
+        return scope.messages, Pass(consumed, tuple(sorted(communes)), tuple(sorted(provinces)), False)
 
-    def _full(self, scope: Scope, consumed: tuple[tuple[int, int], ...]) -> tuple[list[Message], Pass]:
+    def _full(self, scope: Scope, consumed: tuple[tuple[int, int], ...]) -> tuple[Iterator[Message], Pass]:
         self.communes, self.provinces, self.province_of = scope.communes, scope.provinces, scope.province_of
-        return scope.messages, Pass(0, consumed, tuple(scope.communes), tuple(scope.provinces), True)
+        return scope.messages, Pass(consumed, tuple(scope.communes), tuple(scope.provinces), True)
 
     async def _changed(self, session: AsyncSession, changes: Sequence[Any]) -> tuple[set[str], set[str]]:
         """The communes and provinces the change log names, directly or through a person's memberships."""
@@ -149,35 +149,50 @@ def _ranges(ids: list[int]) -> tuple[tuple[int, int], ...]:
     return tuple(runs)
 
 
-def _split(items: list, size: int = CHUNK) -> list[list]:
-    return [items[start:start + size] for start in range(0, len(items), size)]
-
-
-async def write_planned(db: Database, done: Pass, chunk: Callable[[int], Awaitable[list[dict[str, Any]]]]) -> Pass:
-    """Write a pass's rows, a chunk per unit of work (the next chunk is fetched while one is written), then
-    forget the change-log rows it read (after: a crash in between re-plans them, which is harmless)."""
+async def write_planned(db: Database, done: Pass, chunk: Callable[[], Awaitable[list[dict[str, Any]] | None]],
+                        *, planned_here: bool = False) -> Pass:
+    """Write a pass's rows a chunk per unit of work, until `chunk` gives None, the next chunk planned while one is
+    written; then forget the change-log rows the pass read (after: a crash in between re-plans them, which is
+    harmless). `planned_here`: the chunks are planned by this process (PostgreSQL's worker), so a write is sent
+    before the next chunk is planned (the server writes meanwhile); else the next chunk is asked for before a
+    write (on SQLite the write runs inline, on this thread, while another process plans)."""
     added = 0
-    coming = asyncio.ensure_future(chunk(0)) if done.chunks else None
+
+    async def write(rows: list[dict[str, Any]]) -> int:
+        async with db.session() as session:
+            return await insert_rows(session, rows)
+
+    coming: asyncio.Future | None = asyncio.ensure_future(chunk())
+    writing: asyncio.Future | None = None
     try:
-        for index in range(done.chunks):
-            assert coming is not None
-            rows = await coming
-            if index + 1 < done.chunks:
-                coming = asyncio.ensure_future(chunk(index + 1))
-                await asyncio.sleep(0)  # it asks for the next chunk now, not after the write (inline on SQLite)
+        while (rows := await coming) is not None:
+            if planned_here:
+                writing = asyncio.ensure_future(write(rows))
+                coming = asyncio.ensure_future(chunk())
             else:
-                coming = None
-            async with db.session() as session:
-                added += await insert_rows(session, rows)
+                coming = asyncio.ensure_future(chunk())
+                await asyncio.sleep(0)  # it asks for the next chunk now
+                writing = asyncio.ensure_future(write(rows))
+            added += await writing
+            writing = None
             await asyncio.sleep(0)  # on SQLite the writes run on this thread: others' work goes in between
+        coming = None
     finally:
-        if coming is not None:
-            coming.cancel()
-            await asyncio.gather(coming, return_exceptions=True)
+        for pending in (coming, writing):
+            if pending is not None:
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
     if done.consumed:
         async with db.session() as session:
             await forget_changes(session, done.consumed)
     return replace(done, added=added)
+
+
+async def _next_rows(session: AsyncSession, messages: Iterator[Message], size: int,
+                     now: datetime) -> list[dict[str, Any]] | None:
+    """The outbox rows of the next `size` messages (fewer: some were queued already); None once there are none."""
+    batch = list(islice(messages, size))
+    return None if not batch else await new_rows(session, batch, now)
 
 
 class LocalPlanning:
@@ -190,13 +205,12 @@ class LocalPlanning:
     async def plan(self, now: datetime) -> Pass:
         async with self.db.session() as session:
             messages, done = await self.engine.plan(session, now)
-        chunks = _split(messages)
 
-        async def chunk(index: int) -> list[dict[str, Any]]:
+        async def chunk() -> list[dict[str, Any]] | None:
             async with self.db.session() as session:
-                return await new_rows(session, chunks[index], now)
+                return await _next_rows(session, messages, CHUNK, now)
 
-        return await write_planned(self.db, replace(done, chunks=len(chunks)), chunk)
+        return await write_planned(self.db, done, chunk, planned_here=not self.db.is_sqlite)
 
     async def reset(self) -> None:
         self.engine.reset()
@@ -226,8 +240,8 @@ class ProcessPlanning:
         done = await self._call(_plan, now)
         return await write_planned(self.db, done, self.chunk)
 
-    async def chunk(self, index: int) -> list[dict[str, Any]]:
-        return await self._call(_chunk, index)
+    async def chunk(self) -> list[dict[str, Any]] | None:
+        return await self._call(_chunk)
 
     async def reset(self) -> None:
         try:
@@ -248,7 +262,8 @@ def _start(url: str, schema: str, settings: Settings, parent: int) -> None:
     os.nice(WORKER_NICENESS)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    _worker.update(loop=loop, db=Database(url, schema=schema), engine=IncrementalPlanner(settings), chunks=[])
+    _worker.update(loop=loop, db=Database(url, schema=schema), engine=IncrementalPlanner(settings),
+                   messages=iter(()))
 
 
 def _warm() -> bool:
@@ -256,36 +271,32 @@ def _warm() -> bool:
 
 
 def _plan(now: datetime) -> Pass:
-    """Plan; the messages wait here, and each chunk's rows are made when it is fetched (SQLite: the bot's
-    process writes them), the next one while the bot writes the one before."""
+    """Read what planning needs; the messages are made here a chunk at a time as the bot's process fetches and
+    writes them (SQLite), the next one while it writes the one before."""
     messages, done = _run(_planned(now))
-    _worker.update(chunks=_split(messages), now=now)
-    return replace(done, chunks=len(_worker["chunks"]))
+    _worker.update(messages=messages, now=now)
+    return done
 
 
 def _plan_and_write(now: datetime) -> Pass:
-    """Plan and write here (PostgreSQL): nothing crosses to the bot's process."""
+    """Plan and write here (PostgreSQL): nothing crosses to the bot's process, and the database writes a chunk
+    while the next one is planned."""
 
     async def run() -> Pass:
         messages, done = await _planned(now)
-        chunks = _split(messages, WORKER_CHUNK)
 
-        async def chunk(index: int) -> list[dict[str, Any]]:
-            return await _rows(chunks[index], now)
+        async def chunk() -> list[dict[str, Any]] | None:
+            async with _worker["db"].session() as session:
+                return await _next_rows(session, messages, WORKER_CHUNK, now)
 
-        return await write_planned(_worker["db"], replace(done, chunks=len(chunks)), chunk)
+        return await write_planned(_worker["db"], done, chunk, planned_here=True)
 
     return _run(run())
 
 
-async def _planned(now: datetime) -> tuple[list[Message], Pass]:
+async def _planned(now: datetime) -> tuple[Iterator[Message], Pass]:
     async with _worker["db"].session() as session:
         return await _worker["engine"].plan(session, now)
-
-
-async def _rows(messages: list[Message], now: datetime) -> list[dict[str, Any]]:
-    async with _worker["db"].session() as session:
-        return await new_rows(session, messages, now)
 
 
 def _run(work: Coroutine[Any, Any, Any]) -> Any:
@@ -301,14 +312,18 @@ def _run(work: Coroutine[Any, Any, Any]) -> Any:
         gc.enable()
 
 
-def _chunk(index: int) -> list[dict[str, Any]]:
-    chunks = _worker["chunks"]
-    if index == len(chunks) - 1:
-        _worker["chunks"] = [[]] * len(chunks)  # the last one fetched: let the memory go
-    return _run(_rows(chunks[index], _worker["now"]))
+def _chunk() -> list[dict[str, Any]] | None:
+    async def rows() -> list[dict[str, Any]] | None:
+        async with _worker["db"].session() as session:
+            return await _next_rows(session, _worker["messages"], CHUNK, _worker["now"])
+
+    found = _run(rows())
+    if found is None:
+        _worker["messages"] = iter(())  # all fetched: let the memory go
+    return found
 
 
 def _reset() -> bool:
     _worker["engine"].reset()
-    _worker["chunks"] = []
+    _worker["messages"] = iter(())
     return True

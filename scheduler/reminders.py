@@ -16,7 +16,7 @@ that is due (not every one it missed), and nothing for a deadline already passed
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
@@ -89,10 +89,11 @@ class World:
 
 @dataclass
 class Scope:
-    """What planning some communes gave: the messages, and the next moment each commune (and each province's
-    officials) should be planned again if nothing changes."""
+    """What planning some communes gave: the messages (made as they are read, a commune at a time, so that
+    what is planned can be written while the rest is planned), and the next moment each commune (and each
+    province's officials) should be planned again if nothing changes."""
 
-    messages: list[Message]
+    messages: Iterator[Message]
     communes: dict[str, datetime]
     provinces: dict[str, datetime]
     province_of: dict[str, str]
@@ -113,7 +114,7 @@ class ReminderPlanner:
     # ---- entry point
     async def plan(self, session: AsyncSession, now: datetime) -> list[Message]:
         """The reminders due at `now` (the caller enqueues them; the outbox drops those already planned)."""
-        return (await self.plan_scope(session, now)).messages
+        return list((await self.plan_scope(session, now)).messages)
 
     async def plan_scope(self, session: AsyncSession, now: datetime, communes: Collection[str] | None = None,
                          provinces: Collection[str] | None = None) -> Scope:
@@ -121,7 +122,6 @@ class ReminderPlanner:
         with, for each, the next moment at which its plan may change if nothing else does (scheduler/
         incremental.py re-plans it then)."""
         world = await load_world(session, years_around(now.date()), communes, provinces)
-        messages: list[Message] = []
         periods: dict[str, tuple[datetime, Due, list[Due]]] = {}
         dues_of: dict[str, list[Due]] = {}
         for commune in world.communes.values():
@@ -134,17 +134,20 @@ class ReminderPlanner:
         progress = await self._progress(session, {c: (p[0], p[1].due_at) for c, p in periods.items()}, now)
         overdue = self._overdue_periods(periods, now)
         sent_up = await self._progress(session, {c: bounds for c, (bounds, _) in overdue.items()}, now)
-        for code, (_, _, dues) in periods.items():
-            commune = world.communes[code]
-            messages += self._before_deadlines(commune, dues, now, world, progress)
-            if code in overdue and not sent_up[code].forwarded:
-                messages += self._overdue(commune, overdue[code][1], now, world)
-        messages += self._digests(world, progress, now)
+
+        def messages() -> Iterator[Message]:
+            for code, (_, _, dues) in periods.items():
+                commune = world.communes[code]
+                yield from self._before_deadlines(commune, dues, now, world, progress)
+                if code in overdue and not sent_up[code].forwarded:
+                    yield from self._overdue(commune, overdue[code][1], now, world)
+            yield from self._digests(world, progress, now)
+
         nexts = {code: self._next_moment(commune.members, dues_of[code], now, world)
                  for code, commune in world.communes.items() if commune.members}
         province_nexts = {province: self._next_moment(members, [], now, world)
                           for province, members in world.province_officials.items()}
-        return Scope(messages, nexts, province_nexts,
+        return Scope(messages(), nexts, province_nexts,
                      {code: c.province_code for code, c in world.communes.items() if c.members})
 
     def _next_moment(self, members: list[Member], dues: list[Due], now: datetime, world: World) -> datetime:
