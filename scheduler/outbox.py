@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, Update, bindparam, delete, func, literal_column, or_, select, text, update
@@ -47,6 +47,7 @@ REPLY_WATCH_EVERY = 1.0  # seconds between looks at how many live replies share 
 REPLIES_PER_UPDATE = 1.5  # most updates get one reply, some two or three
 KEYS_AT_ONCE = 10_000  # keys looked up in one statement
 FEW = 10  # messages enqueued without looking up their keys first
+EXPIRED_EVERY = timedelta(seconds=10)  # between looks for claimed rows whose lease ran out (a lease: minutes)
 
 
 @dataclass(frozen=True)
@@ -284,6 +285,7 @@ class OutboxSender:
         self._in_flight: set[asyncio.Task] = set()
         self._waiting: set[asyncio.Task] = set()  # in flight, but not yet started: waiting for their turn
         self._upcoming: asyncio.Task[list[Row]] | None = None
+        self._look_for_expired = datetime.min.replace(tzinfo=UTC)  # rows whose lease ran out: at the first claim
 
     async def run_once(self) -> int:
         """Start sending what is due now; returns how many rows were claimed.
@@ -369,16 +371,28 @@ class OutboxSender:
                     pass
 
     async def _claim(self) -> list[Row]:
-        """Rows whose sender died (their lease ran out) first, then the due ones, oldest first."""
+        """Rows whose sender died (their lease ran out) first, then the due ones, oldest first. Leases last minutes:
+        ran-out ones are looked for every EXPIRED_EVERY seconds, not at each claim (a statement more, in vain)."""
         now = self.clock.now()
         params = {"now": now, "lease_until": now + self.lease, "batch": self.batch}
-        statements = _CLAIM_SKIP_LOCKED if not self.db.is_sqlite else _CLAIM
-        async with self.db.session() as session:
-            rows = list(await session.execute(statements[0], params))
-            if len(rows) < self.batch:
-                params["batch"] = self.batch - len(rows)
-                rows += await session.execute(statements[1], params)
+        expired, due = _CLAIM_SKIP_LOCKED if not self.db.is_sqlite else _CLAIM
+        rows: list[Row] = []
+        if now >= self._look_for_expired:
+            rows = await self._leased(expired, params)
+            if len(rows) < self.batch:  # all taken: the next look can wait (a full batch: more may be left)
+                self._look_for_expired = now + EXPIRED_EVERY
+        if len(rows) < self.batch:
+            params["batch"] = self.batch - len(rows)
+            rows += await self._leased(due, params)
         return sorted(rows, key=lambda r: (r.due_at, r.id))
+
+    async def _leased(self, claim: Update, params: dict[str, Any]) -> list[Row]:
+        """One claim statement; on PostgreSQL alone, without BEGIN and COMMIT (it is atomic by itself)."""
+        if self.db.is_sqlite:
+            async with self.db.session() as session:
+                return list(await session.execute(claim, params))
+        async with self.db.alone() as connection:
+            return list(await connection.execute(claim, params))
 
     async def _send(self, row: Row) -> None:
         try:

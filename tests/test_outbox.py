@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert, text, update
 from sqlmodel import select
 
 from bot.channels.telegram import TelegramChannel, make_bot
@@ -281,6 +281,24 @@ async def test_a_failed_message_is_retried_before_those_due_after_it(app):
     await sender.run_until_idle()
     assert channel.attempts == ["10000", "10000", "20000", "20001", "20002"]  # the retry kept its place
     assert await statuses(app) == Counter({OutboxStatus.SENT: 4})
+
+
+async def test_a_row_whose_sender_died_is_claimed_again_at_the_next_look_after_its_lease(app):
+    """Leases last minutes, so ran-out ones are looked for every EXPIRED_EVERY (10 s), not at each claim."""
+    clock: FrozenClock = app.core.clock
+    channel = Recorder()
+    sender = OutboxSender(app.db, clock, {"telegram": channel}, rate=1000, per_chat=1000)
+    await seed(app, 1)
+    async with app.db.session() as session:  # claimed by a sender that died; its lease runs out in a second
+        await session.execute(update(Outbox).values(status=OutboxStatus.SENDING,
+                                                     lease_until=clock.now() + timedelta(seconds=1)))
+    assert await sender.run_until_idle() == 0  # a look now: nothing ran out yet
+    clock.advance(seconds=2)
+    assert await sender.run_until_idle() == 0  # ran out, but the next look is 10 s after the last
+    clock.advance(seconds=9)
+    assert await sender.run_until_idle() == 1
+    assert channel.attempts == ["10000"]
+    assert await statuses(app) == Counter({OutboxStatus.SENT: 1})
 
 
 async def test_outcomes_finishing_together_are_written_in_one_transaction(app, monkeypatch):
