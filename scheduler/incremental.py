@@ -25,6 +25,7 @@ import os
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from itertools import islice
 from typing import Any
 
@@ -188,11 +189,13 @@ async def write_planned(db: Database, done: Pass, chunk: Callable[[], Awaitable[
     return replace(done, added=added)
 
 
-async def _next_rows(session: AsyncSession, messages: Iterator[Message], size: int,
-                     now: datetime) -> list[dict[str, Any]] | None:
+async def _next_rows(db: Database, messages: Iterator[Message], size: int, now: datetime) -> list[dict[str, Any]] | None:
     """The outbox rows of the next `size` messages (fewer: some were queued already); None once there are none."""
     batch = list(islice(messages, size))
-    return None if not batch else await new_rows(session, batch, now)
+    if not batch:
+        return None
+    async with db.session() as session:
+        return await new_rows(session, batch, now)
 
 
 class LocalPlanning:
@@ -206,10 +209,7 @@ class LocalPlanning:
         async with self.db.session() as session:
             messages, done = await self.engine.plan(session, now)
 
-        async def chunk() -> list[dict[str, Any]] | None:
-            async with self.db.session() as session:
-                return await _next_rows(session, messages, CHUNK, now)
-
+        chunk = partial(_next_rows, self.db, messages, CHUNK, now)
         return await write_planned(self.db, done, chunk, planned_here=not self.db.is_sqlite)
 
     async def reset(self) -> None:
@@ -284,11 +284,7 @@ def _plan_and_write(now: datetime) -> Pass:
 
     async def run() -> Pass:
         messages, done = await _planned(now)
-
-        async def chunk() -> list[dict[str, Any]] | None:
-            async with _worker["db"].session() as session:
-                return await _next_rows(session, messages, WORKER_CHUNK, now)
-
+        chunk = partial(_next_rows, _worker["db"], messages, WORKER_CHUNK, now)
         return await write_planned(_worker["db"], done, chunk, planned_here=True)
 
     return _run(run())
@@ -313,11 +309,7 @@ def _run(work: Coroutine[Any, Any, Any]) -> Any:
 
 
 def _chunk() -> list[dict[str, Any]] | None:
-    async def rows() -> list[dict[str, Any]] | None:
-        async with _worker["db"].session() as session:
-            return await _next_rows(session, _worker["messages"], CHUNK, _worker["now"])
-
-    found = _run(rows())
+    found = _run(_next_rows(_worker["db"], _worker["messages"], CHUNK, _worker["now"]))
     if found is None:
         _worker["messages"] = iter(())  # all fetched: let the memory go
     return found
