@@ -32,6 +32,7 @@ from storage import repo
 from storage.db import Database, is_unavailable
 from storage.locks import AnotherProcess, Locks, locks_for, sole_process
 from storage.media import FolderBackend, MediaStore
+from storage.models import NEW_CASES
 
 log = logging.getLogger("nguoitot")
 
@@ -120,7 +121,7 @@ class Service:
             routes.append(links.route())
         self.reminders = ReminderService(app.db, settings, app.core.clock, self.channels, self.locks,
                                          plan=roles.plan, send=roles.send, sender_idle=sender_idle,
-                                         refreshers={"newcases": casework.current_digest}) \
+                                         refreshers={NEW_CASES: casework.current_digest}) \
             if roles.plan or roles.send else None
         self.web_chat = WebChat(self.web, self.access, self.intake, settings)
         routes += self.web_chat.routes()

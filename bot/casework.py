@@ -12,16 +12,27 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, literal_column, or_, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from common.events import Choice, Reply
 from common.messages import t
 from scheduler.outbox import Message, enqueue
 from storage import repo
 from storage.communes import all_communes
-from storage.models import Account, Case, CaseEvent, CaseStatus, Membership, Outbox, OutboxStatus, Role
+from storage.models import (
+    NEW_CASES,
+    Account,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Membership,
+    Outbox,
+    OutboxStatus,
+    Role,
+)
 
 S = CaseStatus
 
@@ -123,8 +134,8 @@ async def tell_secretaries_new(session: AsyncSession, case: Case, now: datetime,
         if waiting is not None and await _join_digest(session, waiting, line, case.id):
             continue
         due = recent + DIGEST_WINDOW if recent else now
-        await enqueue(session, [Message(f"newcases:{account.person_id}:{case.id}:{case.version}",
-                                        account.person_id, account.channel, account.chat_id, "newcases",
+        await enqueue(session, [Message(f"{NEW_CASES}:{account.person_id}:{case.id}:{case.version}",
+                                        account.person_id, account.channel, account.chat_id, NEW_CASES,
                                         _digest([line]), due, extra={"cases": [case.id]})], now)
 
 
@@ -144,15 +155,21 @@ async def current_digest(session: AsyncSession, payload: dict[str, Any]) -> Repl
     return _digest(lines) if lines else None
 
 
+def digest_lookup(person_id: int, since: datetime) -> Select:
+    """The person's waiting digest first, else their newest one sent since `since`."""
+    return (select(Outbox).where(
+        # The kind as a literal, so that PostgreSQL's generic plan of it still matches the index (ix_outbox_newcases).
+        Outbox.person_id == person_id, Outbox.kind == literal_column(f"'{NEW_CASES}'"),
+        or_(Outbox.status == OutboxStatus.PENDING, and_(Outbox.status == OutboxStatus.SENT, Outbox.sent_at >= since)))
+        .order_by((Outbox.status == OutboxStatus.PENDING).desc(), Outbox.sent_at.desc()).limit(1)
+        .with_for_update())
+
+
 async def _digest_or_last_notice(session: AsyncSession, person_id: int,
                                  since: datetime) -> tuple[Outbox | None, datetime | None]:
     """The person's digest still waiting to go (locked: two submissions must not overwrite each other), else
     when their last one went, if since `since`: one look-up for both."""
-    newest = (await session.exec(select(Outbox).where(
-        Outbox.person_id == person_id, Outbox.kind == "newcases",
-        or_(Outbox.status == OutboxStatus.PENDING, and_(Outbox.status == OutboxStatus.SENT, Outbox.sent_at >= since)))
-        .order_by((Outbox.status == OutboxStatus.PENDING).desc(), Outbox.sent_at.desc()).limit(1)
-        .with_for_update())).first()
+    newest = (await session.exec(digest_lookup(person_id, since))).first()
     if newest is None:
         return None, None
     return (newest, None) if newest.status == OutboxStatus.PENDING else (None, newest.sent_at)

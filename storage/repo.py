@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, delete, exists, func, or_, update
+from sqlalchemy import bindparam, case, delete, exists, func, literal_column, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.attributes import set_committed_value
@@ -579,7 +579,9 @@ async def revoke_memberships(session: AsyncSession, person_id: int, commune_code
         return False
     await touch_conversation(session, person_id)  # a draft in progress is refused at once
     await session.execute(
-        update(Outbox).where(Outbox.person_id == person_id, Outbox.status == OutboxStatus.PENDING)
+        # The status as a literal: the pending rows' index finds them (there is no index on person_id).
+        update(Outbox).where(Outbox.person_id == person_id,
+                             Outbox.status == literal_column(f"'{OutboxStatus.PENDING.value}'"))
         .values(status=OutboxStatus.STALE, last_error="revoked").execution_options(synchronize_session=False))
     return True
 

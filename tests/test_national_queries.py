@@ -16,6 +16,7 @@ from PIL import Image
 from sqlalchemy import event, insert, select, text
 from sqlmodel import SQLModel
 
+from bot import casework
 from bot.channels.telegram import TelegramChannel
 from common.events import Reply
 from scheduler import outbox
@@ -53,19 +54,48 @@ async def test_the_claim_reads_the_pending_rows_in_order_from_their_index(app, c
     assert len(claimed) == 50 and [r.key for r in claimed] == [f"k{n}:pending" for n in range(50)]
 
 
-async def _plan(app, statement, values: dict, *, setting: str = "") -> str:
-    """The database's plan of a statement built by the application, with these values bound."""
+async def test_a_secretarys_waiting_digest_is_found_from_its_own_small_index(app, clock):
+    """At each submission; the outbox has no index on person_id (the planner's rows would all pay for it)."""
+    person = await add_member(app, "c1")
+    now = clock.now()
+    rows = [_row(n, "sent", now, person_id=person, sent_at=now) for n in range(3000)]  # reminders, many per person
+    rows += [{**_row(5000 + n, "sent", now, person_id=person, sent_at=now), "kind": "newcases"} for n in range(3)]
+    async with app.db.session() as session:
+        await session.execute(insert(Outbox.__table__), rows)
+        await session.execute(text("ANALYZE"))
+    plan = await _plan(app, casework.digest_lookup(person, now - timedelta(hours=1)), {}, generic=True)
+    assert "ix_outbox_newcases" in plan, plan
+    async with app.db.session() as session:
+        found = (await session.exec(casework.digest_lookup(person, now - timedelta(hours=1)))).first()
+    assert found is not None and found.kind == "newcases"
+
+
+def _literal(value) -> str:
+    if isinstance(value, int):
+        return str(value)
+    text = value.isoformat() if isinstance(value, datetime) else str(getattr(value, "value", value))
+    return "'" + text.replace("'", "''") + "'"
+
+
+async def _plan(app, statement, values: dict, *, generic: bool = False) -> str:
+    """The database's plan of a statement built by the application, with these values bound. `generic`
+    (PostgreSQL): the plan made without the values, as PostgreSQL may use for a prepared statement after five
+    executions (a one-off statement, as EXPLAIN with parameters is, is always planned with its values)."""
     async with app.db.session() as session:
         connection = await session.connection()
         compiled = statement.compile(dialect=connection.dialect)
         values = {**compiled.params, **values}
+        params = tuple(values[name] for name in compiled.positiontup)
         if app.db.is_sqlite:
-            explain, params = "EXPLAIN QUERY PLAN ", tuple(values[name] for name in compiled.positiontup)
+            rows = (await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), params)).all()
+        elif generic:
+            await connection.exec_driver_sql(f"PREPARE nt_planned AS {compiled}")
+            await connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+            arguments = ", ".join(_literal(value) for value in params)  # EXECUTE takes no parameters itself
+            rows = (await connection.exec_driver_sql(f"EXPLAIN EXECUTE nt_planned({arguments})")).all()
+            await connection.exec_driver_sql("DEALLOCATE nt_planned")
         else:
-            explain, params = "EXPLAIN ", tuple(values[name] for name in compiled.positiontup)
-            if setting:
-                await connection.exec_driver_sql(setting)
-        rows = (await connection.exec_driver_sql(explain + str(compiled), params)).all()
+            rows = (await connection.exec_driver_sql("EXPLAIN " + str(compiled), params)).all()
     return "\n".join(str(row[-1]) for row in rows)
 
 
@@ -234,8 +264,7 @@ async def test_the_claim_keeps_its_index_once_postgresql_plans_it_generically(ap
         await session.execute(insert(Outbox.__table__), [_row(n, "pending", now, person_id=person)
                                                           for n in range(2000)])
         await session.execute(text("ANALYZE"))
-    plan = await _plan(app, _CLAIM_SKIP_LOCKED[1], {"now": now, "lease_until": now, "batch": 50},
-                       setting="SET LOCAL plan_cache_mode = force_generic_plan")
+    plan = await _plan(app, _CLAIM_SKIP_LOCKED[1], {"now": now, "lease_until": now, "batch": 50}, generic=True)
     assert "ix_outbox_pending" in plan, plan
 
 
