@@ -34,7 +34,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.processes import OneWorker, exit_with_parent
 from common.settings import Settings
-from scheduler.outbox import Message, insert_rows, new_rows
+from scheduler.outbox import Message, NewRow, insert_rows, new_rows
 from scheduler.reminders import ReminderPlanner, Scope
 from storage.db import Database
 from storage.models import Membership, PlannerChange
@@ -150,7 +150,7 @@ def _ranges(ids: list[int]) -> tuple[tuple[int, int], ...]:
     return tuple(runs)
 
 
-async def write_planned(db: Database, done: Pass, chunk: Callable[[], Awaitable[list[dict[str, Any]] | None]],
+async def write_planned(db: Database, done: Pass, chunk: Callable[[], Awaitable[list[NewRow] | None]],
                         *, planned_here: bool = False) -> Pass:
     """Write a pass's rows a chunk per unit of work, until `chunk` gives None, the next chunk planned while one is
     written; then forget the change-log rows the pass read (after: a crash in between re-plans them, which is
@@ -159,7 +159,7 @@ async def write_planned(db: Database, done: Pass, chunk: Callable[[], Awaitable[
     write (on SQLite the write runs inline, on this thread, while another process plans)."""
     added = 0
 
-    async def write(rows: list[dict[str, Any]]) -> int:
+    async def write(rows: list[NewRow]) -> int:
         async with db.session() as session:
             return await insert_rows(session, rows)
 
@@ -189,7 +189,7 @@ async def write_planned(db: Database, done: Pass, chunk: Callable[[], Awaitable[
     return replace(done, added=added)
 
 
-async def _next_rows(db: Database, messages: Iterator[Message], size: int, now: datetime) -> list[dict[str, Any]] | None:
+async def _next_rows(db: Database, messages: Iterator[Message], size: int, now: datetime) -> list[NewRow] | None:
     """The outbox rows of the next `size` messages (fewer: some were queued already); None once there are none."""
     batch = list(islice(messages, size))
     if not batch:
@@ -240,7 +240,7 @@ class ProcessPlanning:
         done = await self._call(_plan, now)
         return await write_planned(self.db, done, self.chunk)
 
-    async def chunk(self) -> list[dict[str, Any]] | None:
+    async def chunk(self) -> list[NewRow] | None:
         return await self._call(_chunk)
 
     async def reset(self) -> None:
@@ -308,7 +308,7 @@ def _run(work: Coroutine[Any, Any, Any]) -> Any:
         gc.enable()
 
 
-def _chunk() -> list[dict[str, Any]] | None:
+def _chunk() -> list[NewRow] | None:
     found = _run(_next_rows(_worker["db"], _worker["messages"], CHUNK, _worker["now"]))
     if found is None:
         _worker["messages"] = iter(())  # all fetched: let the memory go

@@ -74,7 +74,7 @@ class ReminderService:
         self.last_pass = done
         if added >= ANALYZE_AFTER and not self.db.is_sqlite:
             async with self.db.session() as session:
-                await refresh_statistics(session)
+                await refresh_statistics(session, added)
         if added:
             log.info("planned %d reminder(s)", added)
         if done.communes or done.provinces:

@@ -22,6 +22,7 @@ from common.clock import FrozenClock
 from common.delivery import TransientFailure
 from common.events import Reply
 from common.messages import t
+from scheduler import outbox
 from scheduler.outbox import Message, OutboxSender, enqueue
 from storage import repo
 from storage.models import Account, Outbox, OutboxStatus, Person
@@ -350,6 +351,18 @@ async def test_a_large_enqueue_renews_the_statistics_the_next_look_up_relies_on(
     async with app.db.session() as session:
         rows = await session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'outbox'::regclass"))
     assert rows >= 1000  # else the next minute's look-up of known keys scans the table for each key
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's planner statistics")
+async def test_a_batch_small_beside_the_table_leaves_its_statistics_alone(app, monkeypatch):
+    """A national morning adds 60,000 rows to 1.3 million: the statistics still hold, and ANALYZE would take the
+    server's time in the middle of the burst."""
+    await seed(app, 1000)  # analyzed: PostgreSQL knows of 1,000 rows
+    monkeypatch.setattr(outbox, "ANALYZE_AFTER", 10)
+    async with app.db.session() as session:
+        assert not await outbox.refresh_statistics(session, 50)  # 5% of the table
+        assert await outbox.refresh_statistics(session, 150)  # 15%
+        assert not await outbox.refresh_statistics(session, 5)  # too few to matter at all
 
 
 async def test_two_messages_to_one_chat_keep_the_chats_spacing():
