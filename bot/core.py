@@ -117,7 +117,8 @@ class Core:
 
     async def _unit_of_work(self, event: Inbound, photos: PhotoInput | None, known: Known | None,
                             inbox_ids: tuple[int, ...]) -> tuple[list[Reply], Request]:
-        async with self.db.session() as session:
+        # A stored update is marked handled in this unit of work: it can be redone from the inbox (storage/db.py).
+        async with self.db.session(redoable=bool(inbox_ids)) as session:
             request = self._request(event, session)
             replies = [_drawn(reply, request) for reply in await self._route(request, photos, known)]
             await self._note_chat(request, replies)
@@ -135,7 +136,7 @@ class Core:
         writes = request.conversation_writes
         if len(inbox_ids) == 1 and len(writes) == 1 and writes[0].seen is not None and writes[0].flow is not None \
                 and self.db.can_go_alone(request.session):
-            async with self.db.alone() as connection:
+            async with self.db.alone(redoable=True) as connection:
                 request.conversation_after = await repo.save_and_mark_handled(
                     connection, writes[0], request.now, inbox_ids[0], replies, inbox.wall_clock())
             return

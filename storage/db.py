@@ -30,6 +30,7 @@ from storage.sqlite_inline import inline_connector
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 POOL_SIZE = 20  # PostgreSQL connections per process
+REDOABLE_POOL_SIZE = 10  # and for units of work that can be redone (Database.session(redoable=True))
 RESTART_AT = 8000  # SQLite log pages (32 MB) after which the background checkpointer restarts the log
 CAUGHT_UP = 300  # log pages written during a checkpoint round below which the restart may go ahead
 TURN_WAIT = 5.0  # seconds the checkpointer waits for this process's turn before skipping a round
@@ -44,6 +45,8 @@ class Database:
         self.engine = self._create_engine()
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # PostgreSQL: the engine of redoable units of work (see session()), made at its first use.
+        self._redoable: tuple[AsyncEngine, async_sessionmaker[AsyncSession], AsyncEngine] | None = None
         self._sqlite_lock = asyncio.Lock()
         self._checkpoints: threading.Thread | None = None
         self._stop_checkpoints = threading.Event()
@@ -53,7 +56,7 @@ class Database:
         named = {"application_name": f"nguoitot {self.schema}".strip()[:63]}
         return {**named, "search_path": self.schema} if self.schema else named
 
-    def _create_engine(self) -> AsyncEngine:
+    def _create_engine(self, *, redoable: bool = False) -> AsyncEngine:
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             _ensure_sqlite_folder(self.url)
@@ -63,16 +66,24 @@ class Database:
             # noticed by the failing statement, and the core handles the event again (is_lost_connection).
             # No overflow: under a burst, overflow connections were opened and closed again by the hundred
             # (a server process forked for each); waiting a moment for a pooled one is far cheaper.
-            kwargs.update(pool_size=POOL_SIZE, max_overflow=0, pool_recycle=1800)
-            kwargs["connect_args"] = {"server_settings": self.server_settings()}
+            kwargs.update(pool_size=REDOABLE_POOL_SIZE if redoable else POOL_SIZE, max_overflow=0, pool_recycle=1800)
+            settings = {**self.server_settings(), **({"synchronous_commit": "off"} if redoable else {})}
+            kwargs["connect_args"] = {"server_settings": settings}
         engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self, *, redoable: bool = False) -> AsyncIterator[AsyncSession]:
         """A unit of work: commits when the block ends normally, rolls back on any error.
+
+        `redoable`: everything it writes can be made again from what was stored durably before it (handling
+        an update kept in the inbox, which is marked handled in the same unit of work). On PostgreSQL it then
+        commits without waiting for the write-ahead log to reach the disk (synchronous_commit off, on
+        connections of their own): a crash of the database server may lose such commits of its last fraction
+        of a second, and the updates are then handled again from the inbox. Waiting for the flush made each
+        cadre's answer wait for the planner's bulk writes on a reminder morning (p99 130-210 ms against 9-17).
 
         SQLite has one writer at a time; letting this process's units of work queue here, instead of
         in SQLite's busy handler (which sleeps up to 100 ms between tries), keeps it fast under load.
@@ -80,7 +91,8 @@ class Database:
         ever waits there for a lock another unit of work of this process holds.
         Units of work are short (nothing waits on the network inside one) and never nested.
         """
-        async with self._sqlite_turn(), self._sessions() as session:  # begins at its first statement
+        sessions = self._redoable_engines()[1] if redoable and not self.is_sqlite else self._sessions
+        async with self._sqlite_turn(), sessions() as session:  # begins at its first statement
             yield session
             await session.commit()  # not reached on an error: closing the session rolls back
 
@@ -94,11 +106,19 @@ class Database:
         return not self.is_sqlite and not session.in_transaction()
 
     @asynccontextmanager
-    async def alone(self) -> AsyncIterator[AsyncConnection]:
-        """A connection of its own, each statement committed by itself (see can_go_alone)."""
-        async with self._autocommit.connect() as connection:
+    async def alone(self, *, redoable: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection of its own, each statement committed by itself (see can_go_alone; `redoable`: see
+        session)."""
+        engine = self._redoable_engines()[2] if redoable and not self.is_sqlite else self._autocommit
+        async with engine.connect() as connection:
             yield connection
 
+    def _redoable_engines(self) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession], AsyncEngine]:
+        if self._redoable is None:
+            engine = self._create_engine(redoable=True)
+            self._redoable = (engine, async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False),
+                              engine.execution_options(isolation_level="AUTOCOMMIT"))
+        return self._redoable
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession | AsyncConnection]:
         """For a read on its own: on PostgreSQL a statement alone (one round trip, not BEGIN, it and
@@ -173,6 +193,9 @@ class Database:
             await asyncio.to_thread(self._checkpoints.join)
             self._checkpoints = None
         await self.engine.dispose()
+        if self._redoable is not None:
+            await self._redoable[0].dispose()
+            self._redoable = None
 
 
 _Queued = tuple[Executable, list[dict[str, Any]], asyncio.Future[list]]  # rows to write, and their waiter

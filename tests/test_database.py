@@ -193,3 +193,22 @@ async def test_a_burst_of_work_reuses_the_pool_s_connections(app):
     for _ in range(3):  # bursts of three times the pool's size: later bursts open nothing new
         await asyncio.gather(*(one_unit_of_work() for _ in range(3 * POOL_SIZE)))
     assert 0 < len(opened) <= POOL_SIZE
+
+
+async def test_only_work_that_can_be_redone_commits_without_waiting_for_the_disk(app, settings):
+    """Handling a stored update (PostgreSQL): its commit does not wait for the log's flush; everything else does."""
+    if app.db.is_sqlite:
+        pytest.skip("PostgreSQL's synchronous_commit")
+    show = text("SHOW synchronous_commit")
+    async with app.db.session() as session:
+        assert (await session.exec(show)).scalar() == "on"
+    async with app.db.alone() as connection:
+        assert (await connection.execute(show)).scalar() == "on"
+    async with app.db.session(redoable=True) as session:
+        assert (await session.exec(show)).scalar() == "off"
+        await session.exec(text("INSERT INTO person (name, created_at) VALUES ('Redone', '2026-12-01')"))
+    async with app.db.alone(redoable=True) as connection:
+        assert (await connection.execute(show)).scalar() == "off"
+    assert await _names(settings) == ["Redone"]  # committed all the same
+    async with app.db.session() as session:  # the default pool's connections were not changed
+        assert (await session.exec(show)).scalar() == "on"

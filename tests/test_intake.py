@@ -119,3 +119,26 @@ def test_a_notice_names_the_chats_it_was_sent_for_and_only_what_fits():
     assert len(payload.encode()) <= inbox.NOTICE_LIMIT
     assert inbox.read_notice(payload) == (inbox.process_name(), None)  # then every chat with open work is looked at
     assert inbox.read_notice("4242@old-host") == ("4242@old-host", None)  # an older process's bare sender
+
+
+async def test_a_stored_update_is_handled_in_units_of_work_that_can_be_redone(server, bot, app, monkeypatch):
+    """Its effects commit with its mark as handled, so they may commit without waiting for the disk (storage/db.py);
+    nothing else may."""
+    await add_member(app, "8203")
+    asked: list[tuple[str, bool]] = []
+    session, alone = app.db.session, app.db.alone
+
+    def spying(name, opened):
+        def open_(**options):
+            asked.append((name, options.get("redoable", False)))
+            return opened(**options)
+        return open_
+
+    monkeypatch.setattr(app.db, "session", spying("session", session))
+    monkeypatch.setattr(app.db, "alone", spying("alone", alone))
+    server.send_text(8203, "/decu")
+    await server.wait_for_messages(8203, 1)
+    server.send_text(8203, "1")  # an answer: its one write goes alone on PostgreSQL
+    await server.wait_for(lambda: sum(redoable for _, redoable in asked) >= 2, 10.0)  # one per update
+    assert ("session", True) in asked
+    assert (("alone", True) in asked) == IS_POSTGRES
