@@ -520,10 +520,14 @@ async def secretary_accounts(session: AsyncSession, communes: Sequence[str]) -> 
     return list(found.values())
 
 
-_SECRETARY_ACCOUNTS = (  # built once: it runs for every submission
+# Built once: it runs for every submission. The role is a literal: with it bound, PostgreSQL's estimate for an
+# unknown role (secretaries are few, cadres many) kept it planning the statement again at every run (0.9 ms, 0.2
+# with its generic plan).
+_SECRETARY_ACCOUNTS = (
     select(Account).join(Membership, Membership.person_id == Account.person_id)
     .join(Person, Person.id == Account.person_id)
-    .where(Membership.role == Role.SECRETARY, Membership.commune_code.in_(bindparam("communes", expanding=True)),
+    .where(Membership.role == literal_column(f"'{Role.SECRETARY.value}'"),
+           Membership.commune_code.in_(bindparam("communes", expanding=True)),
            Membership.revoked_at.is_(None), Account.unreachable_at.is_(None))
     .order_by(*PREFERRED_FIRST)
 )

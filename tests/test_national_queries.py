@@ -84,18 +84,18 @@ async def _plan(app, statement, values: dict, *, generic: bool = False) -> str:
     async with app.db.session() as session:
         connection = await session.connection()
         compiled = statement.compile(dialect=connection.dialect)
-        values = {**compiled.params, **values}
-        params = tuple(values[name] for name in compiled.positiontup)
+        expanded = compiled.construct_expanded_state({**compiled.params, **values})  # IN lists: one value each
+        sql, params = expanded.statement, tuple(expanded.positional_parameters)
         if app.db.is_sqlite:
-            rows = (await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), params)).all()
+            rows = (await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)).all()
         elif generic:
-            await connection.exec_driver_sql(f"PREPARE nt_planned AS {compiled}")
+            await connection.exec_driver_sql(f"PREPARE nt_planned AS {sql}")
             await connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
             arguments = ", ".join(_literal(value) for value in params)  # EXECUTE takes no parameters itself
             rows = (await connection.exec_driver_sql(f"EXPLAIN EXECUTE nt_planned({arguments})")).all()
             await connection.exec_driver_sql("DEALLOCATE nt_planned")
         else:
-            rows = (await connection.exec_driver_sql("EXPLAIN " + str(compiled), params)).all()
+            rows = (await connection.exec_driver_sql("EXPLAIN " + sql, params)).all()
     return "\n".join(str(row[-1]) for row in rows)
 
 
