@@ -440,7 +440,7 @@ class OutboxSender:
         if self.db.is_sqlite:
             async with self.db.session() as session:
                 return list(await session.execute(claim, params))
-        async with self.db.alone() as connection:
+        async with self.db.alone(generic_plans=True) as connection:  # its index whatever the values
             return list(await connection.execute(claim, params))
 
     async def _send(self, row: Row) -> None:
@@ -574,10 +574,12 @@ def _lease(*where: Any, skip_locked: bool) -> Update:
 def _claims(skip_locked: bool) -> tuple[Update, Update]:
     now = bindparam("now", type_=_outbox.c.due_at.type)
     return (
-        _lease(_outbox.c.status == OutboxStatus.SENDING, _outbox.c.lease_until < now,  # its sender died
-               skip_locked=skip_locked),
-        # The status as a literal, so that both databases use the partial index on pending rows (ix_outbox_pending,
-        # in the claim's order: a burst of 60,000 rows due at once is not sorted at each claim).
+        # The statuses as literals: the sender's claims are planned once, without their values (Database.alone), and
+        # a plan for any status would read much of the table. Pending: both databases use the partial index on
+        # pending rows (ix_outbox_pending, in the claim's order: a burst of 60,000 rows due at once is not sorted
+        # at each claim).
+        _lease(_outbox.c.status == literal_column(f"'{OutboxStatus.SENDING.value}'"), _outbox.c.lease_until < now,
+               skip_locked=skip_locked),  # its sender died
         _lease(_outbox.c.status == literal_column(f"'{OutboxStatus.PENDING.value}'"), _outbox.c.due_at <= now,
                or_(_outbox.c.retry_at.is_(None), _outbox.c.retry_at <= now), skip_locked=skip_locked),
     )

@@ -30,7 +30,11 @@ from storage.sqlite_inline import inline_connector
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 POOL_SIZE = 20  # PostgreSQL connections per process
-REDOABLE_POOL_SIZE = 10  # and for units of work that can be redone (Database.session(redoable=True))
+# PostgreSQL connections with settings of their own, a pool of each kind made at its first use: its settings, its size.
+KINDS = {
+    "redoable": ({"synchronous_commit": "off"}, 10),  # units of work that can be redone (see session())
+    "generic": ({"plan_cache_mode": "force_generic_plan"}, 2),  # statements planned once (see alone())
+}
 RESTART_AT = 8000  # SQLite log pages (32 MB) after which the background checkpointer restarts the log
 CAUGHT_UP = 300  # log pages written during a checkpoint round below which the restart may go ahead
 TURN_WAIT = 5.0  # seconds the checkpointer waits for this process's turn before skipping a round
@@ -45,8 +49,7 @@ class Database:
         self.engine = self._create_engine()
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        # PostgreSQL: the engine of redoable units of work (see session()), made at its first use.
-        self._redoable: tuple[AsyncEngine, async_sessionmaker[AsyncSession], AsyncEngine] | None = None
+        self._kinds: dict[str, tuple[AsyncEngine, async_sessionmaker[AsyncSession], AsyncEngine]] = {}  # see KINDS
         self._sqlite_lock = asyncio.Lock()
         self._checkpoints: threading.Thread | None = None
         self._stop_checkpoints = threading.Event()
@@ -56,7 +59,7 @@ class Database:
         named = {"application_name": f"nguoitot {self.schema}".strip()[:63]}
         return {**named, "search_path": self.schema} if self.schema else named
 
-    def _create_engine(self, *, redoable: bool = False) -> AsyncEngine:
+    def _create_engine(self, kind: str = "") -> AsyncEngine:
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             _ensure_sqlite_folder(self.url)
@@ -66,9 +69,9 @@ class Database:
             # noticed by the failing statement, and the core handles the event again (is_lost_connection).
             # No overflow: under a burst, overflow connections were opened and closed again by the hundred
             # (a server process forked for each); waiting a moment for a pooled one is far cheaper.
-            kwargs.update(pool_size=REDOABLE_POOL_SIZE if redoable else POOL_SIZE, max_overflow=0, pool_recycle=1800)
-            settings = {**self.server_settings(), **({"synchronous_commit": "off"} if redoable else {})}
-            kwargs["connect_args"] = {"server_settings": settings}
+            settings, size = KINDS[kind] if kind else ({}, POOL_SIZE)
+            kwargs.update(pool_size=size, max_overflow=0, pool_recycle=1800)
+            kwargs["connect_args"] = {"server_settings": {**self.server_settings(), **settings}}
         engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -91,7 +94,7 @@ class Database:
         ever waits there for a lock another unit of work of this process holds.
         Units of work are short (nothing waits on the network inside one) and never nested.
         """
-        sessions = self._redoable_engines()[1] if redoable and not self.is_sqlite else self._sessions
+        sessions = self._of_kind("redoable")[1] if redoable and not self.is_sqlite else self._sessions
         async with self._sqlite_turn(), sessions() as session:  # begins at its first statement
             yield session
             await session.commit()  # not reached on an error: closing the session rolls back
@@ -106,19 +109,24 @@ class Database:
         return not self.is_sqlite and not session.in_transaction()
 
     @asynccontextmanager
-    async def alone(self, *, redoable: bool = False) -> AsyncIterator[AsyncConnection]:
+    async def alone(self, *, redoable: bool = False, generic_plans: bool = False) -> AsyncIterator[AsyncConnection]:
         """A connection of its own, each statement committed by itself (see can_go_alone; `redoable`: see
-        session)."""
-        engine = self._redoable_engines()[2] if redoable and not self.is_sqlite else self._autocommit
+        session). `generic_plans` (PostgreSQL): its statements are planned once, without their values, for a
+        statement run all the time whose plan does not depend on them (the sender's claim: PostgreSQL planned
+        each of its first five runs on a connection with its values, 4-6 ms each in a morning's burst, against
+        2 ms with the generic plan)."""
+        kind = "redoable" if redoable else "generic" if generic_plans else ""
+        engine = self._of_kind(kind)[2] if kind and not self.is_sqlite else self._autocommit
         async with engine.connect() as connection:
             yield connection
 
-    def _redoable_engines(self) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession], AsyncEngine]:
-        if self._redoable is None:
-            engine = self._create_engine(redoable=True)
-            self._redoable = (engine, async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False),
-                              engine.execution_options(isolation_level="AUTOCOMMIT"))
-        return self._redoable
+    def _of_kind(self, kind: str) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession], AsyncEngine]:
+        """The engine of a kind of connections (KINDS), its sessions and its statements alone."""
+        if kind not in self._kinds:
+            engine = self._create_engine(kind)
+            self._kinds[kind] = (engine, async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False),
+                                 engine.execution_options(isolation_level="AUTOCOMMIT"))
+        return self._kinds[kind]
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession | AsyncConnection]:
         """For a read on its own: on PostgreSQL a statement alone (one round trip, not BEGIN, it and
@@ -193,9 +201,9 @@ class Database:
             await asyncio.to_thread(self._checkpoints.join)
             self._checkpoints = None
         await self.engine.dispose()
-        if self._redoable is not None:
-            await self._redoable[0].dispose()
-            self._redoable = None
+        for engine, _, _ in self._kinds.values():
+            await engine.dispose()
+        self._kinds.clear()
 
 
 _Queued = tuple[Executable, list[dict[str, Any]], asyncio.Future[list]]  # rows to write, and their waiter

@@ -257,15 +257,26 @@ async def test_a_small_photo_goes_as_it_is_without_the_worker(app):
 
 
 @pytest.mark.skipif(not IS_POSTGRES, reason="the partial index's condition against a generic plan")
-async def test_the_claim_keeps_its_index_once_postgresql_plans_it_generically(app, clock):
+async def test_the_claims_keep_their_indexes_once_postgresql_plans_them_generically(app, clock):
+    """The sender's claims are always planned generically (Database.alone(generic_plans=True))."""
     person = await add_member(app, "c1")
     now = clock.now()
+    rows = [_row(n, "pending", now, person_id=person) for n in range(2000)]
+    rows += [_row(10_000 + n, "sent", now, person_id=person, sent_at=now) for n in range(20_000)]  # the history
+    rows += [_row(50_000 + n, "sending", now, person_id=person) for n in range(5)]
     async with app.db.session() as session:
-        await session.execute(insert(Outbox.__table__), [_row(n, "pending", now, person_id=person)
-                                                          for n in range(2000)])
+        await session.execute(insert(Outbox.__table__), rows)
         await session.execute(text("ANALYZE"))
-    plan = await _plan(app, _CLAIM_SKIP_LOCKED[1], {"now": now, "lease_until": now, "batch": 50}, generic=True)
+    values = {"now": now, "lease_until": now, "batch": 50}
+    expired, due = _CLAIM_SKIP_LOCKED
+    plan = await _plan(app, due, values, generic=True)
     assert "ix_outbox_pending" in plan, plan
+    plan = await _plan(app, expired, values, generic=True)
+    assert "ix_outbox_due" in plan and "Seq Scan on outbox" not in plan, plan
+    sender = outbox.OutboxSender(app.db, clock, {})
+    async with app.db.alone(generic_plans=True) as connection:  # the connections the claims run on
+        assert (await connection.execute(text("SHOW plan_cache_mode"))).scalar() == "force_generic_plan"
+    assert len(await sender._claim()) == 50
 
 
 async def test_models_declare_the_indexes_the_migrations_make(app):
