@@ -134,44 +134,46 @@ async def new_rows(session: AsyncSession, messages: Iterable[Message], now: date
       writes them)."""
     messages = list(messages)
     known = await _queued_keys(session, messages)
-    make = _postgresql_row(now) if session.bind.dialect.name == "postgresql" else _sqlite_row(session, now)
-    payloads: dict[int, Any] = {}  # by reply: the planner gives one reply to all who get the same text
+    as_sent, make = _postgresql_row(now) if session.bind.dialect.name == "postgresql" else _sqlite_row(session, now)
+    payloads: dict[int, Any] = {}  # by reply (the list holds them): the planner gives one reply to all who share it
     rows = []
     for m in messages:
         if m.key in known:
             continue
         known.add(m.key)
         if m.extra:
-            payload = {**reply_to_json(m.reply), **m.extra}
+            payload = as_sent({**reply_to_json(m.reply), **m.extra})
         elif (payload := payloads.get(id(m.reply))) is None:
-            payload = payloads[id(m.reply)] = reply_to_json(m.reply)
+            payload = payloads[id(m.reply)] = as_sent(reply_to_json(m.reply))
         rows.append(make(m, payload))
     return rows
 
 
-def _postgresql_row(now: datetime) -> Callable[[Message, dict[str, Any]], NewRow]:
+_RowMaker = tuple[Callable[[dict[str, Any]], Any], Callable[[Message, Any], NewRow]]  # the payload as sent, the row
+
+
+def _postgresql_row(now: datetime) -> _RowMaker:
     moment = _remembering(lambda value: value and value.isoformat())
     created = now.isoformat()
 
     def make(m: Message, payload: dict[str, Any]) -> NewRow:
         return m.key, m.person_id, m.channel, m.chat_id, m.kind, payload, moment(m.due_at), moment(m.stale_at), created
 
-    return make
+    return (lambda payload: payload), make  # the payload goes inside the rows' one JSON document
 
 
-def _sqlite_row(session: AsyncSession, now: datetime) -> Callable[[Message, dict[str, Any]], NewRow]:
+def _sqlite_row(session: AsyncSession, now: datetime) -> _RowMaker:
     dialect = session.bind.dialect
     stored = {name: _outbox.c[name].type.bind_processor(dialect) or (lambda value: value)
               for name in ("payload", "due_at", "stale_at", "created_at")}
-    payload_text = _remembering_by_id(stored["payload"])  # each shared reply's once
     due, stale = _remembering(stored["due_at"]), _remembering(stored["stale_at"])
     created = stored["created_at"](now)
 
-    def make(m: Message, payload: dict[str, Any]) -> NewRow:
-        return (m.key, m.person_id, m.channel, m.chat_id, m.kind, payload_text(payload), OutboxStatus.PENDING.value,
+    def make(m: Message, payload_text: str) -> NewRow:
+        return (m.key, m.person_id, m.channel, m.chat_id, m.kind, payload_text, OutboxStatus.PENDING.value,
                 due(m.due_at), stale(m.stale_at), 0, "", created)
 
-    return make
+    return stored["payload"], make
 
 
 def _remembering(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -182,18 +184,6 @@ def _remembering(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
         if value not in done:
             done[value] = convert(value)
         return done[value]
-
-    return converted
-
-
-def _remembering_by_id(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """The same for values that cannot be hashed (a dict), by identity: the value must outlive the calls."""
-    done: dict[int, Any] = {}
-
-    def converted(value: Any) -> Any:
-        if id(value) not in done:
-            done[id(value)] = convert(value)
-        return done[id(value)]
 
     return converted
 

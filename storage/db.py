@@ -46,10 +46,9 @@ class Database:
         self.url = to_async_url(url)
         self.schema = schema
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
-        self.engine = self._create_engine()
-        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
-        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._kinds: dict[str, tuple[AsyncEngine, async_sessionmaker[AsyncSession], AsyncEngine]] = {}  # see KINDS
+        # By kind of connections: "" the usual ones, the others of KINDS made at their first use.
+        self._kinds: dict[str, tuple[AsyncEngine, async_sessionmaker[AsyncSession], AsyncEngine]] = {}
+        self.engine, self._sessions, self._autocommit = self._of_kind("")
         self._sqlite_lock = asyncio.Lock()
         self._checkpoints: threading.Thread | None = None
         self._stop_checkpoints = threading.Event()
@@ -121,12 +120,13 @@ class Database:
             yield connection
 
     def _of_kind(self, kind: str) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession], AsyncEngine]:
-        """The engine of a kind of connections (KINDS), its sessions and its statements alone."""
+        """The engine of a kind of connections ("" or one of KINDS), its sessions and its statements alone."""
         if kind not in self._kinds:
             engine = self._create_engine(kind)
             self._kinds[kind] = (engine, async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False),
                                  engine.execution_options(isolation_level="AUTOCOMMIT"))
         return self._kinds[kind]
+
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession | AsyncConnection]:
         """For a read on its own: on PostgreSQL a statement alone (one round trip, not BEGIN, it and
@@ -200,10 +200,10 @@ class Database:
             self._stop_checkpoints.set()
             await asyncio.to_thread(self._checkpoints.join)
             self._checkpoints = None
-        await self.engine.dispose()
-        for engine, _, _ in self._kinds.values():
+        for kind, (engine, _, _) in list(self._kinds.items()):
             await engine.dispose()
-        self._kinds.clear()
+            if kind:  # made again at their next use
+                del self._kinds[kind]
 
 
 _Queued = tuple[Executable, list[dict[str, Any]], asyncio.Future[list]]  # rows to write, and their waiter
