@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, literal_column, or_, update
+from sqlalchemy import and_, or_, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
@@ -33,6 +33,7 @@ from storage.models import (
     OutboxStatus,
     Role,
 )
+from storage.sql import written_in
 
 S = CaseStatus
 
@@ -159,7 +160,7 @@ def digest_lookup(person_id: int, since: datetime) -> Select:
     """The person's waiting digest first, else their newest one sent since `since`."""
     return (select(Outbox).where(
         # The kind as a literal, so that PostgreSQL's generic plan of it still matches the index (ix_outbox_newcases).
-        Outbox.person_id == person_id, Outbox.kind == literal_column(f"'{NEW_CASES}'"),
+        Outbox.person_id == person_id, Outbox.kind == written_in(NEW_CASES),
         or_(Outbox.status == OutboxStatus.PENDING, and_(Outbox.status == OutboxStatus.SENT, Outbox.sent_at >= since)))
         .order_by((Outbox.status == OutboxStatus.PENDING).desc(), Outbox.sent_at.desc()).limit(1)
         .with_for_update())

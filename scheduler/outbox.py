@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Update, bindparam, delete, func, literal_column, or_, select, text, update
+from sqlalchemy import Row, Update, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -36,7 +36,7 @@ from common.messages import t
 from storage import inbox, repo
 from storage.db import Database, GroupCommit
 from storage.models import Account, Membership, Outbox, OutboxStatus, Person
-from storage.sql import among
+from storage.sql import among, written_in
 
 log = logging.getLogger(__name__)
 FIRST_BACKOFF = 0.25  # seconds before the first retry of a failed message; doubled after each failure
@@ -568,9 +568,9 @@ def _claims(skip_locked: bool) -> tuple[Update, Update]:
         # a plan for any status would read much of the table. Pending: both databases use the partial index on
         # pending rows (ix_outbox_pending, in the claim's order: a burst of 60,000 rows due at once is not sorted
         # at each claim).
-        _lease(_outbox.c.status == literal_column(f"'{OutboxStatus.SENDING.value}'"), _outbox.c.lease_until < now,
+        _lease(_outbox.c.status == written_in(OutboxStatus.SENDING), _outbox.c.lease_until < now,
                skip_locked=skip_locked),  # its sender died
-        _lease(_outbox.c.status == literal_column(f"'{OutboxStatus.PENDING.value}'"), _outbox.c.due_at <= now,
+        _lease(_outbox.c.status == written_in(OutboxStatus.PENDING), _outbox.c.due_at <= now,
                or_(_outbox.c.retry_at.is_(None), _outbox.c.retry_at <= now), skip_locked=skip_locked),
     )
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, delete, exists, func, literal_column, or_, update
+from sqlalchemy import bindparam, case, delete, exists, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.attributes import set_committed_value
@@ -41,6 +41,7 @@ from storage.models import (
     SentFile,
     Unit,
 )
+from storage.sql import written_in
 
 log = logging.getLogger(__name__)
 
@@ -526,7 +527,7 @@ async def secretary_accounts(session: AsyncSession, communes: Sequence[str]) -> 
 _SECRETARY_ACCOUNTS = (
     select(Account).join(Membership, Membership.person_id == Account.person_id)
     .join(Person, Person.id == Account.person_id)
-    .where(Membership.role == literal_column(f"'{Role.SECRETARY.value}'"),
+    .where(Membership.role == written_in(Role.SECRETARY),
            Membership.commune_code.in_(bindparam("communes", expanding=True)),
            Membership.revoked_at.is_(None), Account.unreachable_at.is_(None))
     .order_by(*PREFERRED_FIRST)
@@ -585,7 +586,7 @@ async def revoke_memberships(session: AsyncSession, person_id: int, commune_code
     await session.execute(
         # The status as a literal: the pending rows' index finds them (there is no index on person_id).
         update(Outbox).where(Outbox.person_id == person_id,
-                             Outbox.status == literal_column(f"'{OutboxStatus.PENDING.value}'"))
+                             Outbox.status == written_in(OutboxStatus.PENDING))
         .values(status=OutboxStatus.STALE, last_error="revoked").execution_options(synchronize_session=False))
     return True
 

@@ -17,3 +17,11 @@ def among(session: AsyncSession, column: Any, values: Collection[Any]) -> Any:
     if session.bind.dialect.name == "postgresql":
         return column == func.any(literal(values, type_=ARRAY(column.type)))
     return column.in_(select(literal_column("value")).select_from(func.json_each(json.dumps(values))))
+
+
+def written_in(word: str) -> Any:
+    """A fixed word (a status, a role, a kind) written into the statement rather than bound: PostgreSQL's generic
+    plan of a prepared statement then still knows it, so it matches a partial index on it and estimates its rows."""
+    if "'" in word:
+        raise ValueError(f"not a plain word: {word!r}")
+    return literal_column(f"'{word}'")
