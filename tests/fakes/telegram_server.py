@@ -1006,9 +1006,11 @@ class FakeTelegramServer:
     def _file_path(self, folder: str, suffix: str) -> str:
         return f"{folder}/file_{next(self._ids)}{suffix}"
 
-    def _register_photo(self, data: bytes) -> list[dict[str, Any]]:
+    def _register_photo(
+        self, data: bytes, variants: list[tuple[bytes, int, int]] | None = None
+    ) -> list[dict[str, Any]]:
         sizes = []
-        for variant, width, height in _photo_variants(data):
+        for variant, width, height in variants or _photo_variants(data):
             file_id, unique_id = self.register_file(variant, file_path=self._file_path("photos", ".jpg"))
             sizes.append(
                 {
@@ -1169,7 +1171,7 @@ class FakeTelegramServer:
 
     async def _send_photo(self, call: Call) -> dict[str, Any]:
         return self._bot_message(
-            call, {"photo": self._photo_of(call.params["photo"]), **self._caption(call.params)}
+            call, {"photo": await self._photo_of(call.params["photo"]), **self._caption(call.params)}
         )
 
     async def _send_document(self, call: Call) -> dict[str, Any]:
@@ -1185,7 +1187,7 @@ class FakeTelegramServer:
                 source = call.files[source.removeprefix("attach://")]
             content: dict[str, Any] = {"media_group_id": group_id, **self._caption(item)}
             if item["type"] == "photo":
-                content["photo"] = self._photo_of(source)
+                content["photo"] = await self._photo_of(source)
             elif item["type"] == "document":
                 content["document"] = self._document_of(source)
             messages.append(self._bot_message(call, content))
@@ -1194,9 +1196,9 @@ class FakeTelegramServer:
     async def _copy_message(self, call: Call) -> dict[str, Any]:
         return {"message_id": self._bot_message(call, {})["message_id"]}
 
-    def _photo_of(self, source: UploadedFile | str) -> list[dict[str, Any]]:
-        if isinstance(source, UploadedFile):
-            return self._register_photo(source.data)
+    async def _photo_of(self, source: UploadedFile | str) -> list[dict[str, Any]]:
+        if isinstance(source, UploadedFile):  # thumbnails drawn off the loop, which the bot under test shares
+            return self._register_photo(source.data, await asyncio.to_thread(_photo_variants, source.data))
         if source in self._photo_sets:
             return copy.deepcopy(self._photo_sets[source])
         if source in self._files:
