@@ -15,7 +15,8 @@ code measured may change underneath:
               at 08:00 on a reminder day (2026-12-06, 14 days before the Q4 deadline: rows planned, growth of
               the peak RSS), and the three minutes after it; meanwhile a ticker task on the event loop records
               the longest gap between its ticks beyond its period (the longest stall a user would see).
-  claims      during the 08:00 burst: the sender's claim of a batch (`OutboxSender._claim`), 20 times.
+  claims      during the 08:00 burst: the sender's claim of a batch (`OutboxSender._claim`), 20 times, after
+              its idle look at 07:59:59 (a running sender looks every idle second).
   submit      cadres complete a nomination through `Core.handle` (as tests/chat.py drives it), one after the
               other; the time of the final "Gửi" step (writes the case, tells the secretaries).
   /thongke    of an official of the largest province, and /danhsach page 1 for them and for the secretary of
@@ -232,8 +233,10 @@ async def planning_pass(service: ReminderService, clock: MovingClock, at: dateti
 async def claim_times(service: ReminderService, clock: MovingClock, count: int = 20) -> tuple[list[float], int]:
     """How long the sender takes to claim a batch while the morning's rows are all due; then the claimed rows
     are given back (status pending, no lease), so the burst stays whole for what follows."""
-    clock.set(MORNING + timedelta(seconds=30))
     sender = service.sender
+    clock.set(MORNING - timedelta(seconds=1))  # a running sender looks every idle second: its last look before
+    await sender._claim()                      # 08:00 (its connection open, its statements prepared)
+    clock.set(MORNING + timedelta(seconds=30))
     times, claimed = [], 0
     for _ in range(count):
         started = time.perf_counter()
