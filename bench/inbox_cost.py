@@ -43,27 +43,33 @@ def update(n: int) -> inbox.Received:
 async def measure(db: Database, count: int) -> dict[str, tuple[float, float]]:
     """Each step over `count` updates: (CPU µs per update, wall seconds)."""
     figures: dict[str, tuple[float, float]] = {}
-    store = inbox.STORE["sqlite" if db.is_sqlite else "postgresql"]
+    # What the intake writes (bot/intake.py): on PostgreSQL a group's rows, with the notice, in one statement alone.
+    store = inbox.STORE["sqlite"] if db.is_sqlite else inbox.STORE_TOLD
+    mark_replied_statement = inbox.MARK_REPLIED if db.is_sqlite else inbox.MARK_REPLIED_GROUP
 
     async def timed(name: str, work) -> None:
         cpu, wall = time.process_time(), time.monotonic()
         await work()
         figures[name] = ((time.process_time() - cpu) / count * 1e6, time.monotonic() - wall)
 
+    writes = GroupCommit(db)
+
     async def polling_batches() -> None:
         for start in range(0, count, 100):
-            async with db.session() as session:
-                await session.exec(store, params=inbox.rows_of([update(n) for n in range(start, start + 100)],
-                                                               inbox.wall_clock()))
+            await writes.write(store, inbox.rows_of([update(n) for n in range(start, start + 100)], inbox.wall_clock()))
 
     async def webhook_one_by_one() -> None:
-        writes = GroupCommit(db)
         for group in range(0, count, 8):  # eight connections at once, as the fake server opens
             await asyncio.gather(*(writes.write(store, inbox.rows_of([update(count + n)], inbox.wall_clock()))
                                    for n in range(group, group + 8)))
 
+    async def alone() -> None:  # a poll that brought one update, or one webhook call at a time
+        for n in range(count):
+            await writes.write(store, inbox.rows_of([update(2 * count + n)], inbox.wall_clock()))
+
     await timed("store, polling (batches of 100)", polling_batches)
     await timed("store, webhook (8 at once)", webhook_one_by_one)
+    await timed("store, one at a time", alone)
     async with db.session() as session:
         ids = list((await session.exec(select(InboxUpdate.id).order_by(InboxUpdate.id).limit(count))).all())
 
@@ -79,15 +85,14 @@ async def measure(db: Database, count: int) -> dict[str, tuple[float, float]]:
 
     async def mark_replied() -> None:
         marks = GroupCommit(db, gather=0.02)
-        await asyncio.gather(*(marks.write(inbox.MARK_REPLIED, {"row_id": row_id, "now": inbox.wall_clock()})
+        await asyncio.gather(*(marks.write(mark_replied_statement, {"row_id": row_id, "now": inbox.wall_clock()})
                                for row_id in ids))
 
     await timed("mark handled (alone in a unit of work)", mark_handled)
     await timed("mark replies sent (group commit)", mark_replied)
-    async with db.session() as session:  # one open update in each of `count` chats
-        await session.exec(store, params=inbox.rows_of(
-            [inbox.Received("telegram", f"r{n}", str(200_000 + n), "message", update(n).payload) for n in range(count)],
-            inbox.wall_clock()))
+    await writes.write(store, inbox.rows_of(  # one open update in each of `count` chats
+        [inbox.Received("telegram", f"r{n}", str(200_000 + n), "message", update(n).payload) for n in range(count)],
+        inbox.wall_clock()))
     await timed("read a chat's open update", read_open)
     return figures
 

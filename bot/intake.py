@@ -75,7 +75,7 @@ class Intake:
         self.db = db
         self.worker = worker
         self._writes = GroupCommit(db)
-        self._store = inbox.STORE["sqlite" if db.is_sqlite else "postgresql"]
+        self._store = inbox.STORE["sqlite"] if db.is_sqlite else inbox.STORE_TOLD  # PostgreSQL: with the notice
 
     async def receive(self, received: Sequence[Received]) -> None:
         """Store; raises if the database cannot take it (then the channel must not acknowledge)."""
@@ -83,12 +83,7 @@ class Intake:
             return
         now = inbox.wall_clock()
         rows = inbox.rows_of(received, now)
-        if self.db.is_sqlite:
-            returned = await self._writes.write(self._store, rows)
-        else:  # the notice joins the rows' transaction: PostgreSQL sends it on commit, never before them
-            notice = inbox.notice([(item.channel, item.chat_id) for item in received])
-            returned, _ = await asyncio.gather(self._writes.write(self._store, rows),
-                                               self._writes.write(inbox.NOTIFY, notice))
+        returned = await self._writes.write(self._store, rows)
         for item in received:
             metrics.UPDATES_RECEIVED.labels(item.channel, item.kind).inc()
         if self.worker is not None:
@@ -122,6 +117,7 @@ class Worker:
         self._stopping = False
         # Replies marked sent in groups a moment apart: cheap, and a crash in that moment only resends them.
         self._marks = GroupCommit(db, gather=MARK_GATHER)
+        self._mark_replied = inbox.MARK_REPLIED if db.is_sqlite else inbox.MARK_REPLIED_GROUP
         self._marking: dict[ChatKey, set[asyncio.Task]] = {}
         # Rows whose replies this process sent: not owed again, whether or not their mark has landed yet (a
         # list of open rows read before it landed still holds them). Bounded: the oldest are long marked.
@@ -449,7 +445,7 @@ class Worker:
             self._sent[row_id] = None
         while len(self._sent) > REMEMBERED_SENT:
             self._sent.popitem(last=False)
-        task = asyncio.create_task(self._retrying(lambda: self._marks.write(inbox.MARK_REPLIED, marks)))
+        task = asyncio.create_task(self._retrying(lambda: self._marks.write(self._mark_replied, marks)))
         self._marking.setdefault(key, set()).add(task)
         task.add_done_callback(lambda done: self._marked(key, done))
         metrics.HANDLING_SECONDS.labels(key[0]).observe(_age(received_at))

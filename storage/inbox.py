@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import GroupStatement
 from storage.models import InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,26 @@ def stored_rows(received: Sequence[Received], returned: Sequence[Row], now: date
     ids = {(row.channel, row.update_key): row.id for row in returned}
     return [OpenRow(ids[r.channel, r.update_key], r.channel, r.chat_id, r.album, r.kind, r.payload, now)
             for r in received if (r.channel, r.update_key) in ids]
-NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', :payload)")
+
+# PostgreSQL: a group of updates stored and the other processes told, in one statement alone. The notice goes
+# at its commit, never before the rows; called for each row stored with the same words, it is sent once (and
+# not at all when every update was a redelivery, stored already).
+_STORE_TOLD = text(
+    "WITH stored AS (INSERT INTO inbox (channel, update_key, chat_id, album, kind, payload, received_at, replies) "
+    "SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->5, CAST(r->>6 AS timestamptz), CAST('[]' AS json) "
+    "FROM json_array_elements(CAST(:rows AS json)) AS r ON CONFLICT (channel, update_key) DO NOTHING "
+    "RETURNING id, channel, update_key) "
+    f"SELECT id, channel, update_key, pg_notify('{NOTIFY_CHANNEL}', :notice) IS NULL AS told FROM stored")
+
+
+def _store_told_params(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    document = [[r["channel"], r["update_key"], r["chat_id"], r["album"], r["kind"], r["payload"],
+                 r["received_at"].isoformat()] for r in rows]
+    return {"rows": json.dumps(document, ensure_ascii=False, separators=(",", ":")),
+            "notice": notice([(r["channel"], r["chat_id"]) for r in rows])}
+
+
+STORE_TOLD = GroupStatement(_STORE_TOLD, _store_told_params)
 NOTICE_LIMIT = 7000  # bytes: PostgreSQL takes notices up to 8000; a longer list of chats is left out
 
 
@@ -90,13 +110,13 @@ def process_name() -> str:
     return f"{os.getpid()}@{socket.gethostname()}"
 
 
-def notice(chats: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """NOTIFY's parameters: who stored, and for which chats, so that a worker elsewhere looks at just those
+def notice(chats: Sequence[tuple[str, str]]) -> str:
+    """NOTIFY's words: who stored, and for which chats, so that a worker elsewhere looks at just those
     (without them, it looks for every chat with open work)."""
     payload = json.dumps({"sender": process_name(), "chats": list(dict.fromkeys(chats))}, separators=(",", ":"))
     if len(payload.encode()) > NOTICE_LIMIT:
         payload = json.dumps({"sender": process_name()})
-    return {"payload": payload}
+    return payload
 
 
 def read_notice(payload: str) -> tuple[str, list[tuple[str, str]] | None]:
@@ -107,6 +127,7 @@ def read_notice(payload: str) -> tuple[str, list[tuple[str, str]] | None]:
         return str(parsed.get("sender", "")), None if chats is None else [(str(c), str(i)) for c, i in chats]
     except (ValueError, TypeError, AttributeError):
         return payload, None  # a bare sender (an older process): which chats is not said
+
 
 _OPEN_COLUMNS = (_inbox.c.id, _inbox.c.channel, _inbox.c.chat_id, _inbox.c.album, _inbox.c.kind, _inbox.c.payload,
                  _inbox.c.received_at, _inbox.c.handled_at, _inbox.c.replies)
@@ -125,6 +146,11 @@ _MARK_HANDLED = (update(_inbox)
                          replies=bindparam("replies", type_=_inbox.c.replies.type)))
 MARK_REPLIED = (update(_inbox).where(_inbox.c.id == bindparam("row_id"))
                 .values(replied_at=bindparam("now", type_=_inbox.c.replied_at.type)))
+# PostgreSQL: a group's marks in one statement alone (see GroupStatement).
+MARK_REPLIED_GROUP = GroupStatement(
+    text("UPDATE inbox SET replied_at = CAST(m->>1 AS timestamptz) FROM json_array_elements(CAST(:marks AS json)) "
+         "AS m WHERE inbox.id = CAST(m->>0 AS bigint)"),
+    lambda marks: {"marks": json.dumps([[m["row_id"], m["now"].isoformat()] for m in marks])})
 
 
 async def open_updates(session: AsyncSession | AsyncConnection, channel: str, chat_id: str,

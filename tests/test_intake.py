@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func
@@ -14,7 +15,7 @@ from storage.inbox import Received
 from storage.models import Case, CasePhoto, InboxUpdate
 from storage.repo import ConversationWrite
 from tests.chat import image_bytes
-from tests.conftest import IS_POSTGRES, add_member
+from tests.conftest import IS_POSTGRES, add_member, wait_until
 from tests.telegram_user import TelegramUser
 
 DESCRIPTION = "Anh Tuấn sửa đường làng miễn phí cho cả xóm suốt ba tháng mùa mưa."
@@ -111,11 +112,51 @@ async def test_an_answer_and_its_inbox_row_are_written_together_or_not_at_all(ap
     assert marked == {rows[0]: (True, reply), rows[1]: (False, [])} and state == {"a": 2}
 
 
+@pytest.mark.skipif(not IS_POSTGRES, reason="the one-statement store is PostgreSQL's")
+async def test_postgresql_stores_a_group_of_updates_with_its_notice_and_marks_a_group_sent_in_one_statement(app):
+    from sqlalchemy import event
+
+    from storage.db import GroupCommit
+
+    heard: list[str] = []
+    async with app.db.engine.connect() as listening:
+        driver = (await listening.get_raw_connection()).driver_connection
+        await driver.add_listener(inbox.NOTIFY_CHANNEL, lambda *args: heard.append(args[-1]))
+        statements: list[str] = []
+        event.listen(app.db.engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        writes, now = GroupCommit(app.db), inbox.wall_clock()
+        rows = inbox.rows_of([Received("telegram", str(n), chat, "message", {"update_id": n, "text": "Xin chào"})
+                              for n, chat in ((1, "31"), (2, "32"), (3, "31"))], now)
+        first, second = await asyncio.gather(writes.write(inbox.STORE_TOLD, rows[:2]),
+                                             writes.write(inbox.STORE_TOLD, rows[2:]))
+        assert len(statements) == 1  # the group, and its notice, in one statement alone (no BEGIN, no COMMIT)
+        assert first == second and sorted(r.update_key for r in first) == ["1", "2", "3"]
+        assert await writes.write(inbox.STORE_TOLD, rows[:1]) == []  # a redelivery: stored once, nobody told
+        await driver.execute(f"NOTIFY {inbox.NOTIFY_CHANNEL}, 'marker'")  # every notice before it has arrived
+        await wait_until(lambda: heard[-1:] == ["marker"], what="the marker notice")
+        assert [inbox.read_notice(h) for h in heard[:-1]] == [
+            (inbox.process_name(), [("telegram", "31"), ("telegram", "32")])]  # once for the group
+        await listening.invalidate()
+        async with app.db.session() as session:
+            stored = (await session.exec(select(InboxUpdate).order_by(InboxUpdate.id))).all()
+        assert [(r.update_key, r.chat_id, r.payload["text"], r.received_at, r.replies) for r in stored] == [
+            (str(n), chat, "Xin chào", now, []) for n, chat in (("1", "31"), ("2", "32"), ("3", "31"))]
+
+        statements.clear()  # the replies sent, marked: one statement for the group too
+        sent = [inbox.wall_clock() + timedelta(seconds=n) for n in range(2)]
+        await asyncio.gather(*(writes.write(inbox.MARK_REPLIED_GROUP, {"row_id": row.id, "now": at})
+                               for row, at in zip(stored[:2], sent, strict=True)))
+        assert len(statements) == 1
+    async with app.db.session() as session:
+        marked = (await session.exec(select(InboxUpdate.replied_at).order_by(InboxUpdate.id))).all()
+    assert marked == [*sent, None]
+
+
 def test_a_notice_names_the_chats_it_was_sent_for_and_only_what_fits():
-    sender, chats = inbox.read_notice(inbox.notice([("telegram", "1"), ("zalo", "z9"), ("telegram", "1")])["payload"])
+    sender, chats = inbox.read_notice(inbox.notice([("telegram", "1"), ("zalo", "z9"), ("telegram", "1")]))
     assert sender == inbox.process_name() and chats == [("telegram", "1"), ("zalo", "z9")]
     many = [("telegram", str(10**12 + n)) for n in range(1000)]  # beyond PostgreSQL's 8000 bytes
-    payload = inbox.notice(many)["payload"]
+    payload = inbox.notice(many)
     assert len(payload.encode()) <= inbox.NOTICE_LIMIT
     assert inbox.read_notice(payload) == (inbox.process_name(), None)  # then every chat with open work is looked at
     assert inbox.read_notice("4242@old-host") == ("4242@old-host", None)  # an older process's bare sender
