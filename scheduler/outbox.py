@@ -558,7 +558,7 @@ def _lease(*where: Any, skip_locked: bool) -> Update:
     return (update(_outbox).where(_outbox.c.id.in_(ids.scalar_subquery()))
             .values(status=OutboxStatus.SENDING, attempts=_outbox.c.attempts + 1,
                     lease_until=bindparam("lease_until", type_=_outbox.c.lease_until.type))
-            .returning(*_outbox.c))
+            .returning(*_CLAIMED))
 
 
 def _claims(skip_locked: bool) -> tuple[Update, Update]:
@@ -582,6 +582,9 @@ def _outcome(**values: Any) -> Update:
 
 
 _outbox = Outbox.__table__
+# What sending a claimed row reads: 50 rows a claim, each column returned is one more value to decode.
+_CLAIMED = tuple(_outbox.c[name] for name in (
+    "id", "key", "person_id", "channel", "chat_id", "kind", "payload", "due_at", "stale_at", "attempts", "created_at"))
 _MARK_SENT = _outcome(status=OutboxStatus.SENT, sent_at=bindparam("now", type_=_outbox.c.sent_at.type))
 _MARK_DONE = _outcome(status=bindparam("new_status"))
 _CLAIM, _CLAIM_SKIP_LOCKED = _claims(skip_locked=False), _claims(skip_locked=True)
