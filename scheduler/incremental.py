@@ -65,6 +65,7 @@ class IncrementalPlanner:
 
     def reset(self) -> None:
         """Forget everything: the next pass plans every commune."""
+        self.planner.keep_progress()  # each commune's counts, kept until the change log names the commune
         self.communes: dict[str, datetime] | None = None  # commune → the next moment to plan it again
         self.provinces: dict[str, datetime] = {}
         self.province_of: dict[str, str] = {}
@@ -79,6 +80,7 @@ class IncrementalPlanner:
         if self.communes is None:
             return self._full(await self.planner.plan_scope(session, now), consumed)
         communes, provinces = await self._changed(session, changes)
+        self.planner.forget_progress(communes)  # their cases or units may have changed: counted again
         communes |= {code for code, moment in self.communes.items() if moment <= now}
         provinces |= {code for code, moment in self.provinces.items() if moment <= now}
         if not communes and not provinces:

@@ -49,6 +49,8 @@ OPT_IN = {DIGEST}  # officials receive these only when they ask (and OVERDUE, fo
 OVERDUE_WINDOW = timedelta(days=7)
 
 
+KNOWN_BOUNDS = 8  # reporting periods whose progress a planner keeps (a quarter and its year: a few)
+
 @dataclass
 class Member:
     person_id: int
@@ -110,6 +112,18 @@ class ReminderPlanner:
         self.quota = settings.yearly_quota
         self._moments: dict[tuple[date, int], datetime] = {}  # _at's answers: thousands of communes ask the same
         self._quiet_moves: dict[datetime, datetime] = {}
+        # Progress already counted, by its bounds and commune (None: counted, nothing there), for a planner that
+        # is told what changed (scheduler/incremental.py: `forget_progress`); None: counted afresh at each plan.
+        self.known_progress: dict[tuple[datetime, ...], dict[str, stats.Progress | None]] | None = None
+
+    def keep_progress(self) -> None:
+        """Keep what progress is counted, until `forget_progress` says a commune's cases or units changed."""
+        self.known_progress = {}
+
+    def forget_progress(self, communes: Collection[str]) -> None:
+        for known in (self.known_progress or {}).values():
+            for code in communes:
+                known.pop(code, None)
 
     # ---- entry point
     async def plan(self, session: AsyncSession, now: datetime) -> list[Message]:
@@ -371,7 +385,16 @@ class ReminderPlanner:
         year_start = self._at(date(now.year, 1, 1), 0)
         year_end = self._at(date(now.year + 1, 1, 1), 0)
         for (start, end), codes in groups.items():
-            result.update(await stats.progress(session, codes, start, end, year_start, year_end))
+            if self.known_progress is None:
+                result.update(await stats.progress(session, codes, start, end, year_start, year_end))
+                continue
+            if len(self.known_progress) > KNOWN_BOUNDS:  # other quarters, other years: counted again if asked
+                self.known_progress.clear()
+            known = self.known_progress.setdefault((start, end, year_start, year_end), {})
+            if missing := [code for code in codes if code not in known]:
+                counted = await stats.progress(session, missing, start, end, year_start, year_end)
+                known.update({code: counted.get(code) for code in missing})
+            result.update({code: known[code] for code in codes if known[code] is not None})
         return result
 
 

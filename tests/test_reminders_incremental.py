@@ -179,6 +179,39 @@ async def test_a_reminder_hour_coming_re_plans_the_commune(app, clock):
     assert (await one_pass(app, service, at(2026, 12, 6, 14, 1))).communes == ()
 
 
+async def test_a_communes_progress_is_counted_again_only_once_its_cases_or_units_changed(app, clock, monkeypatch):
+    """A planning pass keeps each commune's counts (a morning at national size spent a third of its reading on
+    them); the change log says whose to count again."""
+    from storage import stats
+
+    people = await seeded_commune(app)
+    await add_member(app, "b1", role="secretary", commune=COMMUNE_B, village=None)
+    service = planning_service(app, clock)
+    counted: list[set[str]] = []
+    count = stats.progress
+
+    async def recorded(session, communes, *args, **kwargs):
+        counted.append(set(communes))
+        return await count(session, communes, *args, **kwargs)
+
+    monkeypatch.setattr(stats, "progress", recorded)
+    await one_pass(app, service, at(2026, 12, 6, 7, 59))  # the first pass counts every commune
+    assert set().union(*counted) == {COMMUNE_A, COMMUNE_B}
+    async with app.db.session() as session:  # the silent cadre's village sends its first case of the quarter
+        tay = (await session.exec(select(Unit).where(Unit.name == "Thôn Tây"))).one()
+        session.add(Case(code="NT-2026-00098", commune_code=COMMUNE_A, unit_id=tay.id, nominator_id=people["silent"],
+                         status="submitted", kind="ca_nhan", name="B", name_key="b", answers={},
+                         submitted_at=at(2026, 12, 6, 7, 59, 30), updated_at=at(2026, 12, 6, 7, 59, 30)))
+    counted.clear()
+    morning = await one_pass(app, service, at(2026, 12, 6, 8, 0))  # both communes' 14-day reminders
+    assert set(morning.communes) == {COMMUNE_A, COMMUNE_B}
+    assert counted and set().union(*counted) == {COMMUNE_A}  # Commune B's counts were kept
+    assert morning.added == 3  # both secretaries and the drafting cadre; the silent cadre's village has sent its case
+    async with app.db.session() as session:
+        nudged = (await session.exec(select(Outbox.person_id).where(Outbox.kind == "nudge"))).all()
+    assert people["silent"] not in nudged
+
+
 async def test_incremental_planning_gives_what_planning_everything_gives(app, clock):
     """Every three hours through a quarter's end, with changes along the way: after each incremental pass, every
     reminder that planning everything at that moment proposes is in the outbox."""
