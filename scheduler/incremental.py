@@ -8,6 +8,9 @@ reads, migration 0011): a commune, a province (its deadlines: every commune of i
 and provinces they belong to). Nothing due and nothing changed: one small query. The first pass after a start
 plans everything (the catch-up after downtime, as before: only the latest offset that is due). What the
 planner proposes is still filtered by the outbox's unique keys, so re-planning a commune is always harmless.
+What a pass read of each commune's progress and people is kept (`ReminderPlanner.keep_what_is_read`) until the
+change log names the commune (or the province, for its officials): a reminder morning plans every commune
+but reads again only what changed.
 
 Where the pass runs: `ProcessPlanning`, a spawned worker process of its own (like /thongke's charts; it exits
 when the bot dies), which reads the database and keeps the state. On PostgreSQL the worker also writes what it
@@ -44,6 +47,7 @@ CHUNK = 250  # rows written per unit of work on the bot's loop (a few millisecon
 WORKER_NICENESS = 10
 WORKER_CHUNK = 2000  # rows written per unit of work by the worker process (PostgreSQL; one statement each)
 FULL_SHARE = 0.3  # re-planning more than this share of the communes: read everything at once instead
+FULL_FROM = 200  # … and more than this many (a reminder morning): then what is kept is read only where it changed
 PEOPLE_CHUNK = 500
 
 
@@ -65,7 +69,7 @@ class IncrementalPlanner:
 
     def reset(self) -> None:
         """Forget everything: the next pass plans every commune."""
-        self.planner.keep_progress()  # each commune's counts, kept until the change log names the commune
+        self.planner.keep_what_is_read()  # progress and people, kept until the change log names them
         self.communes: dict[str, datetime] | None = None  # commune → the next moment to plan it again
         self.provinces: dict[str, datetime] = {}
         self.province_of: dict[str, str] = {}
@@ -80,12 +84,12 @@ class IncrementalPlanner:
         if self.communes is None:
             return self._full(await self.planner.plan_scope(session, now), consumed)
         communes, provinces = await self._changed(session, changes)
-        self.planner.forget_progress(communes)  # their cases or units may have changed: counted again
+        self.planner.forget(communes, provinces)  # what the log names is read again
         communes |= {code for code, moment in self.communes.items() if moment <= now}
         provinces |= {code for code, moment in self.provinces.items() if moment <= now}
         if not communes and not provinces:
             return iter(()), Pass(consumed, (), (), False)
-        if len(communes) > max(200, FULL_SHARE * len(self.communes)):
+        if len(communes) > max(FULL_FROM, FULL_SHARE * len(self.communes)):
             return self._full(await self.planner.plan_scope(session, now), consumed)
         scope = await self.planner.plan_scope(session, now, communes, provinces)
         for code in communes:

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -48,8 +49,6 @@ KINDS = (DEADLINE, NUDGE, DRAFT, OVERDUE, DIGEST)
 OPT_IN = {DIGEST}  # officials receive these only when they ask (and OVERDUE, for officials)
 OVERDUE_WINDOW = timedelta(days=7)
 
-
-KNOWN_BOUNDS = 8  # reporting periods whose progress a planner keeps (a quarter and its year: a few)
 
 @dataclass
 class Member:
@@ -115,15 +114,21 @@ class ReminderPlanner:
         # Progress already counted, by its bounds and commune (None: counted, nothing there), for a planner that
         # is told what changed (scheduler/incremental.py: `forget_progress`); None: counted afresh at each plan.
         self.known_progress: dict[tuple[datetime, ...], dict[str, stats.Progress | None]] | None = None
+        self.known_people: KnownPeople | None = None  # likewise the people's rows, for planning everything
 
-    def keep_progress(self) -> None:
-        """Keep what progress is counted, until `forget_progress` says a commune's cases or units changed."""
+    def keep_what_is_read(self) -> None:
+        """Keep the progress counted and the people read, until `forget` names what changed (scheduler/
+        incremental.py, from the change log); everything is read afresh once first."""
         self.known_progress = {}
+        self.known_people = KnownPeople()
 
-    def forget_progress(self, communes: Collection[str]) -> None:
+    def forget(self, communes: Collection[str], provinces: Collection[str]) -> None:
+        """These communes' cases, units or people, and these provinces' officials, may have changed."""
         for known in (self.known_progress or {}).values():
             for code in communes:
                 known.pop(code, None)
+        if self.known_people is not None:
+            self.known_people.forget(communes, provinces)
 
     # ---- entry point
     async def plan(self, session: AsyncSession, now: datetime) -> list[Message]:
@@ -135,7 +140,7 @@ class ReminderPlanner:
         """Plan every commune (None), or only these communes and the digests of these provinces' officials;
         with, for each, the next moment at which its plan may change if nothing else does (scheduler/
         incremental.py re-plans it then)."""
-        world = await load_world(session, years_around(now.date()), communes, provinces)
+        world = await load_world(session, years_around(now.date()), communes, provinces, known=self.known_people)
         periods: dict[str, tuple[datetime, Due, list[Due]]] = {}
         dues_of: dict[str, list[Due]] = {}
         for commune in world.communes.values():
@@ -388,8 +393,8 @@ class ReminderPlanner:
             if self.known_progress is None:
                 result.update(await stats.progress(session, codes, start, end, year_start, year_end))
                 continue
-            if len(self.known_progress) > KNOWN_BOUNDS:  # other quarters, other years: counted again if asked
-                self.known_progress.clear()
+            for bounds in [b for b in self.known_progress if b[2] != year_start]:  # a year past: not asked again
+                del self.known_progress[bounds]
             known = self.known_progress.setdefault((start, end, year_start, year_end), {})
             if missing := [code for code in codes if code not in known]:
                 counted = await stats.progress(session, missing, start, end, year_start, year_end)
@@ -399,11 +404,13 @@ class ReminderPlanner:
 
 
 async def load_world(session: AsyncSession, years: Collection[int] | None = None,
-                     only: Collection[str] | None = None, provinces: Collection[str] | None = None) -> World:
+                     only: Collection[str] | None = None, provinces: Collection[str] | None = None, *,
+                     known: KnownPeople | None = None) -> World:
     """Only the columns planning needs: loading 10,000 full rows as objects took most of a second.
 
     Everything (`only` None), or the communes `only` with their members, and the communes of `provinces` with
-    those provinces' officials (for their digests). Deadlines only of `years` (None: every year)."""
+    those provinces' officials (for their digests). Deadlines only of `years` (None: every year). `known`:
+    the people's rows kept from the last time everything was read, of which only what changed is read again."""
     people = (select(Membership.person_id, Membership.role, Membership.commune_code, Membership.province_code,
                      Membership.unit_id, Account.channel, Account.chat_id, Person.name, Unit.name)
               .join(Account, Account.person_id == Membership.person_id)
@@ -415,7 +422,7 @@ async def load_world(session: AsyncSession, years: Collection[int] | None = None
     everything = only is None
     only, provinces = set(only or ()), set(provinces or ())
     if everything:
-        rows = (await session.exec(people)).all()
+        rows = await known.rows(session, people) if known is not None else (await session.exec(people)).all()
         communes = {code: CommuneView(code, name, province) for code, name, province in (await session.exec(
             select(Commune.code, Commune.name, Commune.province_code))).all()}
     else:
@@ -466,6 +473,51 @@ async def load_world(session: AsyncSession, years: Collection[int] | None = None
                                                                    Deadline.province_code.in_(chunk)))).all()
     active = {code: c for code, c in communes.items() if c.members or c.province_code in province_officials}
     return World(active, deadlines, drafts, settings, province_officials)
+
+
+class KnownPeople:
+    """The people query's rows of the last time everything was read (at national size 80,000 rows, as long to
+    read as every commune's progress), by commune, and the province officials' by province; a commune or
+    province the change log named is read again at the next read of everything. Within a commune (a province)
+    the rows keep the query's order, which picks each person's account."""
+
+    def __init__(self) -> None:
+        self.by_commune: dict[str, list[Any]] | None = None  # None: never read
+        self.by_province: dict[str, list[Any]] = {}
+        self.stale_communes: set[str] = set()
+        self.stale_provinces: set[str] = set()
+
+    def forget(self, communes: Collection[str], provinces: Collection[str]) -> None:
+        self.stale_communes.update(communes)
+        self.stale_provinces.update(provinces)
+
+    async def rows(self, session: AsyncSession, people: Any) -> list[Any]:
+        if self.by_commune is None:
+            self.by_commune, self.by_province = {}, {}
+            self._file((await session.exec(people)).all())
+        else:
+            fresh: list[Any] = []
+            for chunk in _chunks(sorted(self.stale_communes)):
+                fresh += (await session.exec(people.where(Membership.commune_code.in_(chunk)))).all()
+            for chunk in _chunks(sorted(self.stale_provinces)):
+                fresh += (await session.exec(people.where(Membership.commune_code.is_(None),
+                                                          Membership.role == Role.OFFICIAL,
+                                                          Membership.province_code.in_(chunk)))).all()
+            for code in self.stale_communes:
+                self.by_commune.pop(code, None)
+            for province in self.stale_provinces:
+                self.by_province.pop(province, None)
+            self._file(fresh)
+        self.stale_communes.clear()
+        self.stale_provinces.clear()
+        return [row for rows in (*self.by_commune.values(), *self.by_province.values()) for row in rows]
+
+    def _file(self, rows: Iterable[Any]) -> None:
+        for row in rows:  # (person_id, role, commune_code, province_code, …): see load_world
+            if row[2]:
+                self.by_commune.setdefault(row[2], []).append(row)
+            elif row[1] == Role.OFFICIAL and row[3]:
+                self.by_province.setdefault(row[3], []).append(row)
 
 
 def _drafts(rows: Iterable[tuple[int, dict | None]]) -> dict[int, str]:

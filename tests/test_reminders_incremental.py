@@ -8,9 +8,11 @@ import asyncio
 import time
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import event, insert, update
 from sqlmodel import select
 
+from scheduler import incremental
 from scheduler.incremental import IncrementalPlanner, ProcessPlanning
 from scheduler.outbox import OutboxSender
 from scheduler.reminders import ReminderPlanner
@@ -212,9 +214,14 @@ async def test_a_communes_progress_is_counted_again_only_once_its_cases_or_units
     assert people["silent"] not in nudged
 
 
-async def test_incremental_planning_gives_what_planning_everything_gives(app, clock):
+@pytest.mark.parametrize("passes", ["incremental", "everything, from what is kept"])
+async def test_incremental_planning_gives_what_planning_everything_gives(app, clock, monkeypatch, passes):
     """Every three hours through a quarter's end, with changes along the way: after each incremental pass, every
-    reminder that planning everything at that moment proposes is in the outbox."""
+    reminder that planning everything at that moment proposes is in the outbox. Passes that plan everything
+    (a reminder morning at national size) read again only the people and progress the change log names."""
+    if passes != "incremental":
+        monkeypatch.setattr(incremental, "FULL_FROM", 0)
+        monkeypatch.setattr(incremental, "FULL_SHARE", 0.0)
     people = await seeded_commune(app)
     await add_member(app, "b1", role="secretary", commune=COMMUNE_B, village=None)
     service = planning_service(app, clock)
