@@ -112,7 +112,7 @@ class ReminderPlanner:
         self._moments: dict[tuple[date, int], datetime] = {}  # _at's answers: thousands of communes ask the same
         self._quiet_moves: dict[datetime, datetime] = {}
         # Progress already counted, by its bounds and commune (None: counted, nothing there), for a planner that
-        # is told what changed (scheduler/incremental.py: `forget_progress`); None: counted afresh at each plan.
+        # is told what changed (scheduler/incremental.py: `forget`); None: counted afresh at each plan.
         self.known_progress: dict[tuple[datetime, ...], dict[str, stats.Progress | None]] | None = None
         self.known_people: KnownPeople | None = None  # likewise the people's rows, for planning everything
 
