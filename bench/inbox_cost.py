@@ -44,8 +44,8 @@ async def measure(db: Database, count: int) -> dict[str, tuple[float, float]]:
     """Each step over `count` updates: (CPU µs per update, wall seconds)."""
     figures: dict[str, tuple[float, float]] = {}
     # What the intake writes (bot/intake.py): on PostgreSQL a group's rows, with the notice, in one statement alone.
-    store = inbox.STORE["sqlite"] if db.is_sqlite else inbox.STORE_TOLD
-    mark_replied_statement = inbox.MARK_REPLIED if db.is_sqlite else inbox.MARK_REPLIED_GROUP
+    dialect = "sqlite" if db.is_sqlite else "postgresql"
+    store, mark_replied_statement = inbox.STORE[dialect], inbox.MARK_REPLIED[dialect]
 
     async def timed(name: str, work) -> None:
         cpu, wall = time.process_time(), time.monotonic()

@@ -271,15 +271,13 @@ class GroupCommit:
         for statement, rows, _ in batch:
             by_statement.setdefault(statement, []).extend(rows)
         returned: dict[Executable | GroupStatement, list] = {}
-        if all(isinstance(statement, GroupStatement) for statement in by_statement):  # each one alone
-            async with self.db.alone() as connection:
-                for statement, rows in by_statement.items():
-                    result = await connection.execute(statement.statement, statement.params(rows))
-                    returned[statement] = result.all() if result.returns_rows else []
-            return returned
-        async with self.db.session() as session:
+        alone = all(isinstance(statement, GroupStatement) for statement in by_statement)  # each one by itself
+        async with self.db.alone() if alone else self.db.session() as executor:
             for statement, rows in by_statement.items():
-                result = await session.execute(statement, rows)
+                if isinstance(statement, GroupStatement):
+                    result = await executor.execute(statement.statement, statement.params(rows))
+                else:
+                    result = await executor.execute(statement, rows)
                 returned[statement] = result.all() if result.returns_rows else []
         return returned
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -53,12 +53,8 @@ def rows_of(received: Sequence[Received], now: datetime) -> list[dict[str, Any]]
                  payload=r.payload, received_at=now, replies=[]) for r in received]
 
 
-def _store(dialect) -> Any:
-    return (dialect.insert(_inbox).on_conflict_do_nothing(index_elements=["channel", "update_key"])
-            .returning(_inbox.c.id, _inbox.c.channel, _inbox.c.update_key))
-
-
-STORE = {"sqlite": _store(sqlite), "postgresql": _store(postgresql)}  # a redelivered update is stored once
+_STORE_SQLITE = (sqlite.insert(_inbox).on_conflict_do_nothing(index_elements=["channel", "update_key"])
+                 .returning(_inbox.c.id, _inbox.c.channel, _inbox.c.update_key))
 
 
 @dataclass(frozen=True)
@@ -101,7 +97,8 @@ def _store_told_params(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "notice": notice([(r["channel"], r["chat_id"]) for r in rows])}
 
 
-STORE_TOLD = GroupStatement(_STORE_TOLD, _store_told_params)
+# What the intake writes through its group commit, by database; a redelivered update is stored once.
+STORE = {"sqlite": _STORE_SQLITE, "postgresql": GroupStatement(_STORE_TOLD, _store_told_params)}
 NOTICE_LIMIT = 7000  # bytes: PostgreSQL takes notices up to 8000; a longer list of chats is left out
 
 
@@ -144,13 +141,15 @@ _MARK_HANDLED = (update(_inbox)
                  .values(handled_at=bindparam("now", type_=_inbox.c.handled_at.type),
                          replied_at=bindparam("replied", type_=_inbox.c.replied_at.type),
                          replies=bindparam("replies", type_=_inbox.c.replies.type)))
-MARK_REPLIED = (update(_inbox).where(_inbox.c.id == bindparam("row_id"))
-                .values(replied_at=bindparam("now", type_=_inbox.c.replied_at.type)))
-# PostgreSQL: a group's marks in one statement alone (see GroupStatement).
-MARK_REPLIED_GROUP = GroupStatement(
-    text("UPDATE inbox SET replied_at = CAST(m->>1 AS timestamptz) FROM json_array_elements(CAST(:marks AS json)) "
-         "AS m WHERE inbox.id = CAST(m->>0 AS bigint)"),
-    lambda marks: {"marks": json.dumps([[m["row_id"], m["now"].isoformat()] for m in marks])})
+# Replies marked sent, through a group commit, by database; on PostgreSQL a group's marks in one statement alone.
+MARK_REPLIED = {
+    "sqlite": update(_inbox).where(_inbox.c.id == bindparam("row_id"))
+    .values(replied_at=bindparam("now", type_=_inbox.c.replied_at.type)),
+    "postgresql": GroupStatement(
+        text("UPDATE inbox SET replied_at = CAST(m->>1 AS timestamptz) "
+             "FROM json_array_elements(CAST(:marks AS json)) AS m WHERE inbox.id = CAST(m->>0 AS bigint)"),
+        lambda marks: {"marks": json.dumps([[m["row_id"], m["now"].isoformat()] for m in marks])}),
+}
 
 
 async def open_updates(session: AsyncSession | AsyncConnection, channel: str, chat_id: str,

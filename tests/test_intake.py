@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from common.messages import t
 from storage import inbox, repo
+from storage.db import GroupCommit
 from storage.inbox import Received
 from storage.models import Case, CasePhoto, InboxUpdate
 from storage.repo import ConversationWrite
@@ -92,11 +93,11 @@ async def test_an_answer_and_its_inbox_row_are_written_together_or_not_at_all(ap
     """PostgreSQL saves an answer's conversation state and marks its row handled in one statement."""
     person_id = await add_member(app, "8207")
     now = app.core.clock.now()
+    await GroupCommit(app.db).write(inbox.STORE["postgresql"], inbox.rows_of([
+        Received("telegram", str(n), "8207", "message", {"update_id": n}) for n in (1, 2)], inbox.wall_clock()))
     async with app.db.session() as session:
         first = await repo.write_conversation(session, ConversationWrite(person_id, None, "nomination", {"a": 1}),
                                               now)
-        await session.execute(inbox.STORE["postgresql"], inbox.rows_of([
-            Received("telegram", str(n), "8207", "message", {"update_id": n}) for n in (1, 2)], inbox.wall_clock()))
         rows = (await session.exec(select(InboxUpdate.id).order_by(InboxUpdate.id))).all()
     answer = ConversationWrite(person_id, first, "nomination", {"a": 2})
     reply = [{"text": "ok"}]
@@ -116,8 +117,6 @@ async def test_an_answer_and_its_inbox_row_are_written_together_or_not_at_all(ap
 async def test_postgresql_stores_a_group_of_updates_with_its_notice_and_marks_a_group_sent_in_one_statement(app):
     from sqlalchemy import event
 
-    from storage.db import GroupCommit
-
     heard: list[str] = []
     async with app.db.engine.connect() as listening:
         driver = (await listening.get_raw_connection()).driver_connection
@@ -127,11 +126,11 @@ async def test_postgresql_stores_a_group_of_updates_with_its_notice_and_marks_a_
         writes, now = GroupCommit(app.db), inbox.wall_clock()
         rows = inbox.rows_of([Received("telegram", str(n), chat, "message", {"update_id": n, "text": "Xin chào"})
                               for n, chat in ((1, "31"), (2, "32"), (3, "31"))], now)
-        first, second = await asyncio.gather(writes.write(inbox.STORE_TOLD, rows[:2]),
-                                             writes.write(inbox.STORE_TOLD, rows[2:]))
+        first, second = await asyncio.gather(writes.write(inbox.STORE["postgresql"], rows[:2]),
+                                             writes.write(inbox.STORE["postgresql"], rows[2:]))
         assert len(statements) == 1  # the group, and its notice, in one statement alone (no BEGIN, no COMMIT)
         assert first == second and sorted(r.update_key for r in first) == ["1", "2", "3"]
-        assert await writes.write(inbox.STORE_TOLD, rows[:1]) == []  # a redelivery: stored once, nobody told
+        assert await writes.write(inbox.STORE["postgresql"], rows[:1]) == []  # a redelivery: stored once, nobody told
         await driver.execute(f"NOTIFY {inbox.NOTIFY_CHANNEL}, 'marker'")  # every notice before it has arrived
         await wait_until(lambda: heard[-1:] == ["marker"], what="the marker notice")
         assert [inbox.read_notice(h) for h in heard[:-1]] == [
@@ -144,7 +143,7 @@ async def test_postgresql_stores_a_group_of_updates_with_its_notice_and_marks_a_
 
         statements.clear()  # the replies sent, marked: one statement for the group too
         sent = [inbox.wall_clock() + timedelta(seconds=n) for n in range(2)]
-        await asyncio.gather(*(writes.write(inbox.MARK_REPLIED_GROUP, {"row_id": row.id, "now": at})
+        await asyncio.gather(*(writes.write(inbox.MARK_REPLIED["postgresql"], {"row_id": row.id, "now": at})
                                for row, at in zip(stored[:2], sent, strict=True)))
         assert len(statements) == 1
     async with app.db.session() as session:
