@@ -51,6 +51,7 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
@@ -600,7 +601,20 @@ class Run:
 
 def bot_env(server: BenchServer, **extra: str) -> dict[str, str]:
     return {**os.environ, "TELEGRAM_BOT_TOKEN": server.token, "TELEGRAM_API_URL": server.url,
-            "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT), "HTTP_PORT": "0", **extra}
+            "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT), "HTTP_PORT": "0", "DEADLINE_DATES": far_deadlines(),
+            **extra}
+
+
+def far_deadlines() -> str:
+    """Quarterly deadlines with none in the next two weeks: the bot runs on the real clock, and on a reminder day
+    it would remind the cadres just registered, whose scripts do not expect it (the figures would depend on the
+    date). The 20th of a quarter's last month, or its 1st when the 20th is near (a day's margin either side)."""
+    today = date.today()
+    for day in (20, 1):
+        dates = [date(year, month, day) for year in (today.year, today.year + 1) for month in (3, 6, 9, 12)]
+        if not any(-1 <= (due - today).days <= 15 for due in dates):
+            break
+    return ",".join(f"{day:02d}/{month:02d}" for month in (3, 6, 9, 12))
 
 
 async def measure_echo(args: argparse.Namespace, folder: Path) -> Run:
