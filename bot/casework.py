@@ -8,6 +8,7 @@ the nominator may withdraw a case that is not yet approved.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -128,16 +129,21 @@ async def tell_nominator(session: AsyncSession, case: Case, text: str, now: date
 async def tell_secretaries_new(session: AsyncSession, case: Case, now: datetime, *, resubmitted: bool = False) -> None:
     """At once for the first case; cases that follow within minutes join one digest, not a flood."""
     line = t("review.new_line" if not resubmitted else "review.resubmitted_line", code=case.code, name=case.name)
-    for account in await repo.secretary_accounts(session, [case.commune_code]):
-        if account.person_id == case.nominator_id:
-            continue
-        waiting, recent = await _digest_or_last_notice(session, account.person_id, now - DIGEST_WINDOW)
+    accounts = [account for account in await repo.secretary_accounts(session, [case.commune_code])
+                if account.person_id != case.nominator_id]
+    if not accounts:
+        return
+    notices = await _digests_or_last_notices(session, [account.person_id for account in accounts], now - DIGEST_WINDOW)
+    messages = []
+    for account in accounts:
+        waiting, recent = notices.get(account.person_id, (None, None))
         if waiting is not None and await _join_digest(session, waiting, line, case.id):
             continue
         due = recent + DIGEST_WINDOW if recent else now
-        await enqueue(session, [Message(f"{NEW_CASES}:{account.person_id}:{case.id}:{case.version}",
-                                        account.person_id, account.channel, account.chat_id, NEW_CASES,
-                                        _digest([line]), due, extra={"cases": [case.id]})], now)
+        messages.append(Message(f"{NEW_CASES}:{account.person_id}:{case.id}:{case.version}", account.person_id,
+                                account.channel, account.chat_id, NEW_CASES, _digest([line]), due,
+                                extra={"cases": [case.id]}))
+    await enqueue(session, messages, now)  # the secretaries' new notices in one statement
 
 
 def _digest(lines: list[str]) -> Reply:
@@ -156,24 +162,28 @@ async def current_digest(session: AsyncSession, payload: dict[str, Any]) -> Repl
     return _digest(lines) if lines else None
 
 
-def digest_lookup(person_id: int, since: datetime) -> Select:
-    """The person's waiting digest first, else their newest one sent since `since`."""
+def digest_lookup(person_ids: Collection[int], since: datetime) -> Select:
+    """These people's waiting digests and those sent since `since` (a few rows each), locked in id order."""
     return (select(Outbox).where(
         # The kind as a literal, so that PostgreSQL's generic plan of it still matches the index (ix_outbox_newcases).
-        Outbox.person_id == person_id, Outbox.kind == written_in(NEW_CASES),
+        Outbox.person_id.in_(person_ids), Outbox.kind == written_in(NEW_CASES),
         or_(Outbox.status == OutboxStatus.PENDING, and_(Outbox.status == OutboxStatus.SENT, Outbox.sent_at >= since)))
-        .order_by((Outbox.status == OutboxStatus.PENDING).desc(), Outbox.sent_at.desc()).limit(1)
-        .with_for_update())
+        .order_by(Outbox.id).with_for_update())
 
 
-async def _digest_or_last_notice(session: AsyncSession, person_id: int,
-                                 since: datetime) -> tuple[Outbox | None, datetime | None]:
-    """The person's digest still waiting to go (locked: two submissions must not overwrite each other), else
-    when their last one went, if since `since`: one look-up for both."""
-    newest = (await session.exec(digest_lookup(person_id, since))).first()
-    if newest is None:
-        return None, None
-    return (newest, None) if newest.status == OutboxStatus.PENDING else (None, newest.sent_at)
+async def _digests_or_last_notices(session: AsyncSession, person_ids: list[int],
+                                   since: datetime) -> dict[int, tuple[Outbox | None, datetime | None]]:
+    """By person: their digest still waiting to go (locked: two submissions must not overwrite each other), else
+    when their last one went, if since `since`. One look-up for all the secretaries of a commune."""
+    found: dict[int, tuple[Outbox | None, datetime | None]] = {}
+    for row in (await session.exec(digest_lookup(person_ids, since))).all():
+        waiting, recent = found.get(row.person_id, (None, None))
+        if row.status == OutboxStatus.PENDING:
+            waiting = row  # the newest, should there be two
+        elif recent is None or row.sent_at > recent:
+            recent = row.sent_at
+        found[row.person_id] = (waiting, recent)
+    return {person: (waiting, None if waiting else recent) for person, (waiting, recent) in found.items()}
 
 
 async def _join_digest(session: AsyncSession, waiting: Outbox, line: str, case_id: int) -> bool:

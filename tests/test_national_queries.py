@@ -63,10 +63,10 @@ async def test_a_secretarys_waiting_digest_is_found_from_its_own_small_index(app
     async with app.db.session() as session:
         await session.execute(insert(Outbox.__table__), rows)
         await session.execute(text("ANALYZE"))
-    plan = await _plan(app, casework.digest_lookup(person, now - timedelta(hours=1)), {}, generic=True)
+    plan = await _plan(app, casework.digest_lookup([person], now - timedelta(hours=1)), {}, generic=True)
     assert "ix_outbox_newcases" in plan, plan
     async with app.db.session() as session:
-        found = (await session.exec(casework.digest_lookup(person, now - timedelta(hours=1)))).first()
+        found = (await session.exec(casework.digest_lookup([person], now - timedelta(hours=1)))).first()
     assert found is not None and found.kind == "newcases"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -156,6 +156,38 @@ async def test_a_burst_of_new_cases_is_one_digest(app, world, clock):
     to_secretary = [text for _, chat_id, text in recorder if chat_id == "a3"]
     assert len(to_secretary) == 2  # the first at once; the next two together
     assert to_secretary[0].count("• NT-") == 1 and to_secretary[1].count("• NT-") == 2
+
+
+async def test_each_secretary_of_the_commune_is_told_as_their_own_notices_stand(app, world, clock):
+    """One has a digest still waiting: the case joins it; the other was told two minutes ago: theirs waits until
+    five minutes after that; a secretary of another commune hears nothing."""
+    people, case = world
+    second = await add_member(app, "a6", role="secretary", village=None)
+    now = clock.now()
+    line = t("review.new_line", code=case.code, name=case.name)
+    async with app.db.session() as session:
+        for person, status, sent_at in ((people["secretary_a"], "pending", None), (second, "sent", now - timedelta(minutes=2))):
+            session.add(Outbox(key=f"newcases:{person}:old", person_id=person, channel="telegram", chat_id="x",
+                               kind="newcases", payload={"text": t("review.new_title") + "\n" + line, "cases": [case.id]},
+                               status=status, due_at=now + timedelta(minutes=3), sent_at=sent_at, created_at=now))
+    chat = Chat(app.core, "a1")
+    from tests.chat import image_bytes
+    from tests.test_nomination import answer_until_photos
+
+    await answer_until_photos(chat)
+    await chat.photos(image_bytes("red"))
+    for text in ("xong", "bo qua", "co", "gui"):
+        await chat.say(text)
+    async with app.db.session() as session:
+        new = (await session.exec(select(Case).where(Case.id != case.id))).one()
+        rows = (await session.exec(select(Outbox).where(Outbox.kind == "newcases", Outbox.status == "pending")
+                                   .order_by(Outbox.id))).all()
+    waiting = {row.person_id: row for row in rows}
+    assert len(rows) == 2 and set(waiting) == {people["secretary_a"], second}
+    assert waiting[people["secretary_a"]].payload["cases"] == [case.id, new.id]
+    assert waiting[people["secretary_a"]].payload["text"].count("• NT-") == 2
+    assert waiting[second].payload["cases"] == [new.id]
+    assert waiting[second].due_at == now + timedelta(minutes=3)  # five minutes after the notice it was sent
 
 
 async def test_statistics_for_a_commune_and_a_province(app, world, clock):
