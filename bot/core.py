@@ -136,9 +136,8 @@ class Core:
         writes = request.conversation_writes
         if len(inbox_ids) == 1 and len(writes) == 1 and writes[0].seen is not None and writes[0].flow is not None \
                 and self.db.can_go_alone(request.session):
-            async with self.db.alone(redoable=True) as connection:
-                request.conversation_after = await repo.save_and_mark_handled(
-                    connection, writes[0], request.now, inbox_ids[0], replies, inbox.wall_clock())
+            request.conversation_after = await repo.save_and_mark_handled(
+                self.db.driver(redoable=True), writes[0], request.now, inbox_ids[0], replies, inbox.wall_clock())
             return
         if not await inbox.mark_handled(request.session, inbox_ids, replies, inbox.wall_clock()):
             raise _AlreadyHandled

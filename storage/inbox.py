@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, select, text, update
+from sqlalchemy import Row, bindparam, delete, func, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -82,19 +82,19 @@ def stored_rows(received: Sequence[Received], returned: Sequence[Row], now: date
 # PostgreSQL: a group of updates stored and the other processes told, in one statement alone. The notice goes
 # at its commit, never before the rows; called for each row stored with the same words, it is sent once (and
 # not at all when every update was a redelivery, stored already).
-_STORE_TOLD = text(
+_STORE_TOLD = (
     "WITH stored AS (INSERT INTO inbox (channel, update_key, chat_id, album, kind, payload, received_at, replies) "
     "SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->5, CAST(r->>6 AS timestamptz), CAST('[]' AS json) "
-    "FROM json_array_elements(CAST(:rows AS json)) AS r ON CONFLICT (channel, update_key) DO NOTHING "
+    "FROM json_array_elements(CAST($1 AS json)) AS r ON CONFLICT (channel, update_key) DO NOTHING "
     "RETURNING id, channel, update_key) "
-    f"SELECT id, channel, update_key, pg_notify('{NOTIFY_CHANNEL}', :notice) IS NULL AS told FROM stored")
+    f"SELECT id, channel, update_key, pg_notify('{NOTIFY_CHANNEL}', $2) IS NULL AS told FROM stored")
 
 
-def _store_told_params(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _store_told_params(rows: list[dict[str, Any]]) -> tuple[str, str]:
     document = [[r["channel"], r["update_key"], r["chat_id"], r["album"], r["kind"], r["payload"],
                  r["received_at"].isoformat()] for r in rows]
-    return {"rows": json.dumps(document, ensure_ascii=False, separators=(",", ":")),
-            "notice": notice([(r["channel"], r["chat_id"]) for r in rows])}
+    return (json.dumps(document, ensure_ascii=False, separators=(",", ":")),
+            notice([(r["channel"], r["chat_id"]) for r in rows]))
 
 
 # What the intake writes through its group commit, by database; a redelivered update is stored once.
@@ -146,9 +146,9 @@ MARK_REPLIED = {
     "sqlite": update(_inbox).where(_inbox.c.id == bindparam("row_id"))
     .values(replied_at=bindparam("now", type_=_inbox.c.replied_at.type)),
     "postgresql": GroupStatement(
-        text("UPDATE inbox SET replied_at = CAST(m->>1 AS timestamptz) "
-             "FROM json_array_elements(CAST(:marks AS json)) AS m WHERE inbox.id = CAST(m->>0 AS bigint)"),
-        lambda marks: {"marks": json.dumps([[m["row_id"], m["now"].isoformat()] for m in marks])}),
+        "UPDATE inbox SET replied_at = CAST(m->>1 AS timestamptz) "
+        "FROM json_array_elements(CAST($1 AS json)) AS m WHERE inbox.id = CAST(m->>0 AS bigint)",
+        lambda marks: (json.dumps([[m["row_id"], m["now"].isoformat()] for m in marks]),)),
 }
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, delete, exists, func, or_, update
+from sqlalchemy import bindparam, case, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.attributes import set_committed_value
@@ -18,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.text import fold, looks_alike
 from common.vocab import DEFAULT_MOVEMENTS
 from storage.communes import OfficialCommune
+from storage.db import HeldConnections
 from storage.models import (
     Account,
     Case,
@@ -27,7 +29,6 @@ from storage.models import (
     Commune,
     Conversation,
     Deadline,
-    InboxUpdate,
     Invite,
     LinkCode,
     Media,
@@ -327,7 +328,7 @@ async def write_conversation(target: AsyncSession | AsyncConnection, write: Conv
     return SavedConversation(conversation_id, write.person_id, write.flow, write.state, version, now)
 
 
-async def save_and_mark_handled(connection: AsyncConnection, write: ConversationWrite, now: datetime, row_id: int,
+async def save_and_mark_handled(held: HeldConnections, write: ConversationWrite, now: datetime, row_id: int,
                                 replies: list[dict], handled_at: datetime) -> SavedConversation:
     """PostgreSQL, alone: an answer's next conversation state and its inbox row marked handled (with the
     replies to send), in one statement, so one round trip instead of four (BEGIN, two UPDATEs, COMMIT).
@@ -335,10 +336,9 @@ async def save_and_mark_handled(connection: AsyncConnection, write: Conversation
     changed). A row someone marked first without touching the conversation (an error reply) keeps theirs."""
     seen = write.seen
     assert seen is not None and write.flow is not None
-    counts = (await connection.execute(_SAVE_AND_MARK, {
-        "conversation_id": seen.id, "seen_version": seen.version, "new_state": write.state,
-        "new_flow": write.flow, "new_version": seen.version + 1, "now": now, "row_id": row_id,
-        "replies": replies, "handled_at": handled_at, "replied_at": None if replies else handled_at})).one()
+    counts = (await held.fetch(_SAVE_AND_MARK, seen.id, seen.version, json.dumps(write.state), write.flow,
+                               seen.version + 1, now, row_id, handled_at, None if replies else handled_at,
+                               json.dumps(replies)))[0]
     if not counts.saved:
         raise StaleConversation
     if not counts.marked:
@@ -377,20 +377,14 @@ def _start_conversation(insert) -> Executable:
 
 
 _START_CONVERSATION = _per_dialect(_start_conversation)
-def _save_and_mark() -> Executable:
-    inbox = InboxUpdate.__table__
-    saved = _SAVE_CONVERSATION.returning(_conversations.c.id).cte("saved")
-    marked = (update(inbox)
-              .where(inbox.c.id == bindparam("row_id"), inbox.c.handled_at.is_(None), exists(select(saved.c.id)))
-              .values(handled_at=bindparam("handled_at", type_=inbox.c.handled_at.type),
-                      replied_at=bindparam("replied_at", type_=inbox.c.replied_at.type),
-                      replies=bindparam("replies", type_=inbox.c.replies.type))
-              .returning(inbox.c.id).cte("marked"))
-    return select(select(func.count()).select_from(saved).scalar_subquery().label("saved"),
-                  select(func.count()).select_from(marked).scalar_subquery().label("marked"))
-
-
-_SAVE_AND_MARK = _save_and_mark()
+# Sent by asyncpg itself (Database.driver): the conversation saved if still at the version seen, and then only
+# its inbox row marked handled, with the replies to send.
+_SAVE_AND_MARK = (
+    "WITH saved AS (UPDATE conversation SET state = CAST($3 AS json), flow = $4, version = $5, updated_at = $6 "
+    "WHERE id = $1 AND version = $2 RETURNING id), "
+    "marked AS (UPDATE inbox SET handled_at = $8, replied_at = $9, replies = CAST($10 AS json) "
+    "WHERE id = $7 AND handled_at IS NULL AND EXISTS (SELECT id FROM saved) RETURNING id) "
+    "SELECT (SELECT count(*) FROM saved) AS saved, (SELECT count(*) FROM marked) AS marked")
 _TOUCH_CONVERSATION = (update(_conversations).where(_conversations.c.person_id == bindparam("whose"))
                        .values(version=_conversations.c.version + 1))
 _END_CONVERSATION = delete(_conversations).where(_conversations.c.id == bindparam("conversation_id"),

@@ -212,3 +212,23 @@ async def test_only_work_that_can_be_redone_commits_without_waiting_for_the_disk
     assert await _names(settings) == ["Redone"]  # committed all the same
     async with app.db.session() as session:  # the default pool's connections were not changed
         assert (await session.exec(show)).scalar() == "on"
+    assert [r.synchronous_commit for r in await app.db.driver().fetch("SHOW synchronous_commit")] == ["on"]
+    assert [r.synchronous_commit for r in await app.db.driver(redoable=True).fetch("SHOW synchronous_commit")] == ["off"]
+
+
+async def test_a_held_connection_the_server_dropped_is_reported_lost_and_replaced(app):
+    """Database.driver: statements alone on connections kept checked out; one killed by the server (a restart, a
+    failover) fails as a lost connection (the caller handles the update again), and the next statement gets a
+    new connection."""
+    if app.db.is_sqlite:
+        pytest.skip("PostgreSQL's held connections")
+    held = app.db.driver()
+    first = (await held.fetch("SELECT pg_backend_pid() AS pid, $1::int + 1 AS next", 41))[0]
+    assert first.next == 42
+    async with app.db.alone() as connection:
+        await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first.pid})
+    with pytest.raises(Exception) as failed:
+        await held.fetch("SELECT 1 AS one")
+    assert storage.db.is_lost_connection(failed.value) and storage.db.is_unavailable(failed.value)
+    again = (await held.fetch("SELECT pg_backend_pid() AS pid"))[0]
+    assert again.pid != first.pid

@@ -101,12 +101,10 @@ async def test_an_answer_and_its_inbox_row_are_written_together_or_not_at_all(ap
         rows = (await session.exec(select(InboxUpdate.id).order_by(InboxUpdate.id))).all()
     answer = ConversationWrite(person_id, first, "nomination", {"a": 2})
     reply = [{"text": "ok"}]
-    async with app.db.alone() as connection:
-        saved = await repo.save_and_mark_handled(connection, answer, now, rows[0], reply, inbox.wall_clock())
+    saved = await repo.save_and_mark_handled(app.db.driver(), answer, now, rows[0], reply, inbox.wall_clock())
     assert saved.version == first.version + 1
     with pytest.raises(repo.StaleConversation):  # the same version again: nothing written
-        async with app.db.alone() as connection:
-            await repo.save_and_mark_handled(connection, answer, now, rows[1], reply, inbox.wall_clock())
+        await repo.save_and_mark_handled(app.db.driver(), answer, now, rows[1], reply, inbox.wall_clock())
     async with app.db.session() as session:
         marked = {r.id: (r.handled_at is not None, r.replies) for r in (await session.exec(select(InboxUpdate))).all()}
         state = (await repo.identity(session, "telegram", "8207"))[3].state
@@ -121,8 +119,16 @@ async def test_postgresql_stores_a_group_of_updates_with_its_notice_and_marks_a_
     async with app.db.engine.connect() as listening:
         driver = (await listening.get_raw_connection()).driver_connection
         await driver.add_listener(inbox.NOTIFY_CHANNEL, lambda *args: heard.append(args[-1]))
-        statements: list[str] = []
+        statements: list[str] = []  # through SQLAlchemy, or alone on a held connection (Database.driver)
         event.listen(app.db.engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        held = app.db.driver()
+        fetch = held.fetch
+
+        async def counted(sql, *args):
+            statements.append(sql)
+            return await fetch(sql, *args)
+
+        held.fetch = counted
         writes, now = GroupCommit(app.db), inbox.wall_clock()
         rows = inbox.rows_of([Received("telegram", str(n), chat, "message", {"update_id": n, "text": "Xin chào"})
                               for n, chat in ((1, "31"), (2, "32"), (3, "31"))], now)
@@ -166,7 +172,7 @@ async def test_a_stored_update_is_handled_in_units_of_work_that_can_be_redone(se
     nothing else may."""
     await add_member(app, "8203")
     asked: list[tuple[str, bool]] = []
-    session, alone = app.db.session, app.db.alone
+    session, alone, driver = app.db.session, app.db.alone, app.db.driver
 
     def spying(name, opened):
         def open_(**options):
@@ -176,9 +182,10 @@ async def test_a_stored_update_is_handled_in_units_of_work_that_can_be_redone(se
 
     monkeypatch.setattr(app.db, "session", spying("session", session))
     monkeypatch.setattr(app.db, "alone", spying("alone", alone))
+    monkeypatch.setattr(app.db, "driver", spying("driver", driver))
     server.send_text(8203, "/decu")
     await server.wait_for_messages(8203, 1)
     server.send_text(8203, "1")  # an answer: its one write goes alone on PostgreSQL
     await server.wait_for(lambda: sum(redoable for _, redoable in asked) >= 2, 10.0)  # one per update
     assert ("session", True) in asked
-    assert (("alone", True) in asked) == IS_POSTGRES
+    assert (("driver", True) in asked) == IS_POSTGRES  # alone, on a held connection
