@@ -44,8 +44,7 @@ async def measure(db: Database, count: int) -> dict[str, tuple[float, float]]:
     """Each step over `count` updates: (CPU µs per update, wall seconds)."""
     figures: dict[str, tuple[float, float]] = {}
     # What the intake writes (bot/intake.py): on PostgreSQL a group's rows, with the notice, in one statement alone.
-    dialect = "sqlite" if db.is_sqlite else "postgresql"
-    store, mark_replied_statement = inbox.STORE[dialect], inbox.MARK_REPLIED[dialect]
+    store, mark_replied_statement = inbox.STORE[db.dialect], inbox.MARK_REPLIED[db.dialect]
 
     async def timed(name: str, work) -> None:
         cpu, wall = time.process_time(), time.monotonic()

@@ -75,7 +75,7 @@ class Intake:
         self.db = db
         self.worker = worker
         self._writes = GroupCommit(db)
-        self._store = inbox.STORE["sqlite" if db.is_sqlite else "postgresql"]  # PostgreSQL: with the notice
+        self._store = inbox.STORE[db.dialect]  # PostgreSQL: with the notice
 
     async def receive(self, received: Sequence[Received]) -> None:
         """Store; raises if the database cannot take it (then the channel must not acknowledge)."""
@@ -117,7 +117,7 @@ class Worker:
         self._stopping = False
         # Replies marked sent in groups a moment apart: cheap, and a crash in that moment only resends them.
         self._marks = GroupCommit(db, gather=MARK_GATHER)
-        self._mark_replied = inbox.MARK_REPLIED["sqlite" if db.is_sqlite else "postgresql"]
+        self._mark_replied = inbox.MARK_REPLIED[db.dialect]
         self._marking: dict[ChatKey, set[asyncio.Task]] = {}
         # Rows whose replies this process sent: not owed again, whether or not their mark has landed yet (a
         # list of open rows read before it landed still holds them). Bounded: the oldest are long marked.

@@ -53,6 +53,7 @@ class Database:
         self.url = to_async_url(url)
         self.schema = schema
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
+        self.dialect = "sqlite" if self.is_sqlite else "postgresql"  # the key of statements kept by database
         # By kind of connections: "" the usual ones, the others of KINDS made at their first use.
         self._kinds: dict[str, tuple[AsyncEngine, async_sessionmaker[AsyncSession], AsyncEngine]] = {}
         self._held: dict[str, HeldConnections] = {}
@@ -116,14 +117,13 @@ class Database:
         return not self.is_sqlite and not session.in_transaction()
 
     @asynccontextmanager
-    async def alone(self, *, redoable: bool = False, generic_plans: bool = False) -> AsyncIterator[AsyncConnection]:
-        """A connection of its own, each statement committed by itself (see can_go_alone; `redoable`: see
-        session). `generic_plans` (PostgreSQL): its statements are planned once, without their values, for a
-        statement run all the time whose plan does not depend on them (the sender's claim: PostgreSQL planned
-        each of its first five runs on a connection with its values, 4-6 ms each in a morning's burst, against
-        2 ms with the generic plan)."""
-        kind = "redoable" if redoable else "generic" if generic_plans else ""
-        engine = self._of_kind(kind)[2] if kind and not self.is_sqlite else self._autocommit
+    async def alone(self, *, generic_plans: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection of its own, each statement committed by itself (see can_go_alone; an update's own
+        statements go alone through `driver`). `generic_plans` (PostgreSQL): its statements are planned once,
+        without their values, for a statement run all the time whose plan does not depend on them (the sender's
+        claim: PostgreSQL planned each of its first five runs on a connection with its values, 4-6 ms each in a
+        morning's burst, against 2 ms with the generic plan)."""
+        engine = self._of_kind("generic")[2] if generic_plans and not self.is_sqlite else self._autocommit
         async with engine.connect() as connection:
             yield connection
 

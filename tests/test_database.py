@@ -207,8 +207,6 @@ async def test_only_work_that_can_be_redone_commits_without_waiting_for_the_disk
     async with app.db.session(redoable=True) as session:
         assert (await session.exec(show)).scalar() == "off"
         await session.exec(text("INSERT INTO person (name, created_at) VALUES ('Redone', '2026-12-01')"))
-    async with app.db.alone(redoable=True) as connection:
-        assert (await connection.execute(show)).scalar() == "off"
     assert await _names(settings) == ["Redone"]  # committed all the same
     async with app.db.session() as session:  # the default pool's connections were not changed
         assert (await session.exec(show)).scalar() == "on"
