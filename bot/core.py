@@ -132,12 +132,14 @@ class Core:
 
     async def _mark_handled(self, request: Request, inbox_ids: tuple[int, ...], replies: list[dict]) -> None:
         """The stored update marked handled, with its replies, in the unit of work that had its effects. An
-        answer whose only write is its conversation's next state (most are) goes as one statement, alone."""
+        answer whose only write is its conversation's next state (most are) goes on the driver, without the
+        session (on PostgreSQL as one statement, alone)."""
         writes = request.conversation_writes
         if len(inbox_ids) == 1 and len(writes) == 1 and writes[0].seen is not None and writes[0].flow is not None \
-                and self.db.can_go_alone(request.session):
+                and not request.session.in_transaction():  # nothing else written: the driver's statements suffice
             request.conversation_after = await repo.save_and_mark_handled(
-                self.db.driver(redoable=True), writes[0], request.now, inbox_ids[0], replies, inbox.wall_clock())
+                self.db.driver(redoable=True, in_turn=True), writes[0], request.now, inbox_ids[0], replies,
+                inbox.wall_clock())
             return
         if not await inbox.mark_handled(request.session, inbox_ids, replies, inbox.wall_clock()):
             raise _AlreadyHandled

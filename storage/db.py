@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ class Database:
         # By kind of connections: "" the usual ones, the others of KINDS made at their first use.
         self._kinds: dict[str, tuple[AsyncEngine, async_sessionmaker[AsyncSession], AsyncEngine]] = {}
         self._held: dict[str, HeldConnections] = {}
+        self._inline: InlineStatements | None = None  # SQLite's driver() (made at its first use)
         self.engine, self._sessions, self._autocommit = self._of_kind("")
         self._sqlite_lock = asyncio.Lock()
         self._checkpoints: threading.Thread | None = None
@@ -127,10 +129,16 @@ class Database:
         async with engine.connect() as connection:
             yield connection
 
-    def driver(self, *, redoable: bool = False) -> HeldConnections:
-        """PostgreSQL: statements alone on connections kept checked out, run by asyncpg itself. For the few
-        statements of every update (its store, its answer, its replies marked sent), where SQLAlchemy's check-out
-        and execution cost the bot about 200 µs of CPU a statement, and asyncpg on a held connection about 40."""
+    def driver(self, *, redoable: bool = False, in_turn: bool = False) -> HeldConnections | InlineStatements:
+        """The few statements of every update (its store, its answer, its replies marked sent), run by the
+        database's driver itself, where SQLAlchemy's check-out and execution cost the bot about 200 µs of CPU a
+        statement. PostgreSQL: statements alone on connections kept checked out, run by asyncpg (about 40 µs).
+        SQLite: on a connection kept checked out, run by sqlite3; `in_turn`: the caller holds this process's
+        SQLite turn already (a unit of work), else each statement takes it."""
+        if self.is_sqlite:
+            if self._inline is None:
+                self._inline = InlineStatements(self.engine, self._sqlite_lock)
+            return self._inline.in_turn if in_turn else self._inline
         kind = "held-redoable" if redoable else "held"
         if kind not in self._held:
             self._held[kind] = HeldConnections(self._of_kind(kind)[0], KINDS[kind][1])
@@ -220,6 +228,9 @@ class Database:
         for held in self._held.values():
             await held.close()
         self._held.clear()
+        if self._inline is not None:
+            await self._inline.close()
+            self._inline = None
         for kind, (engine, _, _) in list(self._kinds.items()):
             await engine.dispose()
             if kind:  # made again at their next use
@@ -230,6 +241,8 @@ class HeldConnections:
     """A few PostgreSQL connections kept checked out, each statement sent alone by asyncpg (autocommit) with
     its parameters in order (`$1`…; JSON as text). A connection that fails in any way is dropped, and a lost one
     is reported as SQLAlchemy reports it (`is_lost_connection`), so callers retry as they do."""
+
+    dialect = "postgresql"
 
     def __init__(self, engine: AsyncEngine, size: int) -> None:
         self.engine = engine
@@ -288,12 +301,78 @@ def _lost_by_driver(error: Exception) -> bool:
         and not isinstance(error, asyncpg.exceptions.QueryCanceledError)  # a timeout: the connection is fine
 
 
+class InlineStatements:
+    """SQLite's driver(): statements run by sqlite3 itself on a connection of the engine kept checked out (its
+    pragmas set, on the loop's thread like every SQLite call here, see sqlite_inline.py), parameters in order
+    (`?1`…; times as sqlite_time, JSON as text). Each statement commits by itself; `transaction` groups several.
+    Errors come as SQLAlchemy's (OperationalError "database is locked", …), so callers handle them as they do."""
+
+    dialect = "sqlite"
+
+    def __init__(self, engine: AsyncEngine, turn: asyncio.Lock, shared: InlineStatements | None = None) -> None:
+        self.engine = engine
+        self._turn = turn
+        self._shared = shared or self  # who holds the connection
+        self._held: tuple[AsyncConnection, sqlite3.Connection] | None = None
+        # The same connection, for callers that hold this process's turn already (a unit of work).
+        self.in_turn = self if shared else InlineStatements(engine, turn, self)
+        self._taking = turn if shared is None else contextlib.nullcontext()
+
+    async def fetch(self, sql: str, *args: Any) -> list:
+        async with self.transaction(begin="") as run:
+            return run(sql, *args)
+
+    @asynccontextmanager
+    async def transaction(self, begin: str = "BEGIN IMMEDIATE") -> AsyncIterator[Callable[..., list]]:
+        """`run(sql, *args)` → rows, all committed together when the block ends, rolled back on an error."""
+        async with self._taking:
+            connection = await self._shared._connection()
+            try:
+                if begin:
+                    _run_inline(connection, begin)
+                yield partial(_run_inline, connection)
+                if connection.in_transaction:
+                    _run_inline(connection, "COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.rollback()
+                raise
+
+    async def _connection(self) -> sqlite3.Connection:
+        if self._held is None:
+            connection = await self.engine.connect()
+            self._held = connection, (await connection.get_raw_connection()).driver_connection.sqlite
+        return self._held[1]
+
+    async def close(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            await held[0].close()
+
+
+def _run_inline(connection: sqlite3.Connection, sql: str, *args: Any) -> list:
+    try:
+        cursor = connection.execute(sql, args)
+        try:
+            records = cursor.fetchall()
+        finally:
+            cursor.close()
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(sql, args, error, sqlite3.Error) from error
+    return [_row_type(tuple(d[0] for d in cursor.description))(*r) for r in records] if records else []
+
+
+def sqlite_time(value: datetime) -> str:
+    """An aware time as SQLAlchemy keeps it in SQLite (storage/models.py UTCDateTime): UTC, no zone."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 @dataclass(frozen=True, eq=False)
 class GroupStatement:
-    """A PostgreSQL write that takes a whole group's rows as one set of parameters (`params` makes them, in the
-    order of the placeholders $1, $2…): the group goes as one statement alone on a held connection
-    (Database.driver), one round trip, not BEGIN, the statement for each row, and COMMIT. On loopback each round
-    trip costs the bot about as much CPU as the statement itself."""
+    """A write that takes a whole group's rows as one set of parameters (`params` makes them, in the order of
+    the placeholders): the group goes as one statement on the driver (Database.driver), not the statement for
+    each row. On PostgreSQL it goes alone: one round trip, not BEGIN, a statement a row, and COMMIT (on loopback
+    each round trip costs the bot about as much CPU as the statement itself)."""
 
     sql: str
     params: Callable[[list[dict[str, Any]]], tuple]

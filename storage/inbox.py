@@ -19,11 +19,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, select, update
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import GroupStatement
+from storage.db import GroupStatement, sqlite_time
 from storage.models import InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -52,9 +51,6 @@ def rows_of(received: Sequence[Received], now: datetime) -> list[dict[str, Any]]
     return [dict(channel=r.channel, update_key=r.update_key, chat_id=r.chat_id, album=r.album, kind=r.kind,
                  payload=r.payload, received_at=now, replies=[]) for r in received]
 
-
-_STORE_SQLITE = (sqlite.insert(_inbox).on_conflict_do_nothing(index_elements=["channel", "update_key"])
-                 .returning(_inbox.c.id, _inbox.c.channel, _inbox.c.update_key))
 
 
 @dataclass(frozen=True)
@@ -90,15 +86,27 @@ _STORE_TOLD = (
     f"SELECT id, channel, update_key, pg_notify('{NOTIFY_CHANNEL}', $2) IS NULL AS told FROM stored")
 
 
-def _store_told_params(rows: list[dict[str, Any]]) -> tuple[str, str]:
+# SQLite: a group of updates in one statement too, run by sqlite3 itself (Database.driver).
+_STORE_SQLITE = (
+    "INSERT INTO inbox (channel, update_key, chat_id, album, kind, payload, received_at, replies) "
+    "SELECT r.value->>0, r.value->>1, r.value->>2, r.value->>3, r.value->>4, r.value->5, r.value->>6, '[]' "
+    "FROM json_each(?1) AS r WHERE true ORDER BY r.key ON CONFLICT (channel, update_key) DO NOTHING "
+    "RETURNING id, channel, update_key")
+
+
+def _group_document(rows: list[dict[str, Any]], time_text: Callable[[datetime], str]) -> str:
     document = [[r["channel"], r["update_key"], r["chat_id"], r["album"], r["kind"], r["payload"],
-                 r["received_at"].isoformat()] for r in rows]
-    return (json.dumps(document, ensure_ascii=False, separators=(",", ":")),
-            notice([(r["channel"], r["chat_id"]) for r in rows]))
+                 time_text(r["received_at"])] for r in rows]
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+def _store_told_params(rows: list[dict[str, Any]]) -> tuple[str, str]:
+    return _group_document(rows, datetime.isoformat), notice([(r["channel"], r["chat_id"]) for r in rows])
 
 
 # What the intake writes through its group commit, by database; a redelivered update is stored once.
-STORE = {"sqlite": _STORE_SQLITE, "postgresql": GroupStatement(_STORE_TOLD, _store_told_params)}
+STORE = {"sqlite": GroupStatement(_STORE_SQLITE, lambda rows: (_group_document(rows, sqlite_time),)),
+         "postgresql": GroupStatement(_STORE_TOLD, _store_told_params)}
 NOTICE_LIMIT = 7000  # bytes: PostgreSQL takes notices up to 8000; a longer list of chats is left out
 
 
@@ -141,10 +149,11 @@ _MARK_HANDLED = (update(_inbox)
                  .values(handled_at=bindparam("now", type_=_inbox.c.handled_at.type),
                          replied_at=bindparam("replied", type_=_inbox.c.replied_at.type),
                          replies=bindparam("replies", type_=_inbox.c.replies.type)))
-# Replies marked sent, through a group commit, by database; on PostgreSQL a group's marks in one statement alone.
+# Replies marked sent, through a group commit, by database: a group's marks in one statement (Database.driver).
 MARK_REPLIED = {
-    "sqlite": update(_inbox).where(_inbox.c.id == bindparam("row_id"))
-    .values(replied_at=bindparam("now", type_=_inbox.c.replied_at.type)),
+    "sqlite": GroupStatement(
+        "UPDATE inbox SET replied_at = m.value->>1 FROM json_each(?1) AS m WHERE inbox.id = m.value->>0",
+        lambda marks: (json.dumps([[m["row_id"], sqlite_time(m["now"])] for m in marks]),)),
     "postgresql": GroupStatement(
         "UPDATE inbox SET replied_at = CAST(m->>1 AS timestamptz) "
         "FROM json_array_elements(CAST($1 AS json)) AS m WHERE inbox.id = CAST(m->>0 AS bigint)",

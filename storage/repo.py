@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.text import fold, looks_alike
 from common.vocab import DEFAULT_MOVEMENTS
 from storage.communes import OfficialCommune
-from storage.db import HeldConnections
+from storage.db import HeldConnections, InlineStatements, sqlite_time
 from storage.models import (
     Account,
     Case,
@@ -328,20 +328,30 @@ async def write_conversation(target: AsyncSession | AsyncConnection, write: Conv
     return SavedConversation(conversation_id, write.person_id, write.flow, write.state, version, now)
 
 
-async def save_and_mark_handled(held: HeldConnections, write: ConversationWrite, now: datetime, row_id: int,
-                                replies: list[dict], handled_at: datetime) -> SavedConversation:
-    """PostgreSQL, alone: an answer's next conversation state and its inbox row marked handled (with the
-    replies to send), in one statement, so one round trip instead of four (BEGIN, two UPDATEs, COMMIT).
-    The row is marked only if the conversation was saved; StaleConversation if it was not (nothing
-    changed). A row someone marked first without touching the conversation (an error reply) keeps theirs."""
+async def save_and_mark_handled(driver: HeldConnections | InlineStatements, write: ConversationWrite,
+                                now: datetime, row_id: int, replies: list[dict],
+                                handled_at: datetime) -> SavedConversation:
+    """An answer's next conversation state and its inbox row marked handled (with the replies to send),
+    together, on the database's driver (Database.driver): on PostgreSQL in one statement alone, one round trip
+    instead of four (BEGIN, two UPDATEs, COMMIT). The row is marked only if the conversation was saved;
+    StaleConversation if it was not (nothing changed). A row someone marked first without touching the
+    conversation (an error reply) keeps theirs."""
     seen = write.seen
     assert seen is not None and write.flow is not None
-    counts = (await held.fetch(_SAVE_AND_MARK, seen.id, seen.version, json.dumps(write.state), write.flow,
-                               seen.version + 1, now, row_id, handled_at, None if replies else handled_at,
-                               json.dumps(replies)))[0]
-    if not counts.saved:
-        raise StaleConversation
-    if not counts.marked:
+    state, replied = json.dumps(write.state), None if replies else handled_at
+    if driver.dialect == "sqlite":
+        async with driver.transaction() as run:
+            if not run(_SAVE_SQLITE, seen.id, seen.version, state, write.flow, seen.version + 1, sqlite_time(now)):
+                raise StaleConversation
+            marked = run(_MARK_SQLITE, row_id, sqlite_time(handled_at),
+                         None if replied is None else sqlite_time(replied), json.dumps(replies))
+    else:
+        marked = (await driver.fetch(_SAVE_AND_MARK, seen.id, seen.version, state, write.flow, seen.version + 1,
+                                     now, row_id, handled_at, replied, json.dumps(replies)))[0]
+        if not marked.saved:
+            raise StaleConversation
+        marked = marked.marked
+    if not marked:
         log.warning("inbox row %s was marked handled before this answer was saved", row_id)
     return SavedConversation(seen.id, write.person_id, write.flow, write.state, seen.version + 1, now)
 
@@ -385,6 +395,10 @@ _SAVE_AND_MARK = (
     "marked AS (UPDATE inbox SET handled_at = $8, replied_at = $9, replies = CAST($10 AS json) "
     "WHERE id = $7 AND handled_at IS NULL AND EXISTS (SELECT id FROM saved) RETURNING id) "
     "SELECT (SELECT count(*) FROM saved) AS saved, (SELECT count(*) FROM marked) AS marked")
+_SAVE_SQLITE = ("UPDATE conversation SET state = ?3, flow = ?4, version = ?5, updated_at = ?6 "
+                "WHERE id = ?1 AND version = ?2 RETURNING id")
+_MARK_SQLITE = ("UPDATE inbox SET handled_at = ?2, replied_at = ?3, replies = ?4 "
+                "WHERE id = ?1 AND handled_at IS NULL RETURNING id")
 _TOUCH_CONVERSATION = (update(_conversations).where(_conversations.c.person_id == bindparam("whose"))
                        .values(version=_conversations.c.version + 1))
 _END_CONVERSATION = delete(_conversations).where(_conversations.c.id == bindparam("conversation_id"),

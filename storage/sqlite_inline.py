@@ -49,6 +49,11 @@ class InlineConnection(aiosqlite.Connection):
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
 
+    @property
+    def sqlite(self) -> sqlite3.Connection | None:
+        """The sqlite3 connection itself (Database.driver runs statements on it without SQLAlchemy)."""
+        return self._connection
+
     def stop(self) -> None:
         self._running = False
         if self._connection is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 import pytest
@@ -88,12 +89,12 @@ async def test_an_update_that_is_not_for_the_bot_is_acknowledged_and_forgotten(s
     assert chats == ["8206"]
 
 
-@pytest.mark.skipif(not IS_POSTGRES, reason="the one-statement path is PostgreSQL's")
 async def test_an_answer_and_its_inbox_row_are_written_together_or_not_at_all(app):
-    """PostgreSQL saves an answer's conversation state and marks its row handled in one statement."""
+    """An answer's conversation state is saved and its row marked handled together, on the driver (PostgreSQL:
+    one statement; SQLite: one transaction)."""
     person_id = await add_member(app, "8207")
     now = app.core.clock.now()
-    await GroupCommit(app.db).write(inbox.STORE["postgresql"], inbox.rows_of([
+    await GroupCommit(app.db).write(inbox.STORE[app.db.dialect], inbox.rows_of([
         Received("telegram", str(n), "8207", "message", {"update_id": n}) for n in (1, 2)], inbox.wall_clock()))
     async with app.db.session() as session:
         first = await repo.write_conversation(session, ConversationWrite(person_id, None, "nomination", {"a": 1}),
@@ -111,15 +112,18 @@ async def test_an_answer_and_its_inbox_row_are_written_together_or_not_at_all(ap
     assert marked == {rows[0]: (True, reply), rows[1]: (False, [])} and state == {"a": 2}
 
 
-@pytest.mark.skipif(not IS_POSTGRES, reason="the one-statement store is PostgreSQL's")
-async def test_postgresql_stores_a_group_of_updates_with_its_notice_and_marks_a_group_sent_in_one_statement(app):
+async def test_a_group_of_updates_is_stored_and_a_group_marked_sent_in_one_statement_each(app):
+    """On the driver (Database.driver), not SQLAlchemy; on PostgreSQL the store tells the other processes too,
+    with one notice for the group. What the driver writes reads back through SQLAlchemy as it was given."""
     from sqlalchemy import event
 
     heard: list[str] = []
-    async with app.db.engine.connect() as listening:
-        driver = (await listening.get_raw_connection()).driver_connection
-        await driver.add_listener(inbox.NOTIFY_CHANNEL, lambda *args: heard.append(args[-1]))
-        statements: list[str] = []  # through SQLAlchemy, or alone on a held connection (Database.driver)
+    async with contextlib.AsyncExitStack() as stack:
+        if IS_POSTGRES:
+            listening = await stack.enter_async_context(app.db.engine.connect())
+            listener = (await listening.get_raw_connection()).driver_connection
+            await listener.add_listener(inbox.NOTIFY_CHANNEL, lambda *args: heard.append(args[-1]))
+        statements: list[str] = []  # through SQLAlchemy, or on the driver
         event.listen(app.db.engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
         held = app.db.driver()
         fetch = held.fetch
@@ -129,19 +133,19 @@ async def test_postgresql_stores_a_group_of_updates_with_its_notice_and_marks_a_
             return await fetch(sql, *args)
 
         held.fetch = counted
-        writes, now = GroupCommit(app.db), inbox.wall_clock()
+        store, writes, now = inbox.STORE[app.db.dialect], GroupCommit(app.db), inbox.wall_clock()
         rows = inbox.rows_of([Received("telegram", str(n), chat, "message", {"update_id": n, "text": "Xin chào"})
                               for n, chat in ((1, "31"), (2, "32"), (3, "31"))], now)
-        first, second = await asyncio.gather(writes.write(inbox.STORE["postgresql"], rows[:2]),
-                                             writes.write(inbox.STORE["postgresql"], rows[2:]))
-        assert len(statements) == 1  # the group, and its notice, in one statement alone (no BEGIN, no COMMIT)
+        first, second = await asyncio.gather(writes.write(store, rows[:2]), writes.write(store, rows[2:]))
+        assert len(statements) == 1  # the group (and its notice) in one statement (on PostgreSQL alone)
         assert first == second and sorted(r.update_key for r in first) == ["1", "2", "3"]
-        assert await writes.write(inbox.STORE["postgresql"], rows[:1]) == []  # a redelivery: stored once, nobody told
-        await driver.execute(f"NOTIFY {inbox.NOTIFY_CHANNEL}, 'marker'")  # every notice before it has arrived
-        await wait_until(lambda: heard[-1:] == ["marker"], what="the marker notice")
-        assert [inbox.read_notice(h) for h in heard[:-1]] == [
-            (inbox.process_name(), [("telegram", "31"), ("telegram", "32")])]  # once for the group
-        await listening.invalidate()
+        assert await writes.write(store, rows[:1]) == []  # a redelivery: stored once, nobody told
+        if IS_POSTGRES:
+            await listener.execute(f"NOTIFY {inbox.NOTIFY_CHANNEL}, 'marker'")  # every notice before it has arrived
+            await wait_until(lambda: heard[-1:] == ["marker"], what="the marker notice")
+            assert [inbox.read_notice(h) for h in heard[:-1]] == [
+                (inbox.process_name(), [("telegram", "31"), ("telegram", "32")])]  # once for the group
+            await listening.invalidate()
         async with app.db.session() as session:
             stored = (await session.exec(select(InboxUpdate).order_by(InboxUpdate.id))).all()
         assert [(r.update_key, r.chat_id, r.payload["text"], r.received_at, r.replies) for r in stored] == [
@@ -149,7 +153,7 @@ async def test_postgresql_stores_a_group_of_updates_with_its_notice_and_marks_a_
 
         statements.clear()  # the replies sent, marked: one statement for the group too
         sent = [inbox.wall_clock() + timedelta(seconds=n) for n in range(2)]
-        await asyncio.gather(*(writes.write(inbox.MARK_REPLIED["postgresql"], {"row_id": row.id, "now": at})
+        await asyncio.gather(*(writes.write(inbox.MARK_REPLIED[app.db.dialect], {"row_id": row.id, "now": at})
                                for row, at in zip(stored[:2], sent, strict=True)))
         assert len(statements) == 1
     async with app.db.session() as session:
@@ -185,7 +189,7 @@ async def test_a_stored_update_is_handled_in_units_of_work_that_can_be_redone(se
     monkeypatch.setattr(app.db, "driver", spying("driver", driver))
     server.send_text(8203, "/decu")
     await server.wait_for_messages(8203, 1)
-    server.send_text(8203, "1")  # an answer: its one write goes alone on PostgreSQL
+    server.send_text(8203, "1")  # an answer: its one write goes on the driver (on PostgreSQL alone)
     await server.wait_for(lambda: sum(redoable for _, redoable in asked) >= 2, 10.0)  # one per update
     assert ("session", True) in asked
-    assert (("driver", True) in asked) == IS_POSTGRES  # alone, on a held connection
+    assert ("driver", True) in asked
