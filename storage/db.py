@@ -105,9 +105,17 @@ class Database:
         Units of work are short (nothing waits on the network inside one) and never nested.
         """
         sessions = self._of_kind("redoable")[1] if redoable and not self.is_sqlite else self._sessions
-        async with self._sqlite_turn(), sessions() as session:  # begins at its first statement
-            yield session
-            await session.commit()  # not reached on an error: closing the session rolls back
+        async with self._sqlite_turn():
+            session = sessions()  # begins at its first statement
+            try:
+                yield session
+                if session.in_transaction() or session.new or session.dirty or session.deleted:
+                    await session.commit()  # not reached on an error: closing the session rolls back
+            finally:
+                if session.in_transaction():
+                    await session.close()
+                else:  # nothing begun, or committed: no connection to give back, no I/O to await
+                    session.sync_session.close()
 
     def can_go_alone(self, session: AsyncSession) -> bool:
         """PostgreSQL, a unit of work that has run nothing yet: its one statement may go alone.

@@ -6,13 +6,16 @@ import asyncio
 import sqlite3
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
 import storage.db
 from storage.db import POOL_SIZE, Database
+from storage.models import Person
 from storage.sqlite_inline import InlineConnection
 
 
@@ -178,6 +181,35 @@ async def test_a_unit_of_work_commits_when_it_ends_and_rolls_back_on_an_error(ap
     async with app.db.session() as session:  # the connection went back clean: the next one works
         await session.exec(text("INSERT INTO person (name, created_at) VALUES ('Next', '2026-12-01')"))
     assert await _names(settings) == ["Kept", "Next"]
+
+    async with app.db.session() as session:  # only added, no statement run yet: written when it ends
+        session.add(Person(name="Added", created_at=datetime(2026, 12, 1, tzinfo=UTC)))
+    assert await _names(settings) == ["Kept", "Next", "Added"]
+
+
+async def test_sqlite_driver_statements_take_this_process_turn_unless_the_caller_holds_it(app):
+    """SQLite's driver (sqlite3 itself, without SQLAlchemy) never writes beside a unit of work of this process;
+    its errors are SQLAlchemy's, and a transaction of several statements commits all or nothing."""
+    if not app.db.is_sqlite:
+        pytest.skip("SQLite's driver")
+    alone, in_turn = app.db.driver(), app.db.driver(in_turn=True)
+    async with app.db.session():  # holds the turn
+        waiting = asyncio.create_task(alone.fetch("SELECT 1 AS one"))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not waiting.done()
+        assert await asyncio.wait_for(in_turn.fetch("SELECT ?1 + 1 AS two", 1), 5) == [(2,)]
+    assert [row.one for row in await asyncio.wait_for(waiting, 5)] == [1]
+
+    with pytest.raises(OperationalError):
+        await alone.fetch("SELECT nothing_here")
+    with pytest.raises(_Boom):
+        async with alone.transaction() as run:
+            run("INSERT INTO person (name, created_at) VALUES ('Lost', '2026-12-01')")
+            raise _Boom
+    async with alone.transaction() as run:
+        run("INSERT INTO person (name, created_at) VALUES ('Kept', '2026-12-01')")
+    assert [row.name for row in await alone.fetch("SELECT name FROM person")] == ["Kept"]
 
 
 async def test_a_burst_of_work_reuses_the_pool_s_connections(app):
