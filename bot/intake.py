@@ -313,10 +313,12 @@ class Worker:
                 self._wanted[key] = None
             self._wake.set()  # a place is free
 
-    async def _open_rows(self, key: ChatKey) -> list[Row]:
+    async def _open_rows(self, key: ChatKey) -> list[Row | inbox.OpenRow]:
         backoff = FIRST_RETRY
         while True:
             try:
+                if not self.db.is_sqlite:
+                    return await inbox.open_updates_held(self.db.driver(), *key)
                 async with self.db.reading() as reading:
                     return await inbox.open_updates(reading, *key)
             except Exception as error:

@@ -22,7 +22,7 @@ from sqlalchemy import Row, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import GroupStatement, sqlite_time
+from storage.db import GroupStatement, HeldConnections, sqlite_time
 from storage.models import InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,19 @@ async def open_updates(session: AsyncSession | AsyncConnection, channel: str, ch
                        limit: int = 20) -> list[Row]:
     """A chat's open rows, oldest first: handled ones whose replies are still to send, then new ones."""
     return list(await session.execute(_OPEN_OF_CHAT, {"channel": channel, "chat_id": chat_id, "limit": limit}))
+
+
+# PostgreSQL: the same read on the driver (Database.driver), which a worker makes each time another process may
+# have stored rows for a chat it serves (JSON comes decoded: SQLAlchemy's connections have asyncpg's codec set).
+_OPEN_OF_CHAT_HELD = ("SELECT id, channel, chat_id, album, kind, payload, received_at, handled_at, replies FROM inbox "
+                      "WHERE channel = $1 AND chat_id = $2 AND replied_at IS NULL ORDER BY id LIMIT $3")
+
+
+async def open_updates_held(driver: HeldConnections, channel: str, chat_id: str, limit: int = 20) -> list[OpenRow]:
+    """open_updates, on PostgreSQL's driver: about a fifth of the bot's CPU of a read through SQLAlchemy."""
+    return [OpenRow(r.id, r.channel, r.chat_id, r.album, r.kind, r.payload, r.received_at, r.handled_at,
+                    tuple(r.replies))
+            for r in await driver.fetch(_OPEN_OF_CHAT_HELD, channel, chat_id, limit)]
 
 
 async def album_parts(session: AsyncSession | AsyncConnection, channel: str, chat_id: str, album: str) -> list[Row]:
