@@ -319,7 +319,6 @@ class InlineStatements:
 
     def __init__(self, engine: AsyncEngine, turn: asyncio.Lock, shared: InlineStatements | None = None) -> None:
         self.engine = engine
-        self._turn = turn
         self._shared = shared or self  # who holds the connection
         self._held: tuple[AsyncConnection, sqlite3.Connection] | None = None
         # The same connection, for callers that hold this process's turn already (a unit of work).
