@@ -25,6 +25,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Row
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 LINGER = 10.0  # seconds a chat's worker waits for its next update before letting the chat go (a lock each way)
 SWEEP_EVERY = 1.0  # seconds between looks for open work that no notice announced (other processes, a restart)
 NOTICE_SWEEP = 0.05  # seconds at least between looks prompted by other processes' notices
+STALE_AFTER = 2.0  # seconds an open row of a chat served here waits before a sweep has the chat's rows read again
 FIRST_RETRY, LAST_RETRY = 0.5, 30.0  # seconds between tries while the database or the channel is down
 SEND_TRIES = 8  # a reply that keeps failing (the channel is down) is left for later: its row stays open
 MARK_GATHER = 0.02  # seconds sent replies wait to be marked together
@@ -169,7 +171,7 @@ class Worker:
                         self._found(self._listener.take_chats())
                     if sweep:
                         last_sweep = time.monotonic()
-                        await self._sweep(check_locks=timed)
+                        await self._sweep(check_locks=timed, everything=noticed)
                     await self._take(self._pop_wanted())
                     backoff = FIRST_RETRY
                 except Exception as error:
@@ -214,16 +216,25 @@ class Worker:
         wanted, self._wanted = self._wanted, {}
         return [key for key in wanted if key not in self._active]
 
-    async def _sweep(self, check_locks: bool) -> None:
+    async def _sweep(self, check_locks: bool, everything: bool) -> None:
+        """Chats with open work. A chat served here has its rows read again only if its oldest open row has
+        waited STALE_AFTER (missed: a lost notice, a row another process stored, whichever receives), or if
+        `everything`: a notice that did not say for which chats. Reading each served chat at every sweep cost a
+        read a second for each chat in the middle of its conversation."""
         if check_locks:
             await self.locks.check()
         async with self.db.reading() as reading:
-            keys = await inbox.chats_with_open_work(reading)
+            found = await inbox.chats_with_open_work(reading)
         now = time.monotonic()
         for key, since in list(self._elsewhere.items()):
             if now - since >= ELSEWHERE:
                 del self._elsewhere[key]
-        self._found(keys)
+        stale = inbox.wall_clock() - timedelta(seconds=STALE_AFTER)
+        for key, oldest in found:
+            if key in self._more and not everything and oldest < stale:
+                self._resync.add(key)
+                self._more[key].set()
+        self._found(key for key, _ in found if everything or key not in self._more)
 
     def _found(self, keys: Iterable[ChatKey]) -> None:
         """Chats with open work, some of it maybe stored by another process (a sweep, or another's notice)."""

@@ -204,11 +204,14 @@ async def store_replies(session: AsyncSession, row_id: int, replies: list[dict[s
                           .values(replies=replies))
 
 
-async def chats_with_open_work(session: AsyncSession | AsyncConnection, limit: int = 200) -> list[tuple[str, str]]:
-    """Chats that have an update to handle or replies to send, the longest waiting first."""
-    statement = (select(_inbox.c.channel, _inbox.c.chat_id).where(_inbox.c.replied_at.is_(None))
+async def chats_with_open_work(session: AsyncSession | AsyncConnection,
+                               limit: int = 200) -> list[tuple[tuple[str, str], datetime]]:
+    """Chats that have an update to handle or replies to send, the longest waiting first, with when their
+    oldest open row was received."""
+    statement = (select(_inbox.c.channel, _inbox.c.chat_id, func.min(_inbox.c.received_at).label("oldest"))
+                 .where(_inbox.c.replied_at.is_(None))
                  .group_by(_inbox.c.channel, _inbox.c.chat_id).order_by(func.min(_inbox.c.id)).limit(limit))
-    return [(row.channel, row.chat_id) for row in await session.execute(statement)]
+    return [((row.channel, row.chat_id), _aware(row.oldest)) for row in await session.execute(statement)]
 
 
 async def received_since(session: AsyncSession, after_id: int | None,

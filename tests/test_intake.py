@@ -161,6 +161,20 @@ async def test_a_group_of_updates_is_stored_and_a_group_marked_sent_in_one_state
     assert marked == [*sent, None]
 
 
+async def test_a_row_nobody_told_this_process_of_is_found_by_a_sweep_while_its_chat_is_served(server, bot, app):
+    """A chat served here takes the rows it is handed or told of; one stored without either (another process, a
+    lost notice) is found by a sweep once it has waited STALE_AFTER, and handled."""
+    await add_member(app, "8301")
+    cadre = TelegramUser(server, 8301)
+    await cadre.say("/trogiup")  # the chat is now served here, lingering for its next update
+    update = {"update_id": 990001, "message": {"message_id": 990001, "date": 0, "text": "/trogiup",
+                                               "chat": {"id": 8301, "type": "private"}, "from": server.user(8301)}}
+    # Stored as another process would, without a hand-over (on PostgreSQL its notice names this process: unheard).
+    await GroupCommit(app.db).write(inbox.STORE[app.db.dialect], inbox.rows_of(
+        [Received("telegram", "990001", "8301", "message", update)], inbox.wall_clock()))
+    await server.wait_for_messages(8301, 2, 15.0)
+
+
 def test_a_notice_names_the_chats_it_was_sent_for_and_only_what_fits():
     sender, chats = inbox.read_notice(inbox.notice([("telegram", "1"), ("zalo", "z9"), ("telegram", "1")]))
     assert sender == inbox.process_name() and chats == [("telegram", "1"), ("zalo", "z9")]
