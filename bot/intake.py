@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import OrderedDict
@@ -42,6 +43,7 @@ from storage.locks import ChatKey, Locks
 log = logging.getLogger(__name__)
 
 LINGER = 10.0  # seconds a chat's worker waits for its next update before letting the chat go (a lock each way)
+MAKE_ROOM_AFTER = 1.0  # seconds a lingering chat has been idle before it may go to make room for a waiting one
 SWEEP_EVERY = 1.0  # seconds between looks for open work that no notice announced (other processes, a restart)
 NOTICE_SWEEP = 0.05  # seconds at least between looks prompted by other processes' notices
 STALE_AFTER = 2.0  # seconds an open row of a chat served here waits before a sweep has the chat's rows read again
@@ -114,7 +116,7 @@ class Worker:
         self._elsewhere: dict[ChatKey, float] = {}
         self._handed: dict[ChatKey, list[inbox.OpenRow]] = {}  # rows stored here, for chats being served
         self._resync: set[ChatKey] = set()  # chats whose open rows must be read again (a failure)
-        self._idle: OrderedDict[ChatKey, None] = OrderedDict()  # lingering chats, the longest idle first
+        self._idle: OrderedDict[ChatKey, float] = OrderedDict()  # lingering chats, since when, the longest first
         self._leaving: set[ChatKey] = set()  # lingering chats asked to make room for others
         self._stopping = False
         # Replies marked sent in groups a moment apart: cheap, and a crash in that moment only resends them.
@@ -253,7 +255,7 @@ class Worker:
         if not keys or self._stopping:
             return
         room = max(self.max_chats - len(self._active), 0)
-        places = room + len(self._idle)  # lingering chats can go to make room, once the ones wanted are ours
+        places = room + len(self._may_go(now))  # they can go to make room, once the ones wanted are ours
         for key in keys[places:]:  # no place now: kept for when one frees up
             self._wanted[key] = None
         asked = keys[:places]
@@ -261,16 +263,23 @@ class Worker:
         for key in set(asked).difference(taken):
             self._elsewhere[key] = now
         # Room is made only for chats taken: making it for chats another process holds would pass ours to it.
-        self._make_room(len(taken) - max(self.max_chats - len(self._active), 0))
+        self._make_room(len(taken) - max(self.max_chats - len(self._active), 0), now)
         for key in taken:
             self._elsewhere.pop(key, None)
             self._more[key] = asyncio.Event()
             self._more[key].set()  # look at once
             self._active[key] = asyncio.create_task(self._serve(key), name=f"chat {key[0]}:{key[1]}")
 
-    def _make_room(self, places: int) -> None:
+    def _may_go(self, now: float) -> list[ChatKey]:
+        """Lingering chats idle for MAKE_ROOM_AFTER, the longest idle first. A chat idle a moment is in the middle
+        of its conversation: letting it go for another only moves both between processes (two workers at
+        capacity took and let go 0.3 chats an update, each a lock and a read of the rows)."""
+        since = now - MAKE_ROOM_AFTER
+        return list(itertools.takewhile(lambda key: self._idle[key] <= since, self._idle))
+
+    def _make_room(self, places: int, now: float) -> None:
         """Ask the longest idle lingering chats to go, so that waiting ones get their places."""
-        for key in list(self._idle)[:max(places, 0)]:
+        for key in self._may_go(now)[:max(places, 0)]:
             del self._idle[key]
             self._leaving.add(key)
             self._more[key].set()
@@ -284,7 +293,7 @@ class Worker:
         try:
             while not self._stopping:
                 if not more.is_set():
-                    self._idle[key] = None
+                    self._idle[key] = time.monotonic()
                     try:
                         async with asyncio.timeout(self.linger):
                             await more.wait()
