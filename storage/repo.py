@@ -343,14 +343,14 @@ async def save_and_mark_handled(driver: HeldConnections | InlineStatements, writ
         async with driver.transaction() as run:
             if not run(_SAVE_SQLITE, seen.id, seen.version, state, write.flow, seen.version + 1, sqlite_time(now)):
                 raise StaleConversation
-            marked = run(_MARK_SQLITE, row_id, sqlite_time(handled_at),
-                         None if replied is None else sqlite_time(replied), json.dumps(replies))
+            marked = bool(run(_MARK_SQLITE, row_id, sqlite_time(handled_at),
+                              None if replied is None else sqlite_time(replied), json.dumps(replies)))
     else:
-        marked = (await driver.fetch(_SAVE_AND_MARK, seen.id, seen.version, state, write.flow, seen.version + 1,
+        counts = (await driver.fetch(_SAVE_AND_MARK, seen.id, seen.version, state, write.flow, seen.version + 1,
                                      now, row_id, handled_at, replied, json.dumps(replies)))[0]
-        if not marked.saved:
+        if not counts.saved:
             raise StaleConversation
-        marked = marked.marked
+        marked = bool(counts.marked)
     if not marked:
         log.warning("inbox row %s was marked handled before this answer was saved", row_id)
     return SavedConversation(seen.id, write.person_id, write.flow, write.state, seen.version + 1, now)
