@@ -28,7 +28,7 @@ from common.events import Fetch, Inbound, InboundKind, Reply, reply_to_json
 from common.messages import t
 from common.settings import Settings
 from storage import inbox, repo
-from storage.db import Database, is_lost_connection, is_unavailable, is_write_conflict
+from storage.db import Database, GroupCommit, is_lost_connection, is_unavailable, is_write_conflict
 from storage.media import MediaStore
 from storage.models import PendingAction, Role
 from storage.repo import SavedConversation
@@ -50,6 +50,7 @@ class Core:
         self.exports = ExportRunner(db, media, settings, clock)  # channels attached by the composition root
         self.charts = ChartRenderer(media)
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+        self._answers = GroupCommit(db)  # PostgreSQL: the answers of chats handled at once, in one statement
 
     async def handle(self, event: Inbound, fetch: Fetch) -> list[Reply]:
         """Never raises: an unexpected error is logged and the user told to retry, the draft intact."""
@@ -133,13 +134,13 @@ class Core:
     async def _mark_handled(self, request: Request, inbox_ids: tuple[int, ...], replies: list[dict]) -> None:
         """The stored update marked handled, with its replies, in the unit of work that had its effects. An
         answer whose only write is its conversation's next state (most are) goes on the driver, without the
-        session (on PostgreSQL as one statement, alone)."""
+        session (on PostgreSQL in one statement alone, with those of other chats handled meanwhile)."""
         writes = request.conversation_writes
         if len(inbox_ids) == 1 and len(writes) == 1 and writes[0].seen is not None and writes[0].flow is not None \
                 and not request.session.in_transaction():  # nothing else written: the driver's statements suffice
+            target = self.db.driver(redoable=True, in_turn=True) if self.db.is_sqlite else self._answers
             request.conversation_after = await repo.save_and_mark_handled(
-                self.db.driver(redoable=True, in_turn=True), writes[0], request.now, inbox_ids[0], replies,
-                inbox.wall_clock())
+                target, writes[0], request.now, inbox_ids[0], replies, inbox.wall_clock())
             return
         if not await inbox.mark_handled(request.session, inbox_ids, replies, inbox.wall_clock()):
             raise _AlreadyHandled

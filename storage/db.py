@@ -383,6 +383,7 @@ class GroupStatement:
 
     sql: str
     params: Callable[[list[dict[str, Any]]], tuple]
+    redoable: bool = False  # on PostgreSQL: committed without waiting for the disk (see Database.session)
 
 
 _Queued = tuple[Executable | GroupStatement, list[dict[str, Any]], asyncio.Future[list]]  # rows, their waiter
@@ -443,7 +444,8 @@ class GroupCommit:
                      if not isinstance(statement, GroupStatement)}
         for statement, rows in by_statement.items():
             if isinstance(statement, GroupStatement):  # each by itself
-                returned[statement] = await self.db.driver().fetch(statement.sql, *statement.params(rows))
+                driver = self.db.driver(redoable=statement.redoable)
+                returned[statement] = await driver.fetch(statement.sql, *statement.params(rows))
         if in_a_unit:
             async with self.db.session() as session:
                 for statement, rows in in_a_unit.items():

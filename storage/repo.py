@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.text import fold, looks_alike
 from common.vocab import DEFAULT_MOVEMENTS
 from storage.communes import OfficialCommune
-from storage.db import HeldConnections, InlineStatements, sqlite_time
+from storage.db import GroupCommit, GroupStatement, InlineStatements, sqlite_time
 from storage.models import (
     Account,
     Case,
@@ -328,29 +328,37 @@ async def write_conversation(target: AsyncSession | AsyncConnection, write: Conv
     return SavedConversation(conversation_id, write.person_id, write.flow, write.state, version, now)
 
 
-async def save_and_mark_handled(driver: HeldConnections | InlineStatements, write: ConversationWrite,
+async def save_and_mark_handled(target: InlineStatements | GroupCommit, write: ConversationWrite,
                                 now: datetime, row_id: int, replies: list[dict],
                                 handled_at: datetime) -> SavedConversation:
     """An answer's next conversation state and its inbox row marked handled (with the replies to send),
-    together, on the database's driver (Database.driver): on PostgreSQL in one statement alone, one round trip
-    instead of four (BEGIN, two UPDATEs, COMMIT). The row is marked only if the conversation was saved;
+    together, without SQLAlchemy's unit of work. The row is marked only if the conversation was saved;
     StaleConversation if it was not (nothing changed). A row someone marked first without touching the
-    conversation (an error reply) keeps theirs."""
+    conversation (an error reply) keeps theirs.
+
+    SQLite (`target` its driver, Database.driver): two UPDATEs in one transaction. PostgreSQL (`target` a
+    GroupCommit): the answers of the chats handled meanwhile go together, in one statement alone: one round
+    trip for the group instead of four an answer (BEGIN, two UPDATEs, COMMIT)."""
     seen = write.seen
     assert seen is not None and write.flow is not None
-    state, replied = json.dumps(write.state), None if replies else handled_at
-    if driver.dialect == "sqlite":
-        async with driver.transaction() as run:
-            if not run(_SAVE_SQLITE, seen.id, seen.version, state, write.flow, seen.version + 1, sqlite_time(now)):
+    replied = None if replies else handled_at
+    if isinstance(target, InlineStatements):
+        async with target.transaction() as run:
+            if not run(_SAVE_SQLITE, seen.id, seen.version, json.dumps(write.state), write.flow, seen.version + 1,
+                       sqlite_time(now)):
                 raise StaleConversation
             marked = bool(run(_MARK_SQLITE, row_id, sqlite_time(handled_at),
                               None if replied is None else sqlite_time(replied), json.dumps(replies)))
     else:
-        counts = (await driver.fetch(_SAVE_AND_MARK, seen.id, seen.version, state, write.flow, seen.version + 1,
-                                     now, row_id, handled_at, replied, json.dumps(replies)))[0]
-        if not counts.saved:
+        returned = await target.write(_SAVE_AND_MARK, {
+            "conversation_id": seen.id, "seen": seen.version, "state": write.state, "flow": write.flow,
+            "version": seen.version + 1, "updated_at": now.isoformat(), "row_id": row_id,
+            "handled_at": handled_at.isoformat(), "replied_at": None if replied is None else replied.isoformat(),
+            "replies": replies})
+        mine = next((row for row in returned if row.row_id == row_id), None)
+        if mine is None:
             raise StaleConversation
-        marked = bool(counts.marked)
+        marked = mine.marked
     if not marked:
         log.warning("inbox row %s was marked handled before this answer was saved", row_id)
     return SavedConversation(seen.id, write.person_id, write.flow, write.state, seen.version + 1, now)
@@ -387,14 +395,20 @@ def _start_conversation(insert) -> Executable:
 
 
 _START_CONVERSATION = _per_dialect(_start_conversation)
-# Sent by asyncpg itself (Database.driver): the conversation saved if still at the version seen, and then only
-# its inbox row marked handled, with the replies to send.
-_SAVE_AND_MARK = (
-    "WITH saved AS (UPDATE conversation SET state = CAST($3 AS json), flow = $4, version = $5, updated_at = $6 "
-    "WHERE id = $1 AND version = $2 RETURNING id), "
-    "marked AS (UPDATE inbox SET handled_at = $8, replied_at = $9, replies = CAST($10 AS json) "
-    "WHERE id = $7 AND handled_at IS NULL AND EXISTS (SELECT id FROM saved) RETURNING id) "
-    "SELECT (SELECT count(*) FROM saved) AS saved, (SELECT count(*) FROM marked) AS marked")
+# A group of answers (save_and_mark_handled), on PostgreSQL: each conversation saved if still at the version seen,
+# and then only its inbox row marked handled, with the replies to send. One answer a conversation per group
+# (DISTINCT ON): two for the same one (a person on two channels) cannot both hold, and the other is stale.
+_SAVE_AND_MARK = GroupStatement(
+    "WITH m AS (SELECT DISTINCT ON (conversation_id) * FROM json_to_recordset(CAST($1 AS json)) AS m("
+    "conversation_id bigint, seen integer, state json, flow text, version integer, updated_at timestamptz, "
+    "row_id bigint, handled_at timestamptz, replied_at timestamptz, replies json) ORDER BY conversation_id, row_id), "
+    "saved AS (UPDATE conversation AS c SET state = m.state, flow = m.flow, version = m.version, "
+    "updated_at = m.updated_at FROM m WHERE c.id = m.conversation_id AND c.version = m.seen RETURNING m.row_id), "
+    "marked AS (UPDATE inbox AS i SET handled_at = m.handled_at, replied_at = m.replied_at, replies = m.replies "
+    "FROM m WHERE i.id = m.row_id AND i.handled_at IS NULL AND m.row_id IN (SELECT row_id FROM saved) "
+    "RETURNING i.id) "
+    "SELECT saved.row_id, EXISTS (SELECT 1 FROM marked WHERE marked.id = saved.row_id) AS marked FROM saved",
+    lambda answers: (json.dumps(answers),), redoable=True)
 _SAVE_SQLITE = ("UPDATE conversation SET state = ?3, flow = ?4, version = ?5, updated_at = ?6 "
                 "WHERE id = ?1 AND version = ?2 RETURNING id")
 _MARK_SQLITE = ("UPDATE inbox SET handled_at = ?2, replied_at = ?3, replies = ?4 "

@@ -102,14 +102,48 @@ async def test_an_answer_and_its_inbox_row_are_written_together_or_not_at_all(ap
         rows = (await session.exec(select(InboxUpdate.id).order_by(InboxUpdate.id))).all()
     answer = ConversationWrite(person_id, first, "nomination", {"a": 2})
     reply = [{"text": "ok"}]
-    saved = await repo.save_and_mark_handled(app.db.driver(), answer, now, rows[0], reply, inbox.wall_clock())
+    target = app.db.driver() if app.db.is_sqlite else GroupCommit(app.db)
+    saved = await repo.save_and_mark_handled(target, answer, now, rows[0], reply, inbox.wall_clock())
     assert saved.version == first.version + 1
     with pytest.raises(repo.StaleConversation):  # the same version again: nothing written
-        await repo.save_and_mark_handled(app.db.driver(), answer, now, rows[1], reply, inbox.wall_clock())
+        await repo.save_and_mark_handled(target, answer, now, rows[1], reply, inbox.wall_clock())
     async with app.db.session() as session:
         marked = {r.id: (r.handled_at is not None, r.replies) for r in (await session.exec(select(InboxUpdate))).all()}
         state = (await repo.identity(session, "telegram", "8207"))[3].state
     assert marked == {rows[0]: (True, reply), rows[1]: (False, [])} and state == {"a": 2}
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL groups the answers of chats handled at once")
+async def test_answers_handled_at_once_are_saved_in_one_statement_and_one_per_conversation(app, monkeypatch):
+    """Answers of several chats go as one statement; two answers to the same conversation (a person on two
+    channels) cannot both hold: one is saved with its row marked, the other is stale and its row left open."""
+    now = app.core.clock.now()
+    people = [await add_member(app, str(8210 + n)) for n in range(3)]
+    await GroupCommit(app.db).write(inbox.STORE[app.db.dialect], inbox.rows_of([
+        Received("telegram", str(n), str(8210 + n % 3), "message", {"update_id": n}) for n in range(4)],
+        inbox.wall_clock()))
+    async with app.db.session() as session:
+        started = [await repo.write_conversation(session, ConversationWrite(p, None, "nomination", {"a": 1}), now)
+                   for p in people]
+        rows = (await session.exec(select(InboxUpdate.id).order_by(InboxUpdate.id))).all()
+    statements = []
+    driver = app.db.driver(redoable=True)
+    fetch = driver.fetch
+    monkeypatch.setattr(driver, "fetch", lambda sql, *args: statements.append(sql) or fetch(sql, *args))
+    answers = [ConversationWrite(p, seen, "nomination", {"a": 2 + n}) for n, (p, seen) in enumerate(zip(
+        people + people[:1], started + started[:1], strict=True))]
+    group = GroupCommit(app.db)
+    outcomes = await asyncio.gather(*(repo.save_and_mark_handled(group, answer, now, row, [{"text": "ok"}],
+                                                                 inbox.wall_clock())
+                                      for answer, row in zip(answers, rows, strict=True)),
+                                      return_exceptions=True)
+    assert len(statements) == 1
+    assert [type(o).__name__ for o in outcomes] == ["SavedConversation"] * 3 + ["StaleConversation"]
+    async with app.db.session() as session:
+        marked = {r.id: r.handled_at is not None for r in (await session.exec(select(InboxUpdate))).all()}
+        states = [(await repo.conversation_of(session, p)).state for p in people]
+    assert marked == {rows[0]: True, rows[1]: True, rows[2]: True, rows[3]: False}
+    assert states == [{"a": 2}, {"a": 3}, {"a": 4}]
 
 
 async def test_a_group_of_updates_is_stored_and_a_group_marked_sent_in_one_statement_each(app):
