@@ -152,10 +152,6 @@ class ConversationService:
         stored = tuple(r for r in results if isinstance(r, dict))
         return PhotoInput(stored, tuple(r for r in results if isinstance(r, tuple)))
 
-    async def record(self, request: Request, photos: PhotoInput) -> None:
-        for info in photos.stored:
-            await repo.record_media(request.session, info, request.now)
-
     async def _fetch_one(self, ref: MediaRef, fetch: Fetch) -> dict[str, Any] | tuple[str, str]:
         name = ref.file_name or t("photos.unnamed")
         if ref.file_size and ref.file_size > self.max_photo_bytes:
@@ -171,8 +167,7 @@ class ConversationService:
             info = await self.media.save(data)
         except NotAnImage:
             return ("photos.not_image", name)
-        return {"sha256": info.sha256, "size": info.size, "width": info.width, "height": info.height,
-                "mime_type": info.mime_type}
+        return info.row()
 
     async def _download(self, ref: MediaRef, fetch: Fetch) -> bytes | None:
         for attempt in range(FETCH_ATTEMPTS):

@@ -176,7 +176,20 @@ class Core:
                 found = await repo.identity(session, event.channel, event.user_id)
             conversation = found[3] if found else None
             wanted = conversation is not None and self.conversations.wants_photos(conversation)
-        return await self.conversations.download(event.media, fetch) if wanted else None
+        if not wanted:
+            return None
+        photos = await self.conversations.download(event.media, fetch)
+        await self._record(photos)
+        return photos
+
+    async def _record(self, photos: PhotoInput) -> None:
+        """The photos' rows, before the unit of work: a stored file's row is true whatever the answer does, and
+        the answer's one write, its conversation's, then goes on the driver (on PostgreSQL with others')."""
+        if not photos.stored:
+            return
+        now = self.clock.now()
+        async with self.db.session() if self.db.is_sqlite else self.db.alone() as target:
+            await repo.record_media(target, list(photos.stored), now)
 
     def _request(self, event: Inbound, session) -> Request:
         return Request(event=event, session=session, now=self.clock.now(), settings=self.settings,
@@ -311,7 +324,6 @@ class Core:
         if event.kind is InboundKind.MEDIA:
             if photos is None or not self.conversations.wants_photos(conversation):
                 return [Reply(t("input.need_text"))] + await self.conversations.reprompt(request, conversation)
-            await self.conversations.record(request, photos)
             return await self.conversations.handle(request, conversation, Input(photos=photos))
         if event.kind is InboundKind.CHOICE:
             return await self.conversations.handle(request, conversation, Input(choice=event.choice))

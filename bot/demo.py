@@ -105,8 +105,7 @@ async def _demo_cases(session: AsyncSession, media: MediaStore, commune: str, un
         shas = []
         for n, colour in enumerate(demo.colours):
             info = await media.save(_picture(colour, n))
-            await repo.record_media(session, {"sha256": info.sha256, "size": info.size, "width": info.width,
-                                              "height": info.height, "mime_type": info.mime_type}, now)
+            await repo.record_media(session, [info.row()], now)
             shas.append(info.sha256)
         when = now - timedelta(days=20 - 3 * index)
         answers = {"kind": demo.kind, "name": demo.name, "address": f"{DEMO_VILLAGE}, Phường Hoàn Kiếm, Hà Nội",

@@ -11,7 +11,7 @@ import hashlib
 import io
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -34,6 +34,10 @@ class ImageInfo:
     width: int
     height: int
     mime_type: str
+
+    def row(self) -> dict:
+        """As the media table keeps it (repo.record_media), and as a draft's photo answer holds it."""
+        return asdict(self)
 
 
 def inspect_image(data: bytes) -> ImageInfo:

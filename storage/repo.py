@@ -364,7 +364,7 @@ async def save_and_mark_handled(target: InlineStatements | GroupCommit, write: C
     return SavedConversation(seen.id, write.person_id, write.flow, write.state, seen.version + 1, now)
 
 
-async def _run(target: AsyncSession | AsyncConnection, statement: Executable, params: dict):
+async def _run(target: AsyncSession | AsyncConnection, statement: Executable, params: dict | list[dict]):
     if isinstance(target, AsyncSession):
         return await target.exec(statement, params=params)
     return await target.execute(statement, params)
@@ -420,8 +420,9 @@ _END_CONVERSATION = delete(_conversations).where(_conversations.c.id == bindpara
 
 
 # ---- media
-async def record_media(session: AsyncSession, info: dict, now: datetime) -> None:
-    await session.exec(_RECORD_MEDIA[_dialect(session)], params={**info, "created_at": now})
+async def record_media(target: AsyncSession | AsyncConnection, infos: list[dict], now: datetime) -> None:
+    """Stored files' rows (content-addressed: a file stored again keeps its row)."""
+    await _run(target, _RECORD_MEDIA[_dialect(target)], [{**info, "created_at": now} for info in infos])
 
 
 def _record_media(insert) -> Executable:

@@ -73,8 +73,7 @@ async def seed(app, when: datetime | None = None) -> Seeded:
             for n in range(2):
                 data = jpeg(colors[(2 * index + n) % len(colors)], taken="2026:11:01 08:30:00" if n == 0 else "")
                 info = await app.core.media.save(data)
-                await repo.record_media(session, {"sha256": info.sha256, "size": info.size, "width": info.width,
-                                                  "height": info.height, "mime_type": info.mime_type}, when)
+                await repo.record_media(session, [info.row()], when)
                 shas.append(info.sha256)
             answers = {"kind": kind, "name": name, "address": "Thôn Đông, " + ("Hoàn Kiếm" if commune == COMMUNE_A
                                                                                else "Bến Thành"),

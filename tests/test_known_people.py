@@ -57,10 +57,16 @@ async def test_an_answer_that_writes_more_is_one_transaction(app):
                  "Anh An cứu hai em nhỏ bị đuối nước ở sông.", "hom nay"):
         await chat.say(text)
     sent, commits = statements_of(app), commits_of(app)
-    await chat.photos(image_bytes())
-    assert [s.split()[0] for s in sent] == ["INSERT", "UPDATE"]  # the photo's record, then the draft
-    assert commits == ["COMMIT"]
+    await chat.photos(image_bytes())  # the photo's record before the unit of work: the draft is its one write
+    assert [s.split()[0] for s in sent] == ["INSERT", "UPDATE"]
+    assert commits == ([] if IS_POSTGRES else ["COMMIT", "COMMIT"])
     assert len((await state_of(app, "705"))["answers"]["photos"]) == 1
+    for text in ("xong", "bo qua", "co"):
+        await chat.say(text)
+    sent.clear(), commits.clear()
+    assert (await chat.say("gui"))[0].text.startswith("Đã gửi hồ sơ")  # the case, its photo, the draft ended
+    assert {"INSERT INTO \"case\"", "INSERT INTO casephoto", "DELETE FROM conversation"} <= set(sent)
+    assert commits == ["COMMIT"]
 
 
 async def test_a_draft_moved_on_by_another_worker_is_read_again(app, settings, clock, caplog):

@@ -48,8 +48,7 @@ async def seed(app) -> dict[str, str]:
         for index, (name, status, consent, commune) in enumerate(CASES):
             info = await app.core.media.save(photo(["red", "green", "blue", "gray", "pink", "navy", "gold"][index],
                                                    (2400, 1800) if index == 0 else (200, 150)))
-            await repo.record_media(session, {"sha256": info.sha256, "size": info.size, "width": info.width,
-                                              "height": info.height, "mime_type": info.mime_type}, now)
+            await repo.record_media(session, [info.row()], now)
             unit = await repo.ensure_unit(session, commune, "village", "Thôn Đông")
             answers = {"kind": "ca_nhan", "name": name, "birth_year": BIRTH, "ethnicity": ETHNICITY,
                        "position": "Nông dân", "address": "Thôn Đông", "field": "Y tế",

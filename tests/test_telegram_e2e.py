@@ -289,10 +289,9 @@ async def test_a_cases_good_photos_are_sent_even_if_one_cannot_be_drawn(server, 
     when = datetime(2026, 11, 1, 10, tzinfo=ZONE)
     async with app.db.session() as session:
         for info in good:
-            await repo.record_media(session, {"sha256": info.sha256, "size": info.size, "width": info.width,
-                                              "height": info.height, "mime_type": info.mime_type}, when)
-        await repo.record_media(session, {"sha256": missing, "size": 1, "width": 1, "height": 1,
-                                          "mime_type": "image/jpeg"}, when)
+            await repo.record_media(session, [info.row()], when)
+        await repo.record_media(session, [{"sha256": missing, "size": 1, "width": 1, "height": 1,
+                                           "mime_type": "image/jpeg"}], when)
         case = Case(code="NT-2026-00777", commune_code="00070", nominator_id=secretary_id, status="submitted",
                     kind="ca_nhan", name="Người tốt", name_key="nguoi tot", answers={"kind": "ca_nhan",
                                                                                       "name": "Người tốt"},
