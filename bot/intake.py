@@ -2,8 +2,8 @@
 once, a chat's updates one at a time and in the order they came, by any number of workers.
 
 - `Intake.receive` stores what a channel adapter received (a group commit) and tells this process's
-  worker; other processes hear of it through PostgreSQL's NOTIFY (which names the chats), or their sweep
-  every second.
+  worker; other processes hear of it through PostgreSQL's NOTIFY (which carries the rows when they fit,
+  else names the chats), or their sweep every second.
 - `Worker` takes a chat (storage/locks.py: one worker at a time per chat, across processes) and works
   through its open rows: an album is gathered from the inbox by its id, until no part has come for
   ALBUM_WAIT_SECONDS, and handled as one event before any later update of the chat. The core marks the
@@ -11,9 +11,9 @@ once, a chat's updates one at a time and in the order they came, by any number o
   marked sent. A crash at any moment leaves the row open: on restart it is handled, or its stored replies
   sent (the one repeat possible: a reply sent in the instant before the crash, before it was marked).
 - A chat's worker lingers a moment after its last update, so a conversation's next answer does not pay
-  for taking the chat again; the rows this process stores are handed to its worker as they are, not read
-  back. Only when another process may have stored some for the chat (a sweep or a notice finds open work,
-  and the channel is not received here alone) are the chat's open rows read again.
+  for taking the chat again; the rows this process stores, or another's notice carries, are handed to its
+  worker as they are, not read back. Only when rows may have been missed (a sweep finds a row that waited, a
+  notice names chats without their rows, a told row came late) are the chat's open rows read again.
 - Replies are marked sent in groups a moment apart; a chat is let go only once its marks have landed.
 """
 
@@ -118,6 +118,7 @@ class Worker:
         self._elsewhere: dict[ChatKey, float] = {}
         self._handed: dict[ChatKey, list[inbox.OpenRow]] = {}  # rows stored here, for chats being served
         self._resync: set[ChatKey] = set()  # chats whose open rows must be read again (a failure)
+        self._dealt: dict[ChatKey, int] = {}  # chats being served: the highest row id dealt with
         self._idle: OrderedDict[ChatKey, float] = OrderedDict()  # lingering chats, since when, the longest first
         self._leaving: set[ChatKey] = set()  # lingering chats asked to make room for others
         self._stopping = False
@@ -172,6 +173,7 @@ class Worker:
                     self._listener.pending = False
                 try:
                     if self._listener is not None:
+                        self._told(self._listener.take_rows())
                         self._found(self._listener.take_chats())
                     if sweep:
                         last_sweep = time.monotonic()
@@ -239,6 +241,17 @@ class Worker:
                 self._resync.add(key)
                 self._more[key].set()
         self._found(key for key, _ in found if everything or key not in self._more)
+
+    def _told(self, rows: list[inbox.OpenRow]) -> None:
+        """Rows another process stored, carried by its notice: handed over as this process's own are, not read
+        back. One older than a row its chat has dealt with here came late (another receiver's, committed after):
+        that chat's open rows are read again, so that it is not passed over."""
+        for row in rows:
+            key = (row.channel, row.chat_id)
+            if row.id <= self._dealt.get(key, 0):
+                self._resync.add(key)
+        if rows:
+            self.hand_over(rows)
 
     def _found(self, keys: Iterable[ChatKey]) -> None:
         """Chats with open work, some of it maybe stored by another process (a sweep, or another's notice)."""
@@ -313,7 +326,7 @@ class Worker:
                     self._resync.discard(key)
                     rows, synced = await self._open_rows(key), True
                 if rows:
-                    last = max(last, await self._work_through(key, rows))
+                    last = self._dealt[key] = max(last, await self._work_through(key, rows))
                     if self.locks.generation != generation:  # our locks went with their connection
                         log.warning("chat %s:%s: lock lost; leaving it to whoever takes it", *key)
                         return
@@ -328,6 +341,7 @@ class Worker:
             del self._active[key]
             del self._more[key]
             self._handed.pop(key, None)  # read again by whoever takes the chat next
+            self._dealt.pop(key, None)
             self._resync.discard(key)
             self._leaving.discard(key)
             await self.locks.release_chat(key)

@@ -77,13 +77,17 @@ def stored_rows(received: Sequence[Received], returned: Sequence[Row], now: date
 
 # PostgreSQL: a group of updates stored and the other processes told, in one statement alone. The notice goes
 # at its commit, never before the rows; called for each row stored with the same words, it is sent once (and
-# not at all when every update was a redelivery, stored already).
+# not at all when every update was a redelivery, stored already). It carries the rows themselves when they fit
+# (a worker elsewhere then need not read them back), else it names their chats ($2, made by `notice`).
 _STORE_TOLD = (
     "WITH stored AS (INSERT INTO inbox (channel, update_key, chat_id, album, kind, payload, received_at, replies) "
     "SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->5, CAST(r->>6 AS timestamptz), CAST('[]' AS json) "
     "FROM json_array_elements(CAST($1 AS json)) AS r ON CONFLICT (channel, update_key) DO NOTHING "
-    "RETURNING id, channel, update_key) "
-    f"SELECT id, channel, update_key, pg_notify('{NOTIFY_CHANNEL}', $2) IS NULL AS told FROM stored")
+    "RETURNING id, channel, update_key, chat_id, album, kind, payload, received_at), "
+    "words AS (SELECT CAST(json_build_object('sender', CAST($3 AS text), 'rows', json_agg(json_build_array("
+    "id, channel, chat_id, album, kind, payload, received_at) ORDER BY id)) AS text) AS rows FROM stored) "
+    f"SELECT id, channel, update_key, pg_notify('{NOTIFY_CHANNEL}', CASE WHEN octet_length(words.rows) <= "
+    f"{{limit}} THEN words.rows ELSE $2 END) IS NULL AS told FROM stored, words")
 
 
 # SQLite: a group of updates in one statement too, run by sqlite3 itself (Database.driver).
@@ -100,14 +104,15 @@ def _group_document(rows: list[dict[str, Any]], time_text: Callable[[datetime], 
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
-def _store_told_params(rows: list[dict[str, Any]]) -> tuple[str, str]:
-    return _group_document(rows, datetime.isoformat), notice([(r["channel"], r["chat_id"]) for r in rows])
+def _store_told_params(rows: list[dict[str, Any]]) -> tuple[str, str, str]:
+    chats = notice([(r["channel"], r["chat_id"]) for r in rows])
+    return _group_document(rows, datetime.isoformat), chats, process_name()
 
 
+NOTICE_LIMIT = 7000  # bytes: PostgreSQL takes notices up to 8000; longer rows, or list of chats, are left out
 # What the intake writes through its group commit, by database; a redelivered update is stored once.
 STORE = {"sqlite": GroupStatement(_STORE_SQLITE, lambda rows: (_group_document(rows, sqlite_time),)),
-         "postgresql": GroupStatement(_STORE_TOLD, _store_told_params)}
-NOTICE_LIMIT = 7000  # bytes: PostgreSQL takes notices up to 8000; a longer list of chats is left out
+         "postgresql": GroupStatement(_STORE_TOLD.format(limit=NOTICE_LIMIT), _store_told_params)}
 
 
 def process_name() -> str:
@@ -124,14 +129,25 @@ def notice(chats: Sequence[tuple[str, str]]) -> str:
     return payload
 
 
-def read_notice(payload: str) -> tuple[str, list[tuple[str, str]] | None]:
-    """(sender, chats, or None when the notice does not say which)."""
+@dataclass(frozen=True)
+class Notice:
+    sender: str
+    chats: list[tuple[str, str]] | None  # None: the notice does not say which (then look at every chat)
+    rows: list[OpenRow]  # the rows stored, when they fitted in the notice
+
+
+def read_notice(payload: str) -> Notice:
     try:
         parsed = json.loads(payload)
+        sender = str(parsed.get("sender", ""))
+        if "rows" in parsed:
+            rows = [OpenRow(int(i), str(channel), str(chat), album, str(kind), body, datetime.fromisoformat(at))
+                    for i, channel, chat, album, kind, body, at in parsed["rows"]]
+            return Notice(sender, list(dict.fromkeys((r.channel, r.chat_id) for r in rows)), rows)
         chats = parsed.get("chats")
-        return str(parsed.get("sender", "")), None if chats is None else [(str(c), str(i)) for c, i in chats]
+        return Notice(sender, None if chats is None else [(str(c), str(i)) for c, i in chats], [])
     except (ValueError, TypeError, AttributeError):
-        return payload, None  # a bare sender (an older process): which chats is not said
+        return Notice(payload, None, [])  # a bare sender (an older process): which chats is not said
 
 
 _OPEN_COLUMNS = (_inbox.c.id, _inbox.c.channel, _inbox.c.chat_id, _inbox.c.album, _inbox.c.kind, _inbox.c.payload,
@@ -262,6 +278,7 @@ class Listener:
         self.on_notice = on_notice
         self.pending = False  # another process stored something, for chats it did not say, since the last look
         self.chats: dict[tuple[str, str], None] = {}  # chats another process stored for since the last look
+        self.rows: list[OpenRow] = []  # the rows themselves, when the notice carried them
         self._me = process_name()
         self._task = asyncio.create_task(self._listen(), name="inbox listener")
 
@@ -269,18 +286,24 @@ class Listener:
         chats, self.chats = list(self.chats), {}
         return chats
 
+    def take_rows(self) -> list[OpenRow]:
+        rows, self.rows = self.rows, []
+        return rows
+
     async def close(self) -> None:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
 
     def _notice(self, _connection: Any = None, _pid: Any = None, _channel: Any = None, payload: str = "") -> None:
-        sender, chats = read_notice(payload)
-        if sender == self._me:
+        told = read_notice(payload)
+        if told.sender == self._me:
             return
-        if chats is None:
+        if told.rows:
+            self.rows.extend(told.rows)
+        elif told.chats is None:
             self.pending = True
         else:
-            self.chats.update(dict.fromkeys(chats))
+            self.chats.update(dict.fromkeys(told.chats))
         self.on_notice()
 
     async def _listen(self) -> None:

@@ -177,8 +177,12 @@ async def test_a_group_of_updates_is_stored_and_a_group_marked_sent_in_one_state
         if IS_POSTGRES:
             await listener.execute(f"NOTIFY {inbox.NOTIFY_CHANNEL}, 'marker'")  # every notice before it has arrived
             await wait_until(lambda: heard[-1:] == ["marker"], what="the marker notice")
-            assert [inbox.read_notice(h) for h in heard[:-1]] == [
-                (inbox.process_name(), [("telegram", "31"), ("telegram", "32")])]  # once for the group
+            [told] = [inbox.read_notice(h) for h in heard[:-1]]  # once for the group, carrying its rows
+            assert told.sender == inbox.process_name() and told.chats == [("telegram", "31"), ("telegram", "32")]
+            chat_of = {"1": "31", "2": "32", "3": "31"}
+            assert [(r.id, r.chat_id, r.payload, r.received_at) for r in told.rows] == [
+                (r.id, chat_of[r.update_key], {"update_id": int(r.update_key), "text": "Xin chào"}, now)
+                for r in sorted(first, key=lambda r: r.id)]
             await listening.invalidate()
         async with app.db.session() as session:
             stored = (await session.exec(select(InboxUpdate).order_by(InboxUpdate.id))).all()
@@ -209,14 +213,50 @@ async def test_a_row_nobody_told_this_process_of_is_found_by_a_sweep_while_its_c
     await server.wait_for_messages(8301, 2, 15.0)
 
 
+@pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's notices")
+async def test_a_row_another_process_stored_is_handed_over_by_its_notice_not_read_back(server, bot, app,
+                                                                                       monkeypatch):
+    await add_member(app, "8302")
+    cadre = TelegramUser(server, 8302)
+    await cadre.say("/trogiup")  # the chat is now served here, its rows read once
+    reads = []
+    read = inbox.open_updates_held
+    monkeypatch.setattr(inbox, "open_updates_held", lambda *args, **kw: reads.append(args[1:]) or read(*args, **kw))
+    update = {"update_id": 990002, "message": {"message_id": 990002, "date": 0, "text": "/trogiup",
+                                               "chat": {"id": 8302, "type": "private"}, "from": server.user(8302)}}
+    monkeypatch.setattr(inbox, "process_name", lambda: "4242@another-host")  # stored as another process would
+    await GroupCommit(app.db).write(inbox.STORE[app.db.dialect], inbox.rows_of(
+        [Received("telegram", "990002", "8302", "message", update)], inbox.wall_clock()))
+    await server.wait_for_messages(8302, 2, 15.0)
+    assert reads == []
+
+
 def test_a_notice_names_the_chats_it_was_sent_for_and_only_what_fits():
-    sender, chats = inbox.read_notice(inbox.notice([("telegram", "1"), ("zalo", "z9"), ("telegram", "1")]))
-    assert sender == inbox.process_name() and chats == [("telegram", "1"), ("zalo", "z9")]
+    told = inbox.read_notice(inbox.notice([("telegram", "1"), ("zalo", "z9"), ("telegram", "1")]))
+    assert told == inbox.Notice(inbox.process_name(), [("telegram", "1"), ("zalo", "z9")], [])
     many = [("telegram", str(10**12 + n)) for n in range(1000)]  # beyond PostgreSQL's 8000 bytes
     payload = inbox.notice(many)
     assert len(payload.encode()) <= inbox.NOTICE_LIMIT
-    assert inbox.read_notice(payload) == (inbox.process_name(), None)  # then every chat with open work is looked at
-    assert inbox.read_notice("4242@old-host") == ("4242@old-host", None)  # an older process's bare sender
+    # then every chat with open work is looked at
+    assert inbox.read_notice(payload) == inbox.Notice(inbox.process_name(), None, [])
+    assert inbox.read_notice("4242@old-host") == inbox.Notice("4242@old-host", None, [])  # an older process's
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's notices")
+async def test_a_group_too_large_for_a_notice_is_told_by_its_chats(app):
+    heard: list[str] = []
+    async with app.db.engine.connect() as listening:
+        listener = (await listening.get_raw_connection()).driver_connection
+        await listener.add_listener(inbox.NOTIFY_CHANNEL, lambda *args: heard.append(args[-1]))
+        text = "Chuyện dài " * 400  # 4,400 bytes an update: two do not fit in one notice
+        await GroupCommit(app.db).write(inbox.STORE[app.db.dialect], inbox.rows_of(
+            [Received("telegram", str(n), str(40 + n), "message", {"update_id": n, "text": text}) for n in (1, 2)],
+            inbox.wall_clock()))
+        await listener.execute(f"NOTIFY {inbox.NOTIFY_CHANNEL}, 'marker'")
+        await wait_until(lambda: heard[-1:] == ["marker"], what="the marker notice")
+        await listening.invalidate()
+    assert [inbox.read_notice(h) for h in heard[:-1]] == [
+        inbox.Notice(inbox.process_name(), [("telegram", "41"), ("telegram", "42")], [])]
 
 
 async def test_a_stored_update_is_handled_in_units_of_work_that_can_be_redone(server, bot, app, monkeypatch):
