@@ -228,8 +228,8 @@ class ConversationService:
         name = state.answers.get("name")
         if membership is None or not name:
             return []
-        cases = await repo.same_name_cases(request.session, membership.commune_code, name,
-                                           request.now - DUPLICATE_WINDOW)
+        async with request.reading() as reading:
+            cases = await repo.same_name_cases(reading, membership.commune_code, name, request.now - DUPLICATE_WINDOW)
         cases = [c for c in cases if c.id != state.data.get("case_id")]  # not the case being fixed
         if not cases:
             return []
@@ -250,8 +250,9 @@ class ConversationService:
         cached = self._homes.get(key)
         if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1]
-        commune = await request.session.get(Commune, commune_code)
-        unit = await request.session.get(Unit, unit_id) if unit_id else None
+        async with request.reading() as reading:
+            commune = await reading.get(Commune, commune_code)
+            unit = await reading.get(Unit, unit_id) if unit_id else None
         home = ", ".join(p for p in (unit.name if unit else "", commune.name if commune else "",
                                      commune.province_name if commune else "") if p)
         self._homes[key] = (time.monotonic(), home)
@@ -261,7 +262,8 @@ class ConversationService:
         cached = self._movements.get(commune_code)
         if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1]
-        rows = await repo.movements_for(request.session, commune_code)
+        async with request.reading() as reading:
+            rows = await repo.movements_for(reading, commune_code)
         options = tuple(Option(f"m{m.id}", m.name) for m in rows)
         self._movements[commune_code] = (time.monotonic(), options)
         return options

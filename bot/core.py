@@ -136,7 +136,7 @@ class Core:
         answer whose only write is its conversation's next state (most are) goes on the driver, without the
         session (on PostgreSQL in one statement alone, with those of other chats handled meanwhile)."""
         writes = request.conversation_writes
-        if len(inbox_ids) == 1 and len(writes) == 1 and writes[0].seen is not None and writes[0].flow is not None \
+        if len(inbox_ids) == 1 and len(writes) == 1 and writes[0].flow is not None \
                 and not request.session.in_transaction():  # nothing else written: the driver's statements suffice
             target = self.db.driver(redoable=True, in_turn=True) if self.db.is_sqlite else self._answers
             request.conversation_after = await repo.save_and_mark_handled(
@@ -193,7 +193,8 @@ class Core:
 
     def _request(self, event: Inbound, session) -> Request:
         return Request(event=event, session=session, now=self.clock.now(), settings=self.settings,
-                       conversations=self.conversations, exports=self.exports, charts=self.charts)
+                       conversations=self.conversations, exports=self.exports, charts=self.charts,
+                       reads=lambda: self.db.reads_for(session))
 
     async def _route(self, request: Request, photos: PhotoInput | None, known: Known | None) -> list[Reply]:
         event = request.event
@@ -286,11 +287,13 @@ class Core:
             request.account, request.person = known.account, known.person
             request.memberships, request.conversation = list(known.memberships), known.conversation
             return
-        found = await repo.identity(request.session, request.event.channel, request.event.user_id)
+        async with request.reading() as reading:  # alone, so that a command's one write may go on the driver
+            found = await repo.identity(reading, request.event.channel, request.event.user_id)
         if found is None:
             return
         request.account, request.person, request.memberships, request.conversation = found
         if request.account.unreachable_at is not None:  # they wrote again: reminders may reach them again
+            request.session.add(request.account)  # read apart (reads_for): the unit of work writes it
             request.account.unreachable_at = None
 
     async def _command(self, request: Request, name: str, conversation: SavedConversation | None) -> list[Reply]:

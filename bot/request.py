@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -29,6 +30,8 @@ class Request:
     conversations: ConversationService | None = None  # the conversation service, for the flow commands
     exports: ExportRunner | None = None  # background exports (/xuat)
     charts: ChartRenderer | None = None  # /thongke's pictures
+    # Reads that need not be in the unit of work's transaction (Database.reads_for): the core sets it.
+    reads: Callable[[], AbstractAsyncContextManager[AsyncSession]] | None = None
     account: Account | None = None
     person: Person | None = None
     memberships: list[Membership] = field(default_factory=list)
@@ -42,6 +45,10 @@ class Request:
     # connection is held meanwhile: each gets the replies and returns them, changed.
     after_work: list[Callable[[list[Reply]], Awaitable[list[Reply]]]] = field(default_factory=list)
 
+    def reading(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session for a read that need not be in the unit of work (objects read come detached from it)."""
+        return self.reads() if self.reads is not None else _the(self.session)
+
     def write_conversation(self, write: ConversationWrite) -> None:
         self.conversation_writes.append(write)
 
@@ -50,3 +57,8 @@ class Request:
 
     def cadre_membership(self) -> Membership | None:
         return next((m for m in self.memberships if m.role == Role.CADRE), None)
+
+
+@asynccontextmanager
+async def _the(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    yield session

@@ -59,6 +59,7 @@ class Database:
         self._kinds: dict[str, tuple[AsyncEngine, async_sessionmaker[AsyncSession], AsyncEngine]] = {}
         self._held: dict[str, HeldConnections] = {}
         self._inline: InlineStatements | None = None  # SQLite's driver() (made at its first use)
+        self._readers: async_sessionmaker[AsyncSession] | None = None  # reads_for (made at its first use)
         self.engine, self._sessions, self._autocommit = self._of_kind("")
         self._sqlite_lock = asyncio.Lock()
         self._checkpoints: threading.Thread | None = None
@@ -171,6 +172,25 @@ class Database:
         else:
             async with self.alone() as connection:
                 yield connection
+
+    @asynccontextmanager
+    async def reads_for(self, session: AsyncSession) -> AsyncIterator[AsyncSession]:
+        """Reads a unit of work makes before it writes (who is asking, a duplicate check). On PostgreSQL, while
+        the unit has not begun, each goes alone (a session on autocommit connections): no BEGIN and COMMIT round
+        trips, and an answer whose one write is its conversation's may still go on the driver. At READ
+        COMMITTED a read in the unit's transaction would see no more. What it reads is detached when it ends:
+        `session.add` what the unit may change. SQLite (the unit holds the turn, and there are no round trips to
+        save), or a unit that has begun (its reads must see its own writes): the unit's own session."""
+        if self.is_sqlite or session.in_transaction():
+            yield session
+            return
+        if self._readers is None:
+            self._readers = async_sessionmaker(self._autocommit, class_=AsyncSession, expire_on_commit=False)
+        reader = self._readers()
+        try:
+            yield reader
+        finally:
+            await reader.close()
 
     def _sqlite_turn(self) -> asyncio.Lock | contextlib.nullcontext:
         return self._sqlite_lock if self.is_sqlite else contextlib.nullcontext()

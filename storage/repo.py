@@ -331,37 +331,43 @@ async def write_conversation(target: AsyncSession | AsyncConnection, write: Conv
 async def save_and_mark_handled(target: InlineStatements | GroupCommit, write: ConversationWrite,
                                 now: datetime, row_id: int, replies: list[dict],
                                 handled_at: datetime) -> SavedConversation:
-    """An answer's next conversation state and its inbox row marked handled (with the replies to send),
-    together, without SQLAlchemy's unit of work. The row is marked only if the conversation was saved;
-    StaleConversation if it was not (nothing changed). A row someone marked first without touching the
-    conversation (an error reply) keeps theirs.
+    """An answer's next conversation state, or a conversation started (/decu), and its inbox row marked handled
+    (with the replies to send), together, without SQLAlchemy's unit of work. The row is marked only if the
+    conversation was written; StaleConversation if it was not (nothing changed: another process moved it on, or
+    started one first). A row someone marked first without touching the conversation (an error reply) keeps
+    theirs.
 
-    SQLite (`target` its driver, Database.driver): two UPDATEs in one transaction. PostgreSQL (`target` a
+    SQLite (`target` its driver, Database.driver): two statements in one transaction. PostgreSQL (`target` a
     GroupCommit): the answers of the chats handled meanwhile go together, in one statement alone: one round
-    trip for the group instead of four an answer (BEGIN, two UPDATEs, COMMIT)."""
+    trip for the group instead of four an answer (BEGIN, two statements, COMMIT)."""
     seen = write.seen
-    assert seen is not None and write.flow is not None
+    assert write.flow is not None
+    version = seen.version + 1 if seen else 1
     replied = None if replies else handled_at
     if isinstance(target, InlineStatements):
         async with target.transaction() as run:
-            if not run(_SAVE_SQLITE, seen.id, seen.version, json.dumps(write.state), write.flow, seen.version + 1,
-                       sqlite_time(now)):
+            state, at = json.dumps(write.state), sqlite_time(now)
+            written = run(_SAVE_SQLITE, seen.id, seen.version, state, write.flow, version, at) if seen else \
+                run(_START_SQLITE, write.person_id, write.flow, state, at)
+            if not written:
                 raise StaleConversation
+            conversation_id = written[0][0]
             marked = bool(run(_MARK_SQLITE, row_id, sqlite_time(handled_at),
                               None if replied is None else sqlite_time(replied), json.dumps(replies)))
     else:
         returned = await target.write(_SAVE_AND_MARK, {
-            "conversation_id": seen.id, "seen": seen.version, "state": write.state, "flow": write.flow,
-            "version": seen.version + 1, "updated_at": now.isoformat(), "row_id": row_id,
+            "conversation_id": seen.id if seen else None, "person_id": write.person_id,
+            "seen": seen.version if seen else None, "state": write.state, "flow": write.flow,
+            "version": version, "updated_at": now.isoformat(), "row_id": row_id,
             "handled_at": handled_at.isoformat(), "replied_at": None if replied is None else replied.isoformat(),
             "replies": replies})
         mine = next((row for row in returned if row.row_id == row_id), None)
         if mine is None:
             raise StaleConversation
-        marked = mine.marked
+        conversation_id, marked = mine.conversation_id, mine.marked
     if not marked:
         log.warning("inbox row %s was marked handled before this answer was saved", row_id)
-    return SavedConversation(seen.id, write.person_id, write.flow, write.state, seen.version + 1, now)
+    return SavedConversation(conversation_id, write.person_id, write.flow, write.state, version, now)
 
 
 async def _run(target: AsyncSession | AsyncConnection, statement: Executable, params: dict | list[dict]):
@@ -396,21 +402,32 @@ def _start_conversation(insert) -> Executable:
 
 _START_CONVERSATION = _per_dialect(_start_conversation)
 # A group of answers (save_and_mark_handled), on PostgreSQL: each conversation saved if still at the version seen,
-# and then only its inbox row marked handled, with the replies to send. One answer a conversation per group
-# (DISTINCT ON): two for the same one (a person on two channels) cannot both hold, and the other is stale.
+# or started if the person has none, and then only its inbox row marked handled, with the replies to send. One
+# answer a person per group (DISTINCT ON): two for the same one (on two channels) cannot both hold, and the
+# other is stale.
 _SAVE_AND_MARK = GroupStatement(
-    "WITH m AS (SELECT DISTINCT ON (conversation_id) * FROM json_to_recordset(CAST($1 AS json)) AS m("
-    "conversation_id bigint, seen integer, state json, flow text, version integer, updated_at timestamptz, "
-    "row_id bigint, handled_at timestamptz, replied_at timestamptz, replies json) ORDER BY conversation_id, row_id), "
+    "WITH m AS (SELECT DISTINCT ON (person_id) * FROM json_to_recordset(CAST($1 AS json)) AS m("
+    "conversation_id bigint, person_id bigint, seen integer, state json, flow text, version integer, "
+    "updated_at timestamptz, row_id bigint, handled_at timestamptz, replied_at timestamptz, replies json) "
+    "ORDER BY person_id, row_id), "
     "saved AS (UPDATE conversation AS c SET state = m.state, flow = m.flow, version = m.version, "
-    "updated_at = m.updated_at FROM m WHERE c.id = m.conversation_id AND c.version = m.seen RETURNING m.row_id), "
+    "updated_at = m.updated_at FROM m WHERE c.id = m.conversation_id AND c.version = m.seen "
+    "RETURNING m.row_id, c.id), "
+    "started AS (INSERT INTO conversation (person_id, flow, state, version, updated_at) "
+    "SELECT person_id, flow, state, 1, updated_at FROM m WHERE conversation_id IS NULL "
+    "ON CONFLICT (person_id) DO NOTHING RETURNING person_id, id), "
+    "written AS (SELECT row_id, id FROM saved "
+    "UNION ALL SELECT m.row_id, started.id FROM started JOIN m ON m.person_id = started.person_id), "
     "marked AS (UPDATE inbox AS i SET handled_at = m.handled_at, replied_at = m.replied_at, replies = m.replies "
-    "FROM m WHERE i.id = m.row_id AND i.handled_at IS NULL AND m.row_id IN (SELECT row_id FROM saved) "
+    "FROM m WHERE i.id = m.row_id AND i.handled_at IS NULL AND m.row_id IN (SELECT row_id FROM written) "
     "RETURNING i.id) "
-    "SELECT saved.row_id, EXISTS (SELECT 1 FROM marked WHERE marked.id = saved.row_id) AS marked FROM saved",
+    "SELECT written.row_id, written.id AS conversation_id, "
+    "EXISTS (SELECT 1 FROM marked WHERE marked.id = written.row_id) AS marked FROM written",
     lambda answers: (json.dumps(answers),), redoable=True)
 _SAVE_SQLITE = ("UPDATE conversation SET state = ?3, flow = ?4, version = ?5, updated_at = ?6 "
                 "WHERE id = ?1 AND version = ?2 RETURNING id")
+_START_SQLITE = ("INSERT INTO conversation (person_id, flow, state, version, updated_at) VALUES (?1, ?2, ?3, 1, ?4) "
+                 "ON CONFLICT (person_id) DO NOTHING RETURNING id")
 _MARK_SQLITE = ("UPDATE inbox SET handled_at = ?2, replied_at = ?3, replies = ?4 "
                 "WHERE id = ?1 AND handled_at IS NULL RETURNING id")
 _TOUCH_CONVERSATION = (update(_conversations).where(_conversations.c.person_id == bindparam("whose"))

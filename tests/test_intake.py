@@ -90,27 +90,55 @@ async def test_an_update_that_is_not_for_the_bot_is_acknowledged_and_forgotten(s
 
 
 async def test_an_answer_and_its_inbox_row_are_written_together_or_not_at_all(app):
-    """An answer's conversation state is saved and its row marked handled together, on the driver (PostgreSQL:
-    one statement; SQLite: one transaction)."""
+    """A conversation started (/decu) or an answer's state saved, and its row marked handled, together, on the
+    driver (PostgreSQL: one statement; SQLite: one transaction); nothing at all when the conversation moved."""
     person_id = await add_member(app, "8207")
     now = app.core.clock.now()
     await GroupCommit(app.db).write(inbox.STORE[app.db.dialect], inbox.rows_of([
-        Received("telegram", str(n), "8207", "message", {"update_id": n}) for n in (1, 2)], inbox.wall_clock()))
+        Received("telegram", str(n), "8207", "message", {"update_id": n}) for n in (1, 2, 3, 4)], inbox.wall_clock()))
     async with app.db.session() as session:
-        first = await repo.write_conversation(session, ConversationWrite(person_id, None, "nomination", {"a": 1}),
-                                              now)
         rows = (await session.exec(select(InboxUpdate.id).order_by(InboxUpdate.id))).all()
-    answer = ConversationWrite(person_id, first, "nomination", {"a": 2})
     reply = [{"text": "ok"}]
     target = app.db.driver() if app.db.is_sqlite else GroupCommit(app.db)
-    saved = await repo.save_and_mark_handled(target, answer, now, rows[0], reply, inbox.wall_clock())
-    assert saved.version == first.version + 1
+    start = ConversationWrite(person_id, None, "nomination", {"a": 1})
+    first = await repo.save_and_mark_handled(target, start, now, rows[0], reply, inbox.wall_clock())
+    with pytest.raises(repo.StaleConversation):  # started already: nothing written
+        await repo.save_and_mark_handled(target, start, now, rows[1], reply, inbox.wall_clock())
+    answer = ConversationWrite(person_id, first, "nomination", {"a": 2})
+    saved = await repo.save_and_mark_handled(target, answer, now, rows[2], reply, inbox.wall_clock())
+    assert (saved.id, saved.version) == (first.id, first.version + 1) and first.version == 1
     with pytest.raises(repo.StaleConversation):  # the same version again: nothing written
-        await repo.save_and_mark_handled(target, answer, now, rows[1], reply, inbox.wall_clock())
+        await repo.save_and_mark_handled(target, answer, now, rows[3], reply, inbox.wall_clock())
     async with app.db.session() as session:
         marked = {r.id: (r.handled_at is not None, r.replies) for r in (await session.exec(select(InboxUpdate))).all()}
-        state = (await repo.identity(session, "telegram", "8207"))[3].state
-    assert marked == {rows[0]: (True, reply), rows[1]: (False, [])} and state == {"a": 2}
+        conversation = (await repo.identity(session, "telegram", "8207"))[3]
+    assert marked == {rows[0]: (True, reply), rows[1]: (False, []), rows[2]: (True, reply), rows[3]: (False, [])}
+    assert (conversation.id, conversation.state, conversation.version) == (first.id, {"a": 2}, 2)
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="SQLite reads in the unit of work, which holds its turn")
+async def test_a_command_that_starts_a_draft_and_an_answer_that_reads_write_on_the_driver(server, bot, app,
+                                                                                          monkeypatch):
+    """Their reads go alone (Database.reads_for), so their one write, the conversation's, still goes on the driver
+    (in the group statement), not in a transaction through SQLAlchemy."""
+    marks: list[str] = []
+    mark_handled, save_and_mark_handled = inbox.mark_handled, repo.save_and_mark_handled
+    monkeypatch.setattr(inbox, "mark_handled", lambda *a, **kw: marks.append("session") or mark_handled(*a, **kw))
+    monkeypatch.setattr(repo, "save_and_mark_handled",
+                        lambda *a, **kw: marks.append("driver") or save_and_mark_handled(*a, **kw))
+    await add_member(app, "8208")
+    cadre = TelegramUser(server, 8208)
+    await cadre.say("/decu", count=2)
+    assert marks == ["driver"]
+    for answer in TO_PHOTOS:
+        await cadre.say(answer)
+    server.send_photo(cadre.id, image_bytes("red"))
+    await cadre.replies()
+    await cadre.say("xong")
+    await cadre.say("bo qua")
+    marks.clear()
+    assert "• Tên: Lê Văn Tuấn" in await cadre.text("co")  # the summary, after a duplicate check
+    assert marks == ["driver"]
 
 
 @pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL groups the answers of chats handled at once")
