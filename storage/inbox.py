@@ -75,6 +75,7 @@ def stored_rows(received: Sequence[Received], returned: Sequence[Row], now: date
     return [OpenRow(ids[r.channel, r.update_key], r.channel, r.chat_id, r.album, r.kind, r.payload, now)
             for r in received if (r.channel, r.update_key) in ids]
 
+NOTICE_LIMIT = 7000  # bytes: PostgreSQL takes notices up to 8000; longer rows, or list of chats, are left out
 # PostgreSQL: a group of updates stored and the other processes told, in one statement alone. The notice goes
 # at its commit, never before the rows; called for each row stored with the same words, it is sent once (and
 # not at all when every update was a redelivery, stored already). It carries the rows themselves when they fit
@@ -87,7 +88,7 @@ _STORE_TOLD = (
     "words AS (SELECT CAST(json_build_object('sender', CAST($3 AS text), 'rows', json_agg(json_build_array("
     "id, channel, chat_id, album, kind, payload, received_at) ORDER BY id)) AS text) AS rows FROM stored) "
     f"SELECT id, channel, update_key, pg_notify('{NOTIFY_CHANNEL}', CASE WHEN octet_length(words.rows) <= "
-    f"{{limit}} THEN words.rows ELSE $2 END) IS NULL AS told FROM stored, words")
+    f"{NOTICE_LIMIT} THEN words.rows ELSE $2 END) IS NULL AS told FROM stored, words")
 
 
 # SQLite: a group of updates in one statement too, run by sqlite3 itself (Database.driver).
@@ -109,10 +110,9 @@ def _store_told_params(rows: list[dict[str, Any]]) -> tuple[str, str, str]:
     return _group_document(rows, datetime.isoformat), chats, process_name()
 
 
-NOTICE_LIMIT = 7000  # bytes: PostgreSQL takes notices up to 8000; longer rows, or list of chats, are left out
 # What the intake writes through its group commit, by database; a redelivered update is stored once.
 STORE = {"sqlite": GroupStatement(_STORE_SQLITE, lambda rows: (_group_document(rows, sqlite_time),)),
-         "postgresql": GroupStatement(_STORE_TOLD.format(limit=NOTICE_LIMIT), _store_told_params)}
+         "postgresql": GroupStatement(_STORE_TOLD, _store_told_params)}
 
 
 def process_name() -> str:
