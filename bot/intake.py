@@ -116,7 +116,7 @@ class Worker:
         # Chats another process held when last asked for: not asked for again (nor room made for them) for
         # ELSEWHERE seconds; that process handles what comes meanwhile, and a sweep brings back what it leaves.
         self._elsewhere: dict[ChatKey, float] = {}
-        self._handed: dict[ChatKey, list[inbox.OpenRow]] = {}  # rows stored here, for chats being served
+        self._handed: dict[ChatKey, list[inbox.OpenRow]] = {}  # rows stored here or told of, for chats being served
         self._resync: set[ChatKey] = set()  # chats whose open rows must be read again (a failure)
         self._dealt: dict[ChatKey, int] = {}  # chats being served: the highest row id dealt with
         self._idle: OrderedDict[ChatKey, float] = OrderedDict()  # lingering chats, since when, the longest first
@@ -304,7 +304,8 @@ class Worker:
         one, or a sweep or another process's notice found one), unless other chats wait for a place."""
         generation = self.locks.generation
         more = self._more[key]
-        synced, last = False, 0  # read the chat's open rows once; after that, rows handed over suffice
+        synced = False  # read the chat's open rows once; after that, rows handed over suffice
+        self._dealt[key] = 0
         try:
             while not self._stopping:
                 if not more.is_set():
@@ -321,12 +322,12 @@ class Worker:
                 more.clear()
                 handed = self._handed.pop(key, [])
                 if synced and key not in self._resync:
-                    rows = [row for row in handed if row.id > last]  # read already, or being handled
+                    rows = [row for row in handed if row.id > self._dealt[key]]  # read already, or being handled
                 else:
                     self._resync.discard(key)
                     rows, synced = await self._open_rows(key), True
                 if rows:
-                    last = self._dealt[key] = max(last, await self._work_through(key, rows))
+                    self._dealt[key] = max(self._dealt[key], await self._work_through(key, rows))
                     if self.locks.generation != generation:  # our locks went with their connection
                         log.warning("chat %s:%s: lock lost; leaving it to whoever takes it", *key)
                         return

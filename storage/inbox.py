@@ -52,7 +52,6 @@ def rows_of(received: Sequence[Received], now: datetime) -> list[dict[str, Any]]
                  payload=r.payload, received_at=now, replies=[]) for r in received]
 
 
-
 @dataclass(frozen=True)
 class OpenRow:
     """An open row as its receiver stored it (the same fields a read of open rows gives), so a worker in
@@ -74,6 +73,7 @@ def stored_rows(received: Sequence[Received], returned: Sequence[Row], now: date
     ids = {(row.channel, row.update_key): row.id for row in returned}
     return [OpenRow(ids[r.channel, r.update_key], r.channel, r.chat_id, r.album, r.kind, r.payload, now)
             for r in received if (r.channel, r.update_key) in ids]
+
 
 NOTICE_LIMIT = 7000  # bytes: PostgreSQL takes notices up to 8000; longer rows, or list of chats, are left out
 # PostgreSQL: a group of updates stored and the other processes told, in one statement alone. The notice goes
