@@ -279,6 +279,7 @@ class Cpu:
     bench: float
     others: float
     seconds: float
+    each: tuple[float, ...] = ()  # the bot's CPU by process, when it runs as several (receiver first)
 
     def per_update(self, updates: int) -> float:
         """Milliseconds of the bot's CPU per update."""
@@ -288,8 +289,10 @@ class Cpu:
         per_update = self.per_update(updates)
         share = {name: value / self.seconds if self.seconds else 0.0
                  for name, value in (("bot", self.bot), ("bench", self.bench), ("others", self.others))}
-        return (f"CPU of a core: bot {share['bot']:.0%} ({per_update:.1f} ms/update), bench {share['bench']:.0%}, "
-                f"rest of the machine {share['others']:.0%}")
+        split = (" = " + " + ".join(f"{seconds / updates * 1000:.1f}" for seconds in self.each)
+                 if len(self.each) > 1 and updates else "")
+        return (f"CPU of a core: bot {share['bot']:.0%} ({per_update:.1f}{split} ms/update), "
+                f"bench {share['bench']:.0%}, rest of the machine {share['others']:.0%}")
 
 
 class CpuMeter:
@@ -297,13 +300,15 @@ class CpuMeter:
         self.pids = pids
         self._start = self._read()
 
-    def _read(self) -> tuple[float, float, float, float]:
-        return (sum(cpu_seconds(pid) for pid in self.pids), time.process_time(), machine_cpu_seconds(),
-                time.monotonic())
+    def _read(self) -> tuple[float, float, float, tuple[float, ...]]:
+        return (time.process_time(), machine_cpu_seconds(), time.monotonic(),
+                tuple(cpu_seconds(pid) for pid in self.pids))
 
     def read(self) -> Cpu:
-        bot, bench, machine, now = (end - start for end, start in zip(self._read(), self._start, strict=True))
-        return Cpu(bot, bench, max(0.0, machine - bot - bench), now)
+        (bench, machine, now, each), (bench0, machine0, start, each0) = self._read(), self._start
+        each = tuple(end - begin for end, begin in zip(each, each0, strict=True))
+        bench, machine, bot = bench - bench0, machine - machine0, sum(each)
+        return Cpu(bot, bench, max(0.0, machine - bot - bench), now - start, each)
 
 
 @dataclass
