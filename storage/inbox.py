@@ -28,7 +28,10 @@ from storage.models import InboxUpdate
 log = logging.getLogger(__name__)
 _inbox = InboxUpdate.__table__
 LISTENER_CHECK = 10.0  # seconds between checks that the listening connection is alive
-NOTIFY_CHANNEL = "nguoitot_inbox"  # PostgreSQL: workers in other processes hear of new updates at once
+# PostgreSQL: workers in other processes hear of new updates at once, on a channel of their schema (made in SQL
+# from the connection's search path): bots of other schemas of one database, such as test runs side by side,
+# must not hear each other's rows.
+NOTIFY_CHANNEL = "left('nguoitot_inbox/' || current_schema(), 63)"
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ _STORE_TOLD = (
     "RETURNING id, channel, update_key, chat_id, album, kind, payload, received_at), "
     "words AS (SELECT CAST(json_build_object('sender', CAST($3 AS text), 'rows', json_agg(json_build_array("
     "id, channel, chat_id, album, kind, payload, received_at) ORDER BY id)) AS text) AS rows FROM stored) "
-    f"SELECT id, channel, update_key, pg_notify('{NOTIFY_CHANNEL}', CASE WHEN octet_length(words.rows) <= "
+    f"SELECT id, channel, update_key, pg_notify({NOTIFY_CHANNEL}, CASE WHEN octet_length(words.rows) <= "
     f"{NOTICE_LIMIT} THEN words.rows ELSE $2 END) IS NULL AS told FROM stored, words")
 
 
@@ -269,6 +272,11 @@ async def prune(session: AsyncSession, before: datetime, batch: int = PRUNE_BATC
     return result.rowcount
 
 
+async def notify_channel(driver: Any) -> str:
+    """The name of the channel notices go on, on an asyncpg connection of the bot's."""
+    return await driver.fetchval(f"SELECT {NOTIFY_CHANNEL}")
+
+
 class Listener:
     """PostgreSQL: hears the notices receivers send when they store (`NOTIFY`) on a connection of its own, so
     a worker in another process takes new work at once instead of at its next sweep."""
@@ -312,7 +320,7 @@ class Listener:
             try:
                 async with self.db.engine.connect() as connection:
                     driver = (await connection.get_raw_connection()).driver_connection
-                    await driver.add_listener(NOTIFY_CHANNEL, self._notice)
+                    await driver.add_listener(await notify_channel(driver), self._notice)
                     try:
                         backoff = 1.0
                         while not driver.is_closed():

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from common.messages import t
 from storage import inbox, repo
-from storage.db import GroupCommit
+from storage.db import Database, GroupCommit
 from storage.inbox import Received
 from storage.models import Case, CasePhoto, InboxUpdate
 from storage.repo import ConversationWrite
@@ -184,7 +184,8 @@ async def test_a_group_of_updates_is_stored_and_a_group_marked_sent_in_one_state
         if IS_POSTGRES:
             listening = await stack.enter_async_context(app.db.engine.connect())
             listener = (await listening.get_raw_connection()).driver_connection
-            await listener.add_listener(inbox.NOTIFY_CHANNEL, lambda *args: heard.append(args[-1]))
+            channel = await inbox.notify_channel(listener)
+            await listener.add_listener(channel, lambda *args: heard.append(args[-1]))
         statements: list[str] = []  # through SQLAlchemy, or on the driver
         event.listen(app.db.engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
         held = app.db.driver()
@@ -203,7 +204,7 @@ async def test_a_group_of_updates_is_stored_and_a_group_marked_sent_in_one_state
         assert first == second and sorted(r.update_key for r in first) == ["1", "2", "3"]
         assert await writes.write(store, rows[:1]) == []  # a redelivery: stored once, nobody told
         if IS_POSTGRES:
-            await listener.execute(f"NOTIFY {inbox.NOTIFY_CHANNEL}, 'marker'")  # every notice before it has arrived
+            await listener.execute(f"SELECT pg_notify('{channel}', 'marker')")  # every notice before it has arrived
             await wait_until(lambda: heard[-1:] == ["marker"], what="the marker notice")
             [told] = [inbox.read_notice(h) for h in heard[:-1]]  # once for the group, carrying its rows
             assert told.sender == inbox.process_name() and told.chats == [("telegram", "31"), ("telegram", "32")]
@@ -271,20 +272,30 @@ def test_a_notice_names_the_chats_it_was_sent_for_and_only_what_fits():
 
 
 @pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's notices")
-async def test_a_group_too_large_for_a_notice_is_told_by_its_chats(app):
+async def test_a_group_too_large_for_a_notice_is_told_by_its_chats_and_only_in_its_schema(app):
     heard: list[str] = []
-    async with app.db.engine.connect() as listening:
+    elsewhere: list[str] = []  # a bot of another schema of the same database (a test run beside this one)
+    other = Database(app.db.url, schema="")
+    async with app.db.engine.connect() as listening, other.engine.connect() as listening_elsewhere:
         listener = (await listening.get_raw_connection()).driver_connection
-        await listener.add_listener(inbox.NOTIFY_CHANNEL, lambda *args: heard.append(args[-1]))
+        channel = await inbox.notify_channel(listener)
+        await listener.add_listener(channel, lambda *args: heard.append(args[-1]))
+        listener_elsewhere = (await listening_elsewhere.get_raw_connection()).driver_connection
+        channel_elsewhere = await inbox.notify_channel(listener_elsewhere)
+        await listener_elsewhere.add_listener(channel_elsewhere, lambda *args: elsewhere.append(args[-1]))
         text = "Chuyện dài " * 400  # 4,400 bytes an update: two do not fit in one notice
         await GroupCommit(app.db).write(inbox.STORE[app.db.dialect], inbox.rows_of(
             [Received("telegram", str(n), str(40 + n), "message", {"update_id": n, "text": text}) for n in (1, 2)],
             inbox.wall_clock()))
-        await listener.execute(f"NOTIFY {inbox.NOTIFY_CHANNEL}, 'marker'")
-        await wait_until(lambda: heard[-1:] == ["marker"], what="the marker notice")
+        for driver, on in ((listener, channel), (listener_elsewhere, channel_elsewhere)):
+            await driver.execute(f"SELECT pg_notify('{on}', 'marker')")  # every notice before it has arrived
+        await wait_until(lambda: heard[-1:] == elsewhere[-1:] == ["marker"], what="the marker notices")
         await listening.invalidate()
+        await listening_elsewhere.invalidate()
+    await other.dispose()
     assert [inbox.read_notice(h) for h in heard[:-1]] == [
         inbox.Notice(inbox.process_name(), [("telegram", "41"), ("telegram", "42")], [])]
+    assert elsewhere == ["marker"]
 
 
 async def test_a_stored_update_is_handled_in_units_of_work_that_can_be_redone(server, bot, app, monkeypatch):
