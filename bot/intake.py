@@ -14,6 +14,8 @@ once, a chat's updates one at a time and in the order they came, by any number o
   for taking the chat again; the rows this process stores, or another's notice carries, are handed to its
   worker as they are, not read back. Only when rows may have been missed (a sweep finds a row that waited, a
   notice names chats without their rows, a told row came late) are the chat's open rows read again.
+- A chat another process holds is left to it: its holder says when it lets the chat go (a notice), and only
+  then, or when a sweep finds the chat's work waiting, is it asked for again.
 - Replies are marked sent in groups a moment apart; a chat is let go only once its marks have landed.
 """
 
@@ -52,7 +54,10 @@ SEND_TRIES = 8  # a reply that keeps failing (the channel is down) is left for l
 # Seconds sent replies wait to be marked together: a crash in that moment only sends them again, and at 0.02 s
 # the marks were a tenth of the statements a busy bot sent (four replies a mark).
 MARK_GATHER = 0.1
-ELSEWHERE = 1.0  # seconds a chat another process holds is left to it before it is asked for again
+# A chat another process held when asked for is left to it: asked for again once that process says it let the
+# chat go, or a sweep finds the chat's work waiting STALE_AFTER (its holder may be gone), or after ELSEWHERE
+# seconds without either. Asking again every second was a tenth of the statements of two workers.
+ELSEWHERE = 60.0
 REMEMBERED_SENT = 50_000  # row ids whose replies this process sent, remembered
 
 
@@ -113,8 +118,8 @@ class Worker:
         self._more: dict[ChatKey, asyncio.Event] = {}  # set when an active chat may have new rows
         self._wanted: dict[ChatKey, None] = {}  # in the order they were wanted
         self._wake = asyncio.Event()
-        # Chats another process held when last asked for: not asked for again (nor room made for them) for
-        # ELSEWHERE seconds; that process handles what comes meanwhile, and a sweep brings back what it leaves.
+        # Chats another process held when last asked for, since when: left to it (see ELSEWHERE), which handles
+        # what comes for them meanwhile; its notice when it lets one go, or a sweep, brings back what it leaves.
         self._elsewhere: dict[ChatKey, float] = {}
         self._handed: dict[ChatKey, list[inbox.OpenRow]] = {}  # rows stored here or told of, for chats being served
         self._resync: set[ChatKey] = set()  # chats whose open rows must be read again (a failure)
@@ -131,6 +136,7 @@ class Worker:
         self._sent: OrderedDict[int, None] = OrderedDict()
         self._listener: inbox.Listener | None = None
         self.handled = 0  # updates (an album counts once) this worker handled
+        self.held_elsewhere = 0  # times it asked for a chat that another process held
 
     # ---- what others call
     def receives_alone(self, channel: str, alone: bool) -> None:
@@ -151,9 +157,9 @@ class Worker:
             if more is not None:
                 self._handed.setdefault(key, []).append(row)
                 more.set()
-            else:  # a chat not being served reads its open rows when it is taken
+            elif key not in self._elsewhere:  # a chat not being served reads its open rows when it is taken
                 self._wanted[key] = None
-        self._wake.set()
+                self._wake.set()
 
     async def run(self) -> None:
         """Until `stop`: take chats with open work and serve them. What was open at start (a crash, a
@@ -173,6 +179,7 @@ class Worker:
                     self._listener.pending = False
                 try:
                     if self._listener is not None:
+                        self._released(self._listener.take_released())
                         self._told(self._listener.take_rows())
                         self._found(self._listener.take_chats())
                     if sweep:
@@ -215,7 +222,8 @@ class Worker:
         marking = [task for tasks in self._marking.values() for task in tasks]
         if marking:  # replies sent: marked before the database closes, or sent again after a restart
             await asyncio.wait(marking, timeout=grace)
-        log.info("inbox worker stopped; it handled %d update(s)", self.handled)
+        log.info("inbox worker stopped; it handled %d update(s); %d time(s) it asked for a chat another process held",
+                 self.handled, self.held_elsewhere)
 
     # ---- taking chats
     def _pop_wanted(self) -> list[ChatKey]:
@@ -237,9 +245,12 @@ class Worker:
                 del self._elsewhere[key]
         stale = inbox.wall_clock() - timedelta(seconds=STALE_AFTER)
         for key, oldest in found:
-            if key in self._more and not everything and oldest < stale:
+            if oldest >= stale:
+                continue
+            if key in self._more and not everything:
                 self._resync.add(key)
                 self._more[key].set()
+            self._elsewhere.pop(key, None)  # its holder has not dealt with it in time: gone, or stuck
         self._found(key for key, _ in found if everything or key not in self._more)
 
     def _told(self, rows: list[inbox.OpenRow]) -> None:
@@ -253,6 +264,14 @@ class Worker:
         if rows:
             self.hand_over(rows)
 
+    def _released(self, released: dict[ChatKey, bool]) -> None:
+        """Chats other processes let go: asked for again when work comes for them, at once if their holder
+        stopped with their work perhaps unfinished."""
+        for key, left_open in released.items():
+            self._elsewhere.pop(key, None)
+            if left_open and key not in self._more:
+                self._wanted[key] = None
+
     def _found(self, keys: Iterable[ChatKey]) -> None:
         """Chats with open work, some of it maybe stored by another process (a sweep, or another's notice)."""
         for key in keys:
@@ -261,12 +280,12 @@ class Worker:
                 if key[0] not in self.exclusive:  # another process may have stored rows we were not handed
                     self._resync.add(key)
                 more.set()
-            else:
+            elif key not in self._elsewhere:
                 self._wanted[key] = None
 
     async def _take(self, keys: list[ChatKey]) -> None:
         now = time.monotonic()
-        keys = [key for key in keys if now - self._elsewhere.get(key, -ELSEWHERE) >= ELSEWHERE]
+        keys = [key for key in keys if key not in self._elsewhere]
         if not keys or self._stopping:
             return
         room = max(self.max_chats - len(self._active), 0)
@@ -277,6 +296,9 @@ class Worker:
         taken = await self.locks.try_chats(asked)
         for key in set(asked).difference(taken):
             self._elsewhere[key] = now
+        self.held_elsewhere += len(asked) - len(taken)
+        metrics.CHATS_ASKED.labels("taken").inc(len(taken))
+        metrics.CHATS_ASKED.labels("held").inc(len(asked) - len(taken))
         # Room is made only for chats taken: making it for chats another process holds would pass ours to it.
         self._make_room(len(taken) - max(self.max_chats - len(self._active), 0), now)
         for key in taken:
@@ -345,7 +367,7 @@ class Worker:
             self._dealt.pop(key, None)
             self._resync.discard(key)
             self._leaving.discard(key)
-            await self.locks.release_chat(key)
+            await self.locks.release_chat(key, left_open=self._stopping)
             if more.is_set() and not self._stopping:  # something came while letting go
                 self._wanted[key] = None
             self._wake.set()  # a place is free

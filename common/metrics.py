@@ -21,6 +21,8 @@ INBOX_OLDEST_SECONDS = Gauge("nguoitot_inbox_oldest_seconds", "Age of the longes
 OUTBOX_BACKLOG = Gauge("nguoitot_outbox_backlog", "Outbox messages due and not yet sent.", registry=REGISTRY)
 OUTBOX_OUTCOMES = Counter("nguoitot_outbox_outcomes", "Outbox sending attempts, by outcome.", ["channel", "outcome"],
                           registry=REGISTRY)
+CHATS_ASKED = Counter("nguoitot_chats_asked", "Chats a worker asked to serve, by outcome (taken; held: another "
+                      "process serves it).", ["outcome"], registry=REGISTRY)
 REPLIES_SENT = Counter("nguoitot_replies_sent", "Replies sent to a person's message.", ["channel"],
                        registry=REGISTRY)
 RATE_LIMITED = Counter("nguoitot_rate_limited", "Answers of 429 (too many requests) from a channel.",

@@ -132,17 +132,27 @@ def notice(chats: Sequence[tuple[str, str]]) -> str:
     return payload
 
 
+def release_notice(chat: tuple[str, str], left_open: bool) -> str:
+    """NOTIFY's words when a process lets a chat go, so that others waiting for it need not keep asking.
+    `left_open`: it stopped with the chat's work perhaps unfinished (then another takes the chat at once)."""
+    return json.dumps({"sender": process_name(), "released": list(chat), "open": left_open}, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class Notice:
     sender: str
     chats: list[tuple[str, str]] | None  # None: the notice does not say which (then look at every chat)
     rows: list[OpenRow]  # the rows stored, when they fitted in the notice
+    released: tuple[tuple[str, str], bool] | None = None  # a chat let go, and whether work was left open
 
 
 def read_notice(payload: str) -> Notice:
     try:
         parsed = json.loads(payload)
         sender = str(parsed.get("sender", ""))
+        if "released" in parsed:
+            channel, chat = parsed["released"]
+            return Notice(sender, [], [], ((str(channel), str(chat)), bool(parsed.get("open"))))
         if "rows" in parsed:
             rows = [OpenRow(int(i), str(channel), str(chat), album, str(kind), body, datetime.fromisoformat(at))
                     for i, channel, chat, album, kind, body, at in parsed["rows"]]
@@ -287,6 +297,7 @@ class Listener:
         self.pending = False  # another process stored something, for chats it did not say, since the last look
         self.chats: dict[tuple[str, str], None] = {}  # chats another process stored for since the last look
         self.rows: list[OpenRow] = []  # the rows themselves, when the notice carried them
+        self.released: dict[tuple[str, str], bool] = {}  # chats other processes let go, and whether left open
         self._me = process_name()
         self._task = asyncio.create_task(self._listen(), name="inbox listener")
 
@@ -298,6 +309,10 @@ class Listener:
         rows, self.rows = self.rows, []
         return rows
 
+    def take_released(self) -> dict[tuple[str, str], bool]:
+        released, self.released = self.released, {}
+        return released
+
     async def close(self) -> None:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
@@ -306,7 +321,10 @@ class Listener:
         told = read_notice(payload)
         if told.sender == self._me:
             return
-        if told.rows:
+        if told.released is not None:
+            chat, left_open = told.released
+            self.released[chat] = self.released.get(chat, False) or left_open
+        elif told.rows:
             self.rows.extend(told.rows)
         elif told.chats is None:
             self.pending = True

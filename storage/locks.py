@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.settings import to_async_url
 from storage.db import Database
+from storage.inbox import NOTIFY_CHANNEL, release_notice
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class Locks(Protocol):
 
     async def try_chats(self, keys: Iterable[ChatKey]) -> list[ChatKey]: ...
 
-    async def release_chat(self, key: ChatKey) -> None: ...
+    async def release_chat(self, key: ChatKey, left_open: bool = False) -> None: ...
 
     async def hold(self, role: str) -> bool: ...
 
@@ -61,7 +62,7 @@ class LocalLocks:
         self._chats.update(taken)
         return taken
 
-    async def release_chat(self, key: ChatKey) -> None:
+    async def release_chat(self, key: ChatKey, left_open: bool = False) -> None:
         self._chats.discard(key)
 
     async def hold(self, role: str) -> bool:
@@ -75,7 +76,8 @@ class LocalLocks:
 
 
 _TRY_CHATS = text(f"SELECT k FROM unnest(CAST(:keys AS text[])) AS k WHERE pg_try_advisory_lock({CHATS}, hashtext(k))")
-_RELEASE_CHAT = text(f"SELECT pg_advisory_unlock({CHATS}, hashtext(:key))")
+# Let go, and say so: workers elsewhere that found the chat held wait for this, instead of asking again and again.
+_RELEASE_CHAT = text(f"SELECT pg_advisory_unlock({CHATS}, hashtext(:key)), pg_notify({NOTIFY_CHANNEL}, :words)")
 _HOLD = text(f"SELECT pg_try_advisory_lock({ROLES}, hashtext(:role))")
 _ALIVE = text("SELECT 1")
 
@@ -104,9 +106,11 @@ class AdvisoryLocks:
         rows = await self._run(_TRY_CHATS, {"keys": list(wanted)})
         return [wanted[row[0]] for row in rows]
 
-    async def release_chat(self, key: ChatKey) -> None:
+    async def release_chat(self, key: ChatKey, left_open: bool = False) -> None:
+        """Let the chat go and tell the other processes (`left_open`: its work may be unfinished)."""
         try:
-            await self._run(_RELEASE_CHAT, {"key": f"{self.scope}{key[0]}:{key[1]}"})
+            await self._run(_RELEASE_CHAT, {"key": f"{self.scope}{key[0]}:{key[1]}",
+                                            "words": release_notice(key, left_open)})
         except Exception:  # the connection is gone, and the lock with it
             log.warning("could not release the lock of chat %s:%s; it went with its connection", *key)
 

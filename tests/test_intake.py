@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
+from bot.intake import Worker
 from common.messages import t
 from storage import inbox, repo
 from storage.db import Database, GroupCommit
@@ -320,3 +321,40 @@ async def test_a_stored_update_is_handled_in_units_of_work_that_can_be_redone(se
     await server.wait_for(lambda: sum(redoable for _, redoable in asked) >= 2, 10.0)  # one per update
     assert ("session", True) in asked
     assert ("driver", True) in asked
+
+
+class HeldElsewhere:
+    """Locks of which another process holds `held`."""
+
+    generation = 0
+
+    def __init__(self, held: set) -> None:
+        self.held = held
+        self.asked: list[list] = []
+
+    async def try_chats(self, keys):
+        keys = list(keys)
+        self.asked.append(keys)
+        return [key for key in keys if key not in self.held]
+
+
+async def test_a_chat_held_elsewhere_is_asked_for_again_once_let_go_at_once_if_its_holder_left_work(app):
+    key = ("telegram", "8401")
+    locks = HeldElsewhere({key})
+    worker = Worker(app.core, app.db, locks, {}, album_wait=0.1)
+
+    async def new_row(row_id: int) -> None:  # stored here or told of: the worker takes the chat if it may
+        worker.hand_over([inbox.OpenRow(row_id, *key, None, "message", {}, inbox.wall_clock())])
+        await worker._take(worker._pop_wanted())
+
+    await new_row(1)
+    await new_row(2)
+    assert locks.asked == [[key]]  # then left to its holder, which handles what comes
+    worker._released({key: False})  # let go idle: asked for when work comes
+    await worker._take(worker._pop_wanted())
+    assert locks.asked == [[key]]
+    await new_row(3)
+    assert locks.asked == [[key]] * 2
+    worker._released({key: True})  # its holder stopped, perhaps with work left: asked for at once
+    await worker._take(worker._pop_wanted())
+    assert locks.asked == [[key]] * 3

@@ -4,6 +4,7 @@ be killed under the bot, which recovers by itself."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -99,6 +100,37 @@ async def test_a_receiver_and_two_workers_handle_each_update_once_and_in_order(s
         assert case.answers["photo_count"] == 1 and str(case.answers["birth_year"]) == "1990"
         assert case.answers["position"] == t("nom.no_position")
     assert len(cases) == CHATS
+
+
+async def test_a_chat_another_process_holds_is_left_to_it_not_asked_for_again_and_again(server, app, settings,
+                                                                                        tmp_path):
+    """Both processes hear of every update; the one that finds a chat held by the other leaves it to it until
+    told it let the chat go (asking again every second was a tenth of the statements of two workers)."""
+    cadres = [9300 + i for i in range(6)]
+    for cadre in cadres:
+        await add_member(app, str(cadre), village="Thôn Đông")
+    port = free_port()
+    receiver = BotProcess(settings, server, tmp_path, "run", HTTP_PORT=str(port), WEBHOOK_URL=f"http://127.0.0.1:{port}")
+    worker = BotProcess(settings, server, tmp_path, "worker")
+    try:
+        await worker.start(wait_for_polling=False)
+        await receiver.start(wait_for_polling=False)
+        await server.wait_for(lambda: server.webhook is not None, timeout=START_SECONDS, what="setWebhook")
+        await wait_until(lambda: "running (" in worker.log(), START_SECONDS, what="the worker to start")
+        for round_ in range(1, 13):
+            for cadre in cadres:
+                server.send_text(cadre, "/trogiup")
+            for cadre in cadres:
+                await server.wait_for_messages(cadre, round_, 30)
+            await asyncio.sleep(0.5)  # the cadres read the answer: their chats stay busy for several seconds
+        codes = [await process.terminate() for process in (receiver, worker)]
+    finally:
+        receiver.kill()
+        worker.kill()
+    assert codes == [0, 0]
+    asked = [int(re.search(r"(\d+) time\(s\) it asked for a chat another process held", p.log()).group(1))
+             for p in (receiver, worker)]
+    assert sum(asked) <= len(cadres), asked  # at most once for each chat: by the process that lost it
 
 
 async def test_killed_database_connections_lose_nothing(server, app, settings, tmp_path):
