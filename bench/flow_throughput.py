@@ -7,7 +7,7 @@ baseline.
 
     python bench/flow_throughput.py [--cadres 200] [--rate 100] [--seconds 30 | --updates N]
         [--nominations 1] [--databases sqlite,postgresql] [--modes polling,webhook,2 workers]
-        [--postgres-url URL] [--no-validate] [--logs DIR] [--py-spy DIR]
+        [--repeat 1] [--postgres-url URL] [--no-validate] [--logs DIR] [--py-spy DIR]
 
 Modes: polling (getUpdates), webhook (the fake server POSTs each update to the bot's HTTP app, up to 8 at
 once, a chat's one at a time), and on PostgreSQL "2 workers": a webhook receiver (`nguoitot run`) and a
@@ -44,6 +44,7 @@ import math
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -789,14 +790,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--modes", default="polling,webhook,2 workers",
                         help="comma-separated: polling, webhook, 2 workers (PostgreSQL: a receiver and a worker)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the modes this many times in turn; the summary gives each mode's median ratio")
     parser.add_argument("--logs", type=Path, help="keep the bots' logs in this folder (default: deleted)")
     parser.add_argument("--py-spy", type=Path, metavar="DIR",
                         help="record each bot process's stacks with py-spy (installed apart) into DIR")
     parser.add_argument("--no-validate", dest="validate", action="store_false",
                         help="do not check the bots' calls against the Bot API spec (less CPU here)")
     args = parser.parse_args(argv)
-    if args.cadres < 1 or args.rate <= 0 or args.nominations < 1:
-        parser.error("--cadres and --nominations must be at least 1, --rate positive")
+    if args.cadres < 1 or args.rate <= 0 or args.nominations < 1 or args.repeat < 1:
+        parser.error("--cadres, --nominations and --repeat must be at least 1, --rate positive")
     args.updates = args.updates or round(args.seconds * args.rate)
     args.databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -815,27 +818,35 @@ async def bench(args: argparse.Namespace) -> None:
             folder.mkdir()
         args.logs = args.logs or Path(tmp)
         args.logs.mkdir(parents=True, exist_ok=True)
-        ratios: dict[str, float] = {}
+        kinds = []
         for kind in args.databases:
             if kind == "postgresql" and (problem := await postgres_problem(args.postgres_url)):
                 print(f"{'postgresql':<11} skipped: {args.postgres_url} unreachable ({problem})", flush=True)
                 continue
-            modes = [m for m in args.modes if kind == "postgresql" or m != "2 workers"]  # SQLite: one process
-            for mode in modes:
-                folder = folders[kind] / mode.replace(" ", "-")
-                folder.mkdir()
-                # The echo bot measured again just before each run: on a shared machine its speed drifted
-                # from 530 to 844 updates/s within an hour, enough to move a ratio by a third.
-                echo = await measure_echo(args, folders["echo"])
-                print(echo_line(echo), flush=True)
-                run = await measure_ours(kind, mode, args, folder)
-                print(our_line(run, echo), flush=True)
-                if echo.throughput.rate:
-                    ratios[run.name] = run.throughput.rate / echo.throughput.rate
+            kinds.append(kind)
+        ratios: dict[str, list[float]] = {}
+        for round_ in range(args.repeat):
+            for kind in kinds:
+                modes = [m for m in args.modes if kind == "postgresql" or m != "2 workers"]  # SQLite: one process
+                for mode in modes:
+                    folder = folders[kind] / f"{mode.replace(' ', '-')}-{round_ + 1}"
+                    folder.mkdir()
+                    # The echo bot measured again just before each run: on a shared machine its speed drifted
+                    # from 530 to 844 updates/s within an hour, enough to move a ratio by a third.
+                    echo = await measure_echo(args, folders["echo"])
+                    print(echo_line(echo), flush=True)
+                    run = await measure_ours(kind, mode, args, folder)
+                    print(our_line(run, echo), flush=True)
+                    if echo.throughput.rate:
+                        ratios.setdefault(run.name, []).append(run.throughput.rate / echo.throughput.rate)
+        if args.repeat > 1:
+            for name, values in ratios.items():
+                print(f"{name:<22} ratio to echo, median of {len(values)} runs: {statistics.median(values):.2f} "
+                      f"({', '.join(f'{v:.2f}' for v in values)})", flush=True)
         if "postgresql 2 workers" in ratios and "postgresql webhook" in ratios:
-            two, one = ratios["postgresql 2 workers"], ratios["postgresql webhook"]
-            print(f"2 workers against one (webhook), each by its own echo: {two:.2f} against {one:.2f}, "
-                  f"not below one worker's {verdict(two >= one)}", flush=True)
+            two, one = (statistics.median(ratios[name]) for name in ("postgresql 2 workers", "postgresql webhook"))
+            print(f"2 workers against one (webhook), each by its own echo{' (medians)' if args.repeat > 1 else ''}: "
+                  f"{two:.2f} against {one:.2f}, not below one worker's {verdict(two >= one)}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
