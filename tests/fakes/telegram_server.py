@@ -584,6 +584,7 @@ class FakeTelegramServer:
         self._chat_windows: dict[str, _Window] = {}
         self._retry_after = 1
         self.webhook: dict[str, Any] | None = None  # setWebhook's parameters while one is set
+        self.webhook_connections = WEBHOOK_CONNECTIONS  # at most, whatever max_connections asks
         self.webhook_posts: list[int] = []  # the HTTP status of each delivery attempt to the webhook
         self._webhook_task: asyncio.Task | None = None
         self._handlers: dict[str, Handler] = {
@@ -1116,13 +1117,13 @@ class FakeTelegramServer:
             self._webhook_task = None
 
     async def _deliver_to_webhook(self) -> None:
-        """As many connections as max_connections (at most WEBHOOK_CONNECTIONS here), never two updates of one
+        """As many connections as max_connections (at most `webhook_connections` here), never two updates of one
         chat at once: a chat's updates arrive in order, others side by side."""
         import aiohttp
 
         webhook = self.webhook
         assert webhook is not None
-        connections = min(int(webhook.get("max_connections") or 40), WEBHOOK_CONNECTIONS)
+        connections = min(int(webhook.get("max_connections") or 40), self.webhook_connections)
         in_flight: set[int] = set()
         async with aiohttp.ClientSession() as session:
             await asyncio.gather(*(self._webhook_connection(session, webhook, in_flight) for _ in range(connections)))
