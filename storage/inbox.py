@@ -79,19 +79,29 @@ def stored_rows(received: Sequence[Received], returned: Sequence[Row], now: date
 
 
 NOTICE_LIMIT = 7000  # bytes: PostgreSQL takes notices up to 8000; longer rows, or list of chats, are left out
-# PostgreSQL: a group of updates stored and the other processes told, in one statement alone. The notice goes
-# at its commit, never before the rows; called for each row stored with the same words, it is sent once (and
-# not at all when every update was a redelivery, stored already). It carries the rows themselves when they fit
-# (a worker elsewhere then need not read them back), else it names their chats ($2, made by `notice`).
+_ROW_LIMIT = NOTICE_LIMIT // 2  # bytes of one row's words: rows up to this size fill notices of at most NOTICE_LIMIT
+# PostgreSQL: a group of updates stored and the other processes told, in one statement alone. The notices go at
+# its commit, never before the rows, and none when every update was a redelivery (stored already). They carry
+# the rows themselves (a worker elsewhere then need not read them back), as many notices as the rows need, in
+# the order of their ids: a running sum of the rows' sizes puts each in a notice; since a row takes at most
+# _ROW_LIMIT, a notice is under twice that. If any row is longer (a long text), one notice names the group's
+# chats instead ($2, made by `notice`), which a worker elsewhere reads back.
 _STORE_TOLD = (
     "WITH stored AS (INSERT INTO inbox (channel, update_key, chat_id, album, kind, payload, received_at, replies) "
     "SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->5, CAST(r->>6 AS timestamptz), CAST('[]' AS json) "
     "FROM json_array_elements(CAST($1 AS json)) AS r ON CONFLICT (channel, update_key) DO NOTHING "
     "RETURNING id, channel, update_key, chat_id, album, kind, payload, received_at), "
-    "words AS (SELECT CAST(json_build_object('sender', CAST($3 AS text), 'rows', json_agg(json_build_array("
-    "id, channel, chat_id, album, kind, payload, received_at) ORDER BY id)) AS text) AS rows FROM stored) "
-    f"SELECT id, channel, update_key, pg_notify({NOTIFY_CHANNEL}, CASE WHEN octet_length(words.rows) <= "
-    f"{NOTICE_LIMIT} THEN words.rows ELSE $2 END) IS NULL AS told FROM stored, words")
+    "each AS (SELECT id, channel, update_key, CAST(json_build_array(id, channel, chat_id, album, kind, payload, "
+    "received_at) AS text) AS words FROM stored), "
+    f"fits AS (SELECT coalesce(max(octet_length(words)), 0) <= {_ROW_LIMIT} AS yes FROM each), "
+    "placed AS (SELECT id, words, div(sum(octet_length(words) + 1) OVER (ORDER BY id) - octet_length(words) - 1, "
+    f"{_ROW_LIMIT}) AS notice FROM each), "
+    "notices AS (SELECT notice, '{\"sender\":' || CAST(to_json(CAST($3 AS text)) AS text) || ',\"rows\":[' "
+    "|| string_agg(words, ',' ORDER BY id) || ']}' AS words FROM placed GROUP BY notice), "
+    f"told AS (SELECT pg_notify({NOTIFY_CHANNEL}, ordered.words) FROM (SELECT notice, words FROM notices, fits "
+    f"WHERE fits.yes ORDER BY notice) AS ordered "
+    f"UNION ALL SELECT pg_notify({NOTIFY_CHANNEL}, $2) FROM fits WHERE NOT fits.yes) "
+    "SELECT id, channel, update_key, (SELECT count(*) FROM told) AS notices FROM each")
 
 
 # SQLite: a group of updates in one statement too, run by sqlite3 itself (Database.driver).

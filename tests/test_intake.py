@@ -273,7 +273,28 @@ def test_a_notice_names_the_chats_it_was_sent_for_and_only_what_fits():
 
 
 @pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's notices")
-async def test_a_group_too_large_for_a_notice_is_told_by_its_chats_and_only_in_its_schema(app):
+async def test_a_group_too_large_for_one_notice_is_told_in_several_carrying_every_row_in_order(app):
+    heard: list[str] = []
+    async with app.db.engine.connect() as listening:
+        listener = (await listening.get_raw_connection()).driver_connection
+        channel = await inbox.notify_channel(listener)
+        await listener.add_listener(channel, lambda *args: heard.append(args[-1]))
+        text = "Chị Hoa giúp bà con " * 30  # about 700 bytes an update: 40 need several notices
+        stored = await GroupCommit(app.db).write(inbox.STORE[app.db.dialect], inbox.rows_of(
+            [Received("telegram", str(n), str(60 + n % 7), "message", {"update_id": n, "text": text})
+             for n in range(40)], inbox.wall_clock()))
+        await listener.execute(f"SELECT pg_notify('{channel}', 'marker')")
+        await wait_until(lambda: heard[-1:] == ["marker"], what="the marker notice")
+        await listening.invalidate()
+    notices = heard[:-1]
+    assert len(notices) > 1 and all(len(words.encode()) <= inbox.NOTICE_LIMIT + 200 for words in notices)
+    told = [inbox.read_notice(words) for words in notices]
+    assert [row.id for notice in told for row in notice.rows] == sorted(row.id for row in stored)
+    assert all(row.payload["text"] == text for notice in told for row in notice.rows)
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's notices")
+async def test_a_group_with_a_row_too_long_for_a_notice_is_told_by_its_chats_and_only_in_its_schema(app):
     heard: list[str] = []
     elsewhere: list[str] = []  # a bot of another schema of the same database (a test run beside this one)
     other = Database(app.db.url, schema="")
@@ -284,7 +305,7 @@ async def test_a_group_too_large_for_a_notice_is_told_by_its_chats_and_only_in_i
         listener_elsewhere = (await listening_elsewhere.get_raw_connection()).driver_connection
         channel_elsewhere = await inbox.notify_channel(listener_elsewhere)
         await listener_elsewhere.add_listener(channel_elsewhere, lambda *args: elsewhere.append(args[-1]))
-        text = "Chuyện dài " * 400  # 4,400 bytes an update: two do not fit in one notice
+        text = "Chuyện dài " * 400  # 4,400 bytes an update: longer than a notice carries a row
         await GroupCommit(app.db).write(inbox.STORE[app.db.dialect], inbox.rows_of(
             [Received("telegram", str(n), str(40 + n), "message", {"update_id": n, "text": text}) for n in (1, 2)],
             inbox.wall_clock()))
