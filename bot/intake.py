@@ -177,6 +177,8 @@ class Worker:
                 sweep = timed or (noticed and since >= NOTICE_SWEEP)
                 if sweep and self._listener is not None:
                     self._listener.pending = False
+                if noticed:  # notices may have been missed (the listener reconnected): a release among them
+                    self._elsewhere.clear()
                 try:
                     if self._listener is not None:
                         self._released(self._listener.take_released())

@@ -30,8 +30,8 @@ _inbox = InboxUpdate.__table__
 LISTENER_CHECK = 10.0  # seconds between checks that the listening connection is alive
 # PostgreSQL: workers in other processes hear of new updates at once, on a channel of their schema (made in SQL
 # from the connection's search path): bots of other schemas of one database, such as test runs side by side,
-# must not hear each other's rows.
-NOTIFY_CHANNEL = "left('nguoitot_inbox/' || current_schema(), 63)"
+# must not hear each other's rows. The schema's digest, not its name: a channel name takes at most 63 bytes.
+NOTIFY_CHANNEL = "'nguoitot_inbox_' || md5(current_schema())"
 
 
 @dataclass(frozen=True)
