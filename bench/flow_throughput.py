@@ -635,11 +635,8 @@ async def measure_echo(args: argparse.Namespace, folder: Path, webhook: bool) ->
     async with AsyncExitStack() as stack:
         server = await started_server(stack, args.validate)
         argv = [sys.executable, str(ROOT / "bench" / "echo_bot.py")]
-        env, ready = bot_env(server), None
-        if webhook:
-            port = free_port()
-            env.update(HTTP_PORT=str(port), WEBHOOK_URL=f"http://127.0.0.1:{port}")
-            ready = lambda: server.webhook is not None  # noqa: E731
+        env = bot_env(server)
+        ready = receiving_by_webhook(server, env) if webhook else None
         log = args.logs / f"{name.replace(' ', '-')}.log"
         process = await stack.enter_async_context(running(argv, env, folder, server, log, ready))
         users, tally = make_users(server, args.cadres, echo_texts)
@@ -683,11 +680,7 @@ async def _measure_bot(kind: str, mode: str, args: argparse.Namespace, folder: P
         pids.append(worker.pid)
         await sampled(args, worker.pid, f"{name}-worker")
         env["WORKER_CHATS"] = str(args.cadres // 2)
-    ready = None
-    if mode != "polling":
-        port = free_port()
-        env.update(HTTP_PORT=str(port), WEBHOOK_URL=f"http://127.0.0.1:{port}")
-        ready = lambda: server.webhook is not None  # noqa: E731
+    ready = receiving_by_webhook(server, env) if mode != "polling" else None
     async with running([sys.executable, "-m", "bot.cli", "run"], env, folder, server, log, ready) as process:
         pids.insert(0, process.pid)
         await sampled(args, process.pid, name)
@@ -716,6 +709,13 @@ async def sampled(args: argparse.Namespace, pid: int, name: str) -> None:
     await asyncio.create_subprocess_exec("py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
                                          "--nonblocking", "--output", str(out),
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def receiving_by_webhook(server: BenchServer, env: dict[str, str]) -> Callable[[], bool]:
+    """Set a bot's environment to receive by webhook on a free port; when it is ready (it set the webhook)."""
+    port = free_port()
+    env.update(HTTP_PORT=str(port), WEBHOOK_URL=f"http://127.0.0.1:{port}")
+    return lambda: server.webhook is not None
 
 
 def free_port() -> int:

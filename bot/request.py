@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -47,7 +47,7 @@ class Request:
 
     def reading(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session for a read that need not be in the unit of work (objects read come detached from it)."""
-        return self.reads() if self.reads is not None else _the(self.session)
+        return self.reads() if self.reads is not None else nullcontext(self.session)
 
     def write_conversation(self, write: ConversationWrite) -> None:
         self.conversation_writes.append(write)
@@ -57,8 +57,3 @@ class Request:
 
     def cadre_membership(self) -> Membership | None:
         return next((m for m in self.memberships if m.role == Role.CADRE), None)
-
-
-@asynccontextmanager
-async def _the(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    yield session
