@@ -138,7 +138,7 @@ def notice(chats: Sequence[tuple[str, str]]) -> str:
     (without them, it looks for every chat with open work)."""
     payload = json.dumps({"sender": process_name(), "chats": list(dict.fromkeys(chats))}, separators=(",", ":"))
     if len(payload.encode()) > NOTICE_LIMIT:
-        payload = json.dumps({"sender": process_name()})
+        payload = json.dumps({"sender": process_name()}, separators=(",", ":"))
     return payload
 
 
@@ -146,6 +146,12 @@ def release_notice(chat: tuple[str, str], left_open: bool) -> str:
     """NOTIFY's words when a process lets a chat go, so that others waiting for it need not keep asking.
     `left_open`: it stopped with the chat's work perhaps unfinished (then another takes the chat at once)."""
     return json.dumps({"sender": process_name(), "released": list(chat), "open": left_open}, separators=(",", ":"))
+
+
+def beginning_of_notices(sender: str) -> str:
+    """How every notice of `sender` begins, made in SQL or by json.dumps alike: a process drops its own unread
+    (its worker was told directly, and reading a notice's rows costs)."""
+    return '{"sender":' + json.dumps(sender)
 
 
 @dataclass(frozen=True)
@@ -309,6 +315,7 @@ class Listener:
         self.rows: list[OpenRow] = []  # the rows themselves, when the notice carried them
         self.released: dict[tuple[str, str], bool] = {}  # chats other processes let go, and whether left open
         self._me = process_name()
+        self._mine = beginning_of_notices(self._me)
         self._task = asyncio.create_task(self._listen(), name="inbox listener")
 
     def take_chats(self) -> list[tuple[str, str]]:
@@ -328,6 +335,8 @@ class Listener:
         await asyncio.gather(self._task, return_exceptions=True)
 
     def _notice(self, _connection: Any = None, _pid: Any = None, _channel: Any = None, payload: str = "") -> None:
+        if payload.startswith(self._mine):
+            return
         told = read_notice(payload)
         if told.sender == self._me:
             return

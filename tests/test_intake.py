@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from datetime import timedelta
 
 import pytest
@@ -272,6 +273,33 @@ def test_a_notice_names_the_chats_it_was_sent_for_and_only_what_fits():
     assert inbox.read_notice("4242@old-host") == inbox.Notice("4242@old-host", None, [])  # an older process's
 
 
+async def test_a_process_drops_its_own_notices_unread_and_reads_every_other_process_s(monkeypatch):
+    class Unreachable:  # the listener's connection never opens: only what it is told matters here
+        class engine:  # noqa: N801
+            @staticmethod
+            def connect():
+                raise OSError("no database in this test")
+
+    me = inbox.process_name()
+    mine = [inbox.notice([("telegram", "1")]), inbox.notice([("telegram", str(10**12 + n)) for n in range(1000)]),
+            inbox.release_notice(("telegram", "1"), left_open=True),
+            '{"sender":' + json.dumps(me) + ',"rows":[]}']  # as the store statement makes it
+    listener = inbox.Listener(Unreachable, lambda: None)
+    try:
+        read = []
+        monkeypatch.setattr(inbox, "read_notice", lambda payload: read.append(payload) or inbox.Notice("x", [], []))
+        for payload in mine:
+            listener._notice(payload=payload)
+        assert read == []
+        monkeypatch.setattr(inbox, "process_name", lambda: "4242@another-host")
+        others = [inbox.notice([("telegram", "1")]), inbox.release_notice(("telegram", "1"), left_open=True)]
+        for payload in others:
+            listener._notice(payload=payload)
+        assert read == others
+    finally:
+        await listener.close()
+
+
 @pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's notices")
 async def test_a_group_too_large_for_one_notice_is_told_in_several_carrying_every_row_in_order(app):
     heard: list[str] = []
@@ -288,6 +316,7 @@ async def test_a_group_too_large_for_one_notice_is_told_in_several_carrying_ever
         await listening.invalidate()
     notices = heard[:-1]
     assert len(notices) > 1 and all(len(words.encode()) <= inbox.NOTICE_LIMIT + 200 for words in notices)
+    assert all(words.startswith(inbox.beginning_of_notices(inbox.process_name())) for words in notices)
     told = [inbox.read_notice(words) for words in notices]
     assert [row.id for notice in told for row in notice.rows] == sorted(row.id for row in stored)
     assert all(row.payload["text"] == text for notice in told for row in notice.rows)
