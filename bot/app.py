@@ -50,7 +50,7 @@ class App:
 
 
 async def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
-    db = Database(settings.database_url, schema=settings.database_schema)
+    db = Database(settings.database_url, schema=settings.database_schema, connections=settings.database_connections)
     try:
         if migrate:
             await db.upgrade()

@@ -39,7 +39,7 @@ from common.processes import OneWorker, exit_with_parent
 from common.settings import Settings
 from scheduler.outbox import Message, NewRow, insert_rows, new_rows
 from scheduler.reminders import ReminderPlanner, Scope
-from storage.db import Database
+from storage.db import FEWEST_CONNECTIONS, Database
 from storage.models import Membership, PlannerChange
 
 CHUNK = 250  # rows written per unit of work on the bot's loop (a few milliseconds each)
@@ -268,7 +268,7 @@ def _start(url: str, schema: str, settings: Settings, parent: int) -> None:
     os.nice(WORKER_NICENESS)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    _worker.update(loop=loop, db=Database(url, schema=schema), engine=IncrementalPlanner(settings),
+    _worker.update(loop=loop, db=Database(url, schema=schema, connections=FEWEST_CONNECTIONS), engine=IncrementalPlanner(settings),
                    messages=iter(()))
 
 

@@ -34,14 +34,29 @@ from common.settings import to_async_url
 from storage.sqlite_inline import inline_connector
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-POOL_SIZE = 20  # PostgreSQL connections per process
-# PostgreSQL connections with settings of their own, a pool of each kind made at its first use: its settings, its size.
+# PostgreSQL connections one process opens at most, all its pools together (DATABASE_CONNECTIONS): the sum over
+# the processes sharing a server must stay below its max_connections (100 by default, a few kept for others).
+CONNECTIONS = 30
+FEWEST_CONNECTIONS = 10  # the usual pool keeps two for long (the inbox listener, the chat locks)
+# PostgreSQL connections with settings of their own, a pool of each kind made at its first use (the usual ones,
+# kind "", take what the others leave of the process's connections).
 KINDS = {
-    "redoable": ({"synchronous_commit": "off"}, 10),  # units of work that can be redone (see session())
-    "generic": ({"plan_cache_mode": "force_generic_plan"}, 2),  # statements planned once (see alone())
-    "held": ({}, 4),  # kept checked out for the statements of each update, run on the driver (see driver())
-    "held-redoable": ({"synchronous_commit": "off"}, 4),
+    "redoable": {"synchronous_commit": "off"},  # units of work that can be redone (see session())
+    "generic": {"plan_cache_mode": "force_generic_plan"},  # statements planned once (see alone())
+    "held": {},  # kept checked out for the statements of each update, run on the driver (see driver())
+    "held-redoable": {"synchronous_commit": "off"},
 }
+
+
+def pool_sizes(connections: int) -> dict[str, int]:
+    """A process's connections shared among its kinds: at 40, 20 usual ones, 10 for units of work that can be
+    redone, 4 + 4 held and 2 for generic plans (what a busy bot used, before the budget was a setting)."""
+    if connections < FEWEST_CONNECTIONS:
+        raise ValueError(f"a process needs at least {FEWEST_CONNECTIONS} PostgreSQL connections, not {connections}")
+    held = max(1, min(4, connections // 10))
+    sizes = {"redoable": connections // 4, "generic": 1 if connections < 30 else 2, "held": held,
+             "held-redoable": held}
+    return {"": connections - sum(sizes.values()), **sizes}
 RECYCLE_AFTER = 1800.0  # seconds a PostgreSQL connection serves, pooled or held, before a new one replaces it
 RESTART_AT = 8000  # SQLite log pages (32 MB) after which the background checkpointer restarts the log
 CAUGHT_UP = 300  # log pages written during a checkpoint round below which the restart may go ahead
@@ -50,9 +65,10 @@ log = logging.getLogger(__name__)
 
 
 class Database:
-    def __init__(self, url: str, *, schema: str = "") -> None:
+    def __init__(self, url: str, *, schema: str = "", connections: int = CONNECTIONS) -> None:
         self.url = to_async_url(url)
         self.schema = schema
+        self.pool_sizes = pool_sizes(connections)  # PostgreSQL's, by kind
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         self.dialect = "sqlite" if self.is_sqlite else "postgresql"  # the key of statements kept by database
         # By kind of connections: "" the usual ones, the others of KINDS made at their first use.
@@ -80,9 +96,8 @@ class Database:
             # noticed by the failing statement, and the core handles the event again (is_lost_connection).
             # No overflow: under a burst, overflow connections were opened and closed again by the hundred
             # (a server process forked for each); waiting a moment for a pooled one is far cheaper.
-            settings, size = KINDS[kind] if kind else ({}, POOL_SIZE)
-            kwargs.update(pool_size=size, max_overflow=0, pool_recycle=RECYCLE_AFTER)
-            kwargs["connect_args"] = {"server_settings": {**self.server_settings(), **settings}}
+            kwargs.update(pool_size=self.pool_sizes[kind], max_overflow=0, pool_recycle=RECYCLE_AFTER)
+            kwargs["connect_args"] = {"server_settings": {**self.server_settings(), **KINDS.get(kind, {})}}
         engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -150,7 +165,7 @@ class Database:
             return self._inline.in_turn if in_turn else self._inline
         kind = "held-redoable" if redoable else "held"
         if kind not in self._held:
-            self._held[kind] = HeldConnections(self._of_kind(kind)[0], KINDS[kind][1])
+            self._held[kind] = HeldConnections(self._of_kind(kind)[0], self.pool_sizes[kind])
         return self._held[kind]
 
     def _of_kind(self, kind: str) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession], AsyncEngine]:

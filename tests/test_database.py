@@ -15,7 +15,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
 import storage.db
-from storage.db import POOL_SIZE, Database
+from storage.db import Database, pool_sizes
 from storage.models import Person
 from storage.sqlite_inline import InlineConnection
 
@@ -230,9 +230,46 @@ async def test_a_burst_of_work_reuses_the_pool_s_connections(app):
         async with app.db.session() as session:
             await session.exec(text("SELECT pg_sleep(0.01)"))
 
+    size = app.db.pool_sizes[""]
     for _ in range(3):  # bursts of three times the pool's size: later bursts open nothing new
-        await asyncio.gather(*(one_unit_of_work() for _ in range(3 * POOL_SIZE)))
-    assert 0 < len(opened) <= POOL_SIZE
+        await asyncio.gather(*(one_unit_of_work() for _ in range(3 * size)))
+    assert 0 < len(opened) <= size
+
+
+async def test_a_process_opens_no_more_postgresql_connections_than_it_is_given(settings):
+    """DATABASE_CONNECTIONS bounds all the pools of a process together, however busy: several processes on one
+    server must stay below its max_connections."""
+    if Database(settings.database_url).is_sqlite:
+        pytest.skip("PostgreSQL's connections")
+    assert [sum(pool_sizes(n).values()) for n in (10, 17, 30, 40, 100)] == [10, 17, 30, 40, 100]
+    assert pool_sizes(40) == {"": 20, "redoable": 10, "generic": 2, "held": 4, "held-redoable": 4}
+    with pytest.raises(ValueError):
+        pool_sizes(9)
+    db = Database(settings.database_url, schema=settings.database_schema, connections=12)
+    mine = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name")
+    name = db.server_settings()["application_name"]
+    counts: list[int] = []
+
+    async def busy(index: int) -> None:  # every kind of connection at once, each holding it a moment
+        if index % 5 == 0:
+            async with db.session() as session:
+                await session.exec(text("SELECT pg_sleep(0.02)"))
+        elif index % 5 == 1:
+            async with db.session(redoable=True) as session:
+                await session.exec(text("SELECT pg_sleep(0.02)"))
+        elif index % 5 == 2:
+            async with db.alone(generic_plans=True) as connection:
+                await connection.execute(text("SELECT pg_sleep(0.02)"))
+        else:
+            await db.driver(redoable=index % 5 == 4).fetch("SELECT pg_sleep(0.02)")
+        async with db.reading() as reading:
+            counts.append((await reading.execute(mine, {"name": name})).scalar())
+
+    try:
+        await asyncio.gather(*(busy(n) for n in range(100)))
+    finally:
+        await db.dispose()
+    assert max(counts) == 12  # every pool filled, none beyond its share
 
 
 async def test_only_work_that_can_be_redone_commits_without_waiting_for_the_disk(app, settings):
