@@ -75,8 +75,9 @@ class ChannelPort(Protocol):
 
     async def fetch(self, ref: Any) -> bytes: ...
 
-    async def deliver(self, chat_id: str, reply: Reply) -> None:
-        """Send one reply; failures as common.delivery's exceptions (a channel is also the outbox's Delivery)."""
+    async def deliver(self, chat_id: str, reply: Reply, once: str = "") -> None:
+        """Send one reply; failures as common.delivery's exceptions (a channel is also the outbox's Delivery).
+        `once`: see common.delivery.Delivery."""
 
 
 class Intake:
@@ -490,7 +491,7 @@ class Worker:
         sent, tries, backoff = 0, 0, FIRST_RETRY
         while sent < len(replies):
             try:
-                await channel.deliver(key[1], replies[sent])
+                await channel.deliver(key[1], replies[sent], once=f"inbox:{ids[0]}:{sent}")
                 sent += 1
                 metrics.REPLIES_SENT.labels(key[0]).inc()
                 continue

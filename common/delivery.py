@@ -39,4 +39,7 @@ class Rejected(Exception):
 
 
 class Delivery(Protocol):
-    async def deliver(self, chat_id: str, reply: Reply) -> None: ...
+    async def deliver(self, chat_id: str, reply: Reply, once: str = "") -> None:
+        """`once`: a key naming this reply for good (an inbox row and the reply's place, an outbox row). A channel
+        that can tell it sent it already (the web chat, which sends by writing to the database) sends it once;
+        the others send what they are given (after a crash between a send and its record, again)."""

@@ -460,7 +460,7 @@ class OutboxSender:
                 "whose": row.person_id, "on_channel": row.channel, "in_chat": row.chat_id,
                 "shown": remembered_menu(reply.choices, self.clock.now())})
         try:
-            await delivery.deliver(row.chat_id, reply)
+            await delivery.deliver(row.chat_id, reply, once=f"outbox:{row.id}")
         except RetryLater as slow_down:
             self.limiter(row.channel).pause(slow_down.seconds)
             await self._finish(row, OutboxStatus.PENDING, error=str(slow_down), retry_in=slow_down.seconds,

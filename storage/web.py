@@ -101,8 +101,9 @@ _messages = WebMessage.__table__
 
 async def add_message(session: AsyncSession, chat_id: str, payload: dict[str, Any], now: datetime, *,
                       mine: bool = False, client_key: str | None = None) -> None:
-    """A message for the chat; the person's own (client_key) is kept once however often it is resent.
-    The chat keeps its latest KEPT_MESSAGES."""
+    """A message for the chat, kept once however often it is resent if it has a client_key: the person's own
+    (the browser's id of it), or a bot's reply (its `once` key, see WebChannel.deliver). The chat keeps its
+    latest KEPT_MESSAGES."""
     await session.execute(_insert(session, WebMessage).values(
         chat_id=chat_id, mine=mine, client_key=client_key, payload=payload, created_at=now).on_conflict_do_nothing())
     oldest_kept = (select(_messages.c.id).where(_messages.c.chat_id == chat_id).order_by(_messages.c.id.desc())

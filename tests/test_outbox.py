@@ -205,7 +205,7 @@ class Flaky:
         self.all_arrived = asyncio.Event()
         self.expect = expect
 
-    async def deliver(self, chat_id: str, reply: Reply) -> None:
+    async def deliver(self, chat_id: str, reply: Reply, once: str = "") -> None:
         if self.times:
             self.times -= 1
             raise self.failure
@@ -262,7 +262,7 @@ class Recorder:
         self.fail_once, self.sent, self.attempts = set(fail_once), [], []
         self.delivered = asyncio.Event()
 
-    async def deliver(self, chat_id: str, reply: Reply) -> None:
+    async def deliver(self, chat_id: str, reply: Reply, once: str = "") -> None:
         self.attempts.append(chat_id)
         if chat_id in self.fail_once:
             self.fail_once.discard(chat_id)

@@ -27,7 +27,7 @@ class Recorder:
         self.clock = clock
         self.sent: list[tuple[datetime, str, Reply]] = []
 
-    async def deliver(self, chat_id: str, reply: Reply) -> None:
+    async def deliver(self, chat_id: str, reply: Reply, once: str = "") -> None:
         self.sent.append((self.clock.now(), chat_id, reply))
 
 

@@ -136,7 +136,7 @@ async def test_a_burst_of_new_cases_is_one_digest(app, world, clock):
     recorder = []
 
     class Record:
-        async def deliver(self, chat_id, reply):
+        async def deliver(self, chat_id, reply, once=""):
             recorder.append((clock.now(), chat_id, reply.text))
 
     sender = OutboxSender(app.db, clock, {"telegram": Record()}, rate=1000, per_chat=1000)
@@ -283,7 +283,7 @@ async def test_a_digest_says_what_is_true_when_it_is_sent(app, world, clock):
     sent = []
 
     class Record:
-        async def deliver(self, chat_id, reply):
+        async def deliver(self, chat_id, reply, once=""):
             sent.append((chat_id, reply.text))
 
     sender = OutboxSender(app.db, clock, {"telegram": Record()}, rate=1000, per_chat=1000,

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlmodel import select as select_models
 
 from bot.channels.web import CSRF_HEADER, SESSION_COOKIE
+from bot.intake import Worker
 from common.messages import t
 from storage import repo
 from storage.models import Account, InboxUpdate, Role
@@ -249,6 +250,28 @@ async def test_a_resent_message_is_taken_once_and_a_new_browser_gets_what_it_mis
     other.http.cookie_jar.update_cookies({c.key: c.value for c in browser.http.cookie_jar})
     texts = [m["text"] for m in (await other.fetch())[1]]
     assert texts[0].startswith("Chào mừng") and texts[1:] == ["/hoso", t("cases.none")]
+
+
+async def test_a_reply_sent_again_after_a_crash_is_shown_once(app, web_service, browsers):
+    """A crash between sending a reply and marking it sent has the next process send it again: on the web sending
+    is a write, and the reply's key (its inbox row, its place) keeps it once."""
+    browser = browsers()
+    await browser.sign_in(await new_invite(app), "Lý Một Lần")
+    assert (await browser.say("/hoso"))[0] == 200
+    await browser.replies_until(t("cases.none"))
+    async with app.db.session() as session:  # as if the process had died before the mark landed
+        row = (await session.exec(select_models(InboxUpdate).order_by(InboxUpdate.id.desc()))).first()
+        row.replied_at = None
+        session.add(row)
+    key = (row.channel, row.chat_id)
+    restarted = Worker(app.core, app.db, web_service.locks, web_service.channels, album_wait=0.1)
+    await restarted._work_through(key, await restarted._open_rows(key))
+    await restarted.stop(grace=10.0)  # its marks written
+    async with app.db.session() as session:
+        assert (await session.get(InboxUpdate, row.id)).replied_at is not None  # owed, sent, marked
+    other = browsers()  # the same person's phone: everything the chat holds
+    other.http.cookie_jar.update_cookies({c.key: c.value for c in browser.http.cookie_jar})
+    assert [m["text"] for m in (await other.fetch())[1]][1:] == ["/hoso", t("cases.none")]
 
 
 async def test_messages_arrive_over_the_websocket_and_after_a_reconnect(app, web_service, browsers):

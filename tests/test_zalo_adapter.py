@@ -269,7 +269,7 @@ async def test_a_person_who_blocked_the_bot_on_zalo_is_marked_unreachable(zalo_s
     recorded = []
 
     class Telegram:
-        async def deliver(self, chat_id: str, reply: Reply) -> None:
+        async def deliver(self, chat_id: str, reply: Reply, once: str = "") -> None:
             recorded.append((chat_id, reply.text))
 
     try:

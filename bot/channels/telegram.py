@@ -172,7 +172,7 @@ class TelegramChannel:
         return buffer.getvalue()
 
     # ---- outbound
-    async def deliver(self, chat_id: str, reply: Reply) -> None:
+    async def deliver(self, chat_id: str, reply: Reply, once: str = "") -> None:
         """One reply: the person's command menu, the photos, then the text (split at line breaks) with its
         buttons. Failures of the text are common.delivery's outcomes; a menu or a photo that cannot be
         sent is logged and does not hold the text back."""

@@ -116,10 +116,13 @@ class WebChannel:
     async def fetch(self, ref: MediaRef) -> bytes:
         return await self.media.load(ref.file_id)  # checked and stored when uploaded
 
-    async def deliver(self, chat_id: str, reply: Reply) -> None:
+    async def deliver(self, chat_id: str, reply: Reply, once: str = "") -> None:
+        """Kept for the browser; a reply sent again with its `once` key (a restart between its send and the mark
+        that it was sent) is kept once. The key cannot be a browser's own message id (those have no colon)."""
         try:
             async with self.db.session() as session:
-                await store.add_message(session, chat_id, reply_to_json(reply), self.clock.now())
+                await store.add_message(session, chat_id, reply_to_json(reply), self.clock.now(),
+                                        client_key=once or None)
         except Exception as error:
             if is_unavailable(error):
                 raise TransientFailure(repr(error), undelivered=True) from error

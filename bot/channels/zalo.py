@@ -203,7 +203,7 @@ class ZaloChannel:
         return bytes(data)
 
     # ---- outbound
-    async def deliver(self, chat_id: str, reply: Reply) -> None:
+    async def deliver(self, chat_id: str, reply: Reply, once: str = "") -> None:
         """One reply: its photos (by signed URL), then its text with the choices numbered, split at line breaks
         into messages of at most 2,000 characters. Failures of the text are common.delivery's outcomes; a photo
         that cannot be sent is logged and does not hold the text back."""
