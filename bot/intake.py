@@ -10,7 +10,8 @@ once, a chat's updates one at a time and in the order they came, by any number o
   ALBUM_WAIT_SECONDS, and handled as one event before any later update of the chat. The core marks the
   rows handled, with the replies, in the unit of work that handles them; the replies are sent after and
   marked sent. A crash at any moment leaves the row open: on restart it is handled, or its stored replies
-  sent (the one repeat possible: a reply sent in the instant before the crash, before it was marked).
+  sent (the one repeat possible: a reply sent in the instant before the crash, before it was marked; each goes
+  with a key, inbox:<row>:<place>, by which a channel that can tell, the web chat, keeps it once).
 - A chat's worker lingers a moment after its last update, so a conversation's next answer does not pay
   for taking the chat again; the rows this process stores, or another's notice carries, are handed to its
   worker as they are, not read back. Only when rows may have been missed (a sweep finds a row that waited, a
