@@ -37,8 +37,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./data/nguoitot.db"
     database_schema: str = ""  # PostgreSQL schema to use instead of public (tests, shared servers)
     # PostgreSQL connections one process opens at most: the processes' sum must stay below the server's
-    # max_connections (100 by default), so three processes at 30 fit (storage/db.py shares them among its pools).
-    database_connections: int = Field(default=30, ge=10)
+    # max_connections (100 by default: two processes at 40; storage/db.py shares them among its pools).
+    database_connections: int = Field(default=40, ge=10)
     media_dir: Path = Path("./data/media")
     tz: str = Field(default="Asia/Ho_Chi_Minh", validation_alias="TZ")
     log_level: str = "INFO"
