@@ -3,8 +3,7 @@ once, a chat's updates one at a time and in the order they came, by any number o
 
 - `Intake.receive` stores what a channel adapter received (a group commit) and tells this process's
   worker; other processes hear of it through PostgreSQL's NOTIFY (which carries the rows when they fit,
-  else names the chats; not those of chats this process serves, which the others would only drop), or their
-  sweep every second.
+  else names the chats), or their sweep every second.
 - `Worker` takes a chat (storage/locks.py: one worker at a time per chat, across processes) and works
   through its open rows: an album is gathered from the inbox by its id, until no part has come for
   ALBUM_WAIT_SECONDS, and handled as one event before any later update of the chat. The core marks the
@@ -29,7 +28,7 @@ import itertools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -96,7 +95,7 @@ class Intake:
         if not received:
             return
         now = inbox.wall_clock()
-        rows = inbox.rows_of(received, now, self.worker.serving if self.worker is not None else ())
+        rows = inbox.rows_of(received, now)
         returned = await self._writes.write(self._store, rows)
         for item in received:
             metrics.UPDATES_RECEIVED.labels(item.channel, item.kind).inc()
@@ -142,11 +141,6 @@ class Worker:
         self.held_elsewhere = 0  # times it asked for a chat that another process held
 
     # ---- what others call
-    @property
-    def serving(self) -> Container[ChatKey]:
-        """The chats this process serves now (lingering ones too): it is handed what it stores for them."""
-        return self._more.keys()
-
     def receives_alone(self, channel: str, alone: bool) -> None:
         """A receiver says whether only this process receives the channel's updates now (it holds the role).
         On taking it, the chats being served read their open rows once more: another process may have

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,12 +50,9 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def rows_of(received: Sequence[Received], now: datetime, served: Container[tuple[str, str]] = ()) -> list[dict[str, Any]]:
-    """`served`: chats this process serves now; other processes are not told of their rows (PostgreSQL's notices):
-    they would only drop them, and this process's worker is handed them directly."""
+def rows_of(received: Sequence[Received], now: datetime) -> list[dict[str, Any]]:
     return [dict(channel=r.channel, update_key=r.update_key, chat_id=r.chat_id, album=r.album, kind=r.kind,
-                 payload=r.payload, received_at=now, replies=[], tell=(r.channel, r.chat_id) not in served)
-            for r in received]
+                 payload=r.payload, received_at=now, replies=[]) for r in received]
 
 
 @dataclass(frozen=True)
@@ -84,21 +81,18 @@ def stored_rows(received: Sequence[Received], returned: Sequence[Row], now: date
 NOTICE_LIMIT = 7000  # bytes: PostgreSQL takes notices up to 8000; longer rows, or list of chats, are left out
 _ROW_LIMIT = NOTICE_LIMIT // 2  # bytes of one row's words: rows up to this size fill notices of at most NOTICE_LIMIT
 # PostgreSQL: a group of updates stored and the other processes told, in one statement alone. The notices go at
-# its commit, never before the rows, and none when every update was a redelivery (stored already) or for a chat
-# this process serves (its row's `tell`, element 7, is false). They carry the rows themselves (a worker elsewhere
-# then need not read them back), as many notices as the rows need, in the order of their ids: a running sum of
-# the rows' sizes puts each in a notice; since a row takes at most _ROW_LIMIT, a notice is under twice that. If
-# any row is longer (a long text), one notice names the chats instead ($2, made by `notice`), which a worker
-# elsewhere reads back.
+# its commit, never before the rows, and none when every update was a redelivery (stored already). They carry
+# the rows themselves (a worker elsewhere then need not read them back), as many notices as the rows need, in
+# the order of their ids: a running sum of the rows' sizes puts each in a notice; since a row takes at most
+# _ROW_LIMIT, a notice is under twice that. If any row is longer (a long text), one notice names the group's
+# chats instead ($2, made by `notice`), which a worker elsewhere reads back.
 _STORE_TOLD = (
-    "WITH given AS (SELECT r FROM json_array_elements(CAST($1 AS json)) AS r), "
-    "stored AS (INSERT INTO inbox (channel, update_key, chat_id, album, kind, payload, received_at, replies) "
+    "WITH stored AS (INSERT INTO inbox (channel, update_key, chat_id, album, kind, payload, received_at, replies) "
     "SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->5, CAST(r->>6 AS timestamptz), CAST('[]' AS json) "
-    "FROM given ON CONFLICT (channel, update_key) DO NOTHING "
+    "FROM json_array_elements(CAST($1 AS json)) AS r ON CONFLICT (channel, update_key) DO NOTHING "
     "RETURNING id, channel, update_key, chat_id, album, kind, payload, received_at), "
-    "each AS (SELECT id, CAST(json_build_array(id, stored.channel, chat_id, album, kind, payload, received_at) "
-    "AS text) AS words FROM stored JOIN given ON given.r->>0 = stored.channel AND given.r->>1 = stored.update_key "
-    "WHERE CAST(given.r->>7 AS boolean)), "
+    "each AS (SELECT id, channel, update_key, CAST(json_build_array(id, channel, chat_id, album, kind, payload, "
+    "received_at) AS text) AS words FROM stored), "
     f"fits AS (SELECT coalesce(max(octet_length(words)), 0) <= {_ROW_LIMIT} AS yes FROM each), "
     "placed AS (SELECT id, words, div(sum(octet_length(words) + 1) OVER (ORDER BY id) - octet_length(words) - 1, "
     f"{_ROW_LIMIT}) AS notice FROM each), "
@@ -107,7 +101,7 @@ _STORE_TOLD = (
     f"told AS (SELECT pg_notify({NOTIFY_CHANNEL}, ordered.words) FROM (SELECT notice, words FROM notices, fits "
     f"WHERE fits.yes ORDER BY notice) AS ordered "
     f"UNION ALL SELECT pg_notify({NOTIFY_CHANNEL}, $2) FROM fits WHERE NOT fits.yes) "
-    "SELECT id, channel, update_key, (SELECT count(*) FROM told) AS notices FROM stored")
+    "SELECT id, channel, update_key, (SELECT count(*) FROM told) AS notices FROM each")
 
 
 # SQLite: a group of updates in one statement too, run by sqlite3 itself (Database.driver).
@@ -120,12 +114,12 @@ _STORE_SQLITE = (
 
 def _group_document(rows: list[dict[str, Any]], time_text: Callable[[datetime], str]) -> str:
     document = [[r["channel"], r["update_key"], r["chat_id"], r["album"], r["kind"], r["payload"],
-                 time_text(r["received_at"]), r.get("tell", True)] for r in rows]
+                 time_text(r["received_at"])] for r in rows]
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
 def _store_told_params(rows: list[dict[str, Any]]) -> tuple[str, str, str]:
-    chats = notice([(r["channel"], r["chat_id"]) for r in rows if r.get("tell", True)])
+    chats = notice([(r["channel"], r["chat_id"]) for r in rows])
     return _group_document(rows, datetime.isoformat), chats, process_name()
 
 

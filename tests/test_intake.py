@@ -262,32 +262,6 @@ async def test_a_row_another_process_stored_is_handed_over_by_its_notice_not_rea
     assert reads == []
 
 
-@pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's notices")
-async def test_rows_of_a_chat_this_process_serves_are_not_told_to_the_others(server, bot, app):
-    """Its worker is handed them; another process would only drop them (the chat is held here)."""
-    await add_member(app, "8303")
-    cadre = TelegramUser(server, 8303)
-    await cadre.say("/trogiup")  # the chat is now served here, lingering for its next update
-    assert ("telegram", "8303") in bot.service.worker.serving
-
-    def update(number: int, chat: int) -> Received:
-        return Received("telegram", str(number), str(chat), "message", {
-            "update_id": number, "message": {"message_id": number, "date": 0, "text": "/trogiup",
-                                             "chat": {"id": chat, "type": "private"}, "from": server.user(chat)}})
-
-    heard: list[str] = []
-    async with app.db.engine.connect() as listening:
-        listener = (await listening.get_raw_connection()).driver_connection
-        channel = await inbox.notify_channel(listener)
-        await listener.add_listener(channel, lambda *args: heard.append(args[-1]))
-        await bot.service.intake.receive([update(990010, 8303), update(990011, 8304)])
-        await listener.execute(f"SELECT pg_notify('{channel}', 'marker')")
-        await wait_until(lambda: heard[-1:] == ["marker"], what="the marker notice")
-        await listening.invalidate()
-    assert [row.chat_id for words in heard[:-1] for row in inbox.read_notice(words).rows] == ["8304"]
-    await server.wait_for_messages(8303, 2, 15.0)  # handled here all the same
-
-
 def test_a_notice_names_the_chats_it_was_sent_for_and_only_what_fits():
     told = inbox.read_notice(inbox.notice([("telegram", "1"), ("zalo", "z9"), ("telegram", "1")]))
     assert told == inbox.Notice(inbox.process_name(), [("telegram", "1"), ("zalo", "z9")], [])
