@@ -44,6 +44,26 @@ async def postgres_problem(url: str) -> str:
     return ""
 
 
+# PostgreSQL's catalogs that a bench's schema fills, and leaves dead rows in when it is dropped.
+CATALOGS = ("pg_attribute", "pg_class", "pg_depend", "pg_type", "pg_index", "pg_constraint", "pg_attrdef")
+
+
+async def vacuum_catalogs(url: str) -> str:
+    """Vacuum the catalogs each run's dropped schema leaves dead rows in: with autovacuum off, as on these machines,
+    a day of runs left 76,069 dead rows in pg_attribute beside 3,054 live ones. Best effort (it takes a
+    superuser); returns why it was skipped, or ""."""
+    db = Database(url)
+    try:
+        async with db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM runs outside a transaction
+            await conn.execute(text("VACUUM " + ", ".join(f"pg_catalog.{name}" for name in CATALOGS)))
+    except Exception as error:  # not allowed, say: the runs go ahead on the catalogs as they are
+        return f"{type(error).__name__}: {error}".splitlines()[0]
+    finally:
+        await db.dispose()
+    return ""
+
+
 def cpu_stalled() -> float | None:
     """Seconds in which some runnable task waited for a core, machine-wide (Linux PSI), if known."""
     try:

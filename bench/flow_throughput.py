@@ -73,7 +73,7 @@ from storage.models import Case, Membership, Role, UnitKind
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/ (the fake server) is not an installed package
 
-from _harness import collector_paused, postgres_problem  # noqa: E402  (bench/, this script's folder)
+from _harness import collector_paused, postgres_problem, vacuum_catalogs  # noqa: E402  (bench/, this script's folder)
 
 from tests.fakes.telegram_server import FakeTelegramServer, SpecValidator  # noqa: E402
 
@@ -547,8 +547,10 @@ async def sqlite_database(folder: Path) -> AsyncIterator[tuple[str, str]]:
 
 @asynccontextmanager
 async def postgres_database(url: str) -> AsyncIterator[tuple[str, str]]:
-    """A private schema, created here and dropped on the way out whatever happens."""
+    """A private schema, created here and dropped on the way out whatever happens, on catalogs vacuumed first."""
     schema = f"bench_{os.getpid()}"
+    if problem := await vacuum_catalogs(url):
+        progress(f"PostgreSQL's catalogs not vacuumed ({problem})")
     await _execute(url, f'CREATE SCHEMA "{schema}"')
     try:
         yield url, schema
