@@ -36,7 +36,7 @@ from storage.sqlite_inline import inline_connector
 MIGRATIONS = Path(__file__).parent / "migrations"
 # PostgreSQL connections one process opens at most, all its pools together (DATABASE_CONNECTIONS): the sum over
 # the processes sharing a server must stay below its max_connections (100 by default, a few kept for others).
-# At 30 (pools of 15, 7, 2, 3 + 3) the bench's single bot stalled up to a second, 3 runs in 9, at 40 never in 4.
+# 40: the shares the bot was measured with longest (30 was tried, see the README's Performance).
 CONNECTIONS = 40
 FEWEST_CONNECTIONS = 10  # the usual pool keeps two for long (the inbox listener, the chat locks)
 # PostgreSQL connections with settings of their own, a pool of each kind made at its first use (the usual ones,
