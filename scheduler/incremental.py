@@ -268,8 +268,8 @@ def _start(url: str, schema: str, settings: Settings, parent: int) -> None:
     os.nice(WORKER_NICENESS)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    _worker.update(loop=loop, db=Database(url, schema=schema, connections=FEWEST_CONNECTIONS), engine=IncrementalPlanner(settings),
-                   messages=iter(()))
+    db = Database(url, schema=schema, connections=FEWEST_CONNECTIONS)  # it uses one or two
+    _worker.update(loop=loop, db=db, engine=IncrementalPlanner(settings), messages=iter(()))
 
 
 def _warm() -> bool:

@@ -58,6 +58,8 @@ def pool_sizes(connections: int) -> dict[str, int]:
     sizes = {"redoable": connections // 4, "generic": 1 if connections < 30 else 2, "held": held,
              "held-redoable": held}
     return {"": connections - sum(sizes.values()), **sizes}
+
+
 RECYCLE_AFTER = 1800.0  # seconds a PostgreSQL connection serves, pooled or held, before a new one replaces it
 RESTART_AT = 8000  # SQLite log pages (32 MB) after which the background checkpointer restarts the log
 CAUGHT_UP = 300  # log pages written during a checkpoint round below which the restart may go ahead
