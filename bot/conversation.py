@@ -18,7 +18,7 @@ from bot.flows.engine import Context, Engine, Event, Flow, Input, PhotoInput, St
 from bot.flows.nomination import FIX, NOMINATION
 from bot.parsing import Invalid, Option, match_option
 from bot.request import Request
-from common.events import Choice, Fetch, MediaRef, Reply
+from common.events import SHRINKS_PHOTOS, Choice, Fetch, MediaRef, Reply
 from common.messages import t
 from common.text import fold
 from storage import repo
@@ -243,7 +243,8 @@ class ConversationService:
         if membership is not None and membership.commune_code:
             home = await self._home_address(request, membership.unit_id, membership.commune_code)
             movements = await self._movement_options(request, membership.commune_code)
-        return Context(today=request.now.date(), home_address=home, movements=movements)
+        return Context(today=request.now.date(), home_address=home, movements=movements,
+                       photo_files=request.event.channel in SHRINKS_PHOTOS)
 
     async def _home_address(self, request: Request, unit_id: int | None, commune_code: str) -> str:
         key = f"{commune_code}:{unit_id}"

@@ -35,6 +35,11 @@ class MediaRef:
     file_name: str | None = None
 
 
+# Channels that shrink a photo unless it is sent as a file: only there is a cadre told to send one as a file
+# (Zalo delivers no files to a bot; the web chat and the terminal take the original file anyway).
+SHRINKS_PHOTOS = frozenset({"telegram"})
+
+
 @dataclass(frozen=True)
 class Inbound:
     channel: str  # "telegram", "terminal", "zalo"

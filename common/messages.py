@@ -153,6 +153,9 @@ VI: dict[str, str] = {
     "nom.when.label": "Thời gian",
     "nom.when.help": "Gõ ngày (15/10/2026), tháng (10/2026), năm (2025), hoặc: hôm nay, hôm qua, tuần trước, tháng trước.",
     "nom.photos.prompt": (
+        "Gửi 1 đến 10 ảnh minh chứng (có thể chọn nhiều ảnh gửi một lần). Nhận ảnh xong, bot hỏi ngay câu tiếp theo."
+    ),
+    "nom.photos.prompt_files": (  # where the channel shrinks photos (Telegram)
         "Gửi 1 đến 10 ảnh minh chứng (gửi ảnh, nhiều ảnh một lần, hoặc gửi dạng tệp để giữ nguyên chất lượng). "
         "Nhận ảnh xong, bot hỏi ngay câu tiếp theo."
     ),
@@ -176,7 +179,8 @@ VI: dict[str, str] = {
     "photos.duplicate": "Ảnh này đã có trong hồ sơ rồi (tổng {total}/10).",
     "photos.full": "Hồ sơ đã đủ 10 ảnh; {dropped} ảnh sau không được nhận.",
     "photos.need_one": "Cần ít nhất 1 ảnh minh chứng. Hãy gửi ảnh trước khi chọn \"Xong\".",
-    "photos.need_photo": "Bước này cần ảnh. Hãy gửi ảnh (hoặc tệp ảnh).",
+    "photos.need_photo": "Bước này cần ảnh. Hãy gửi ảnh.",
+    "photos.need_photo_files": "Bước này cần ảnh. Hãy gửi ảnh (hoặc tệp ảnh).",
     "photos.not_image": "Tệp \"{name}\" không phải là ảnh (bot nhận ảnh JPEG, PNG, WEBP). Hãy gửi ảnh khác.",
     "photos.too_big": "Tệp \"{name}\" lớn hơn 20 MB. Hãy gửi ảnh nhỏ hơn, hoặc gửi dạng ảnh thay vì tệp.",
     "photos.fetch_failed": "Bot chưa tải được \"{name}\" do mạng chập chờn. Hồ sơ vẫn được giữ; hãy gửi lại ảnh đó.",

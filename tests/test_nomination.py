@@ -26,7 +26,7 @@ async def answer_until_photos(chat: Chat, name: str = "Nguyen Van An") -> None:
     for text in ("/decu", "ca nhan", name, "1968", "kinh", "khong co", "1", "nong nghiep",
                  "khong ro", DESCRIPTION, "15/10/2026"):
         await chat.say(text)
-    assert chat.last == t("nom.photos.prompt")
+    assert chat.last == t("nom.photos.prompt_files")
 
 
 async def state_of(app, person_user: str) -> dict:
@@ -164,13 +164,24 @@ async def test_bad_answers_get_a_clear_reply_and_lose_nothing(app):
     assert state["answers"]["description"] == DESCRIPTION and state["answers"]["field"] == "Đời sống xã hội"
 
 
+async def test_only_a_channel_that_shrinks_photos_suggests_sending_them_as_files(app):
+    """Zalo delivers no files to a bot, so its cadre is never told to send a photo as one."""
+    await add_member(app, "z501", channel="zalo")
+    chat = Chat(app.core, "z501", channel="zalo")
+    for text in ("/decu", "ca nhan", "Nguyen Van An", "1968", "kinh", "khong co", "1", "nong nghiep",
+                 "khong ro", DESCRIPTION, "15/10/2026"):
+        await chat.say(text)
+    assert chat.last == t("nom.photos.prompt") and "tệp" not in chat.last
+    assert (await chat.say("day la anh"))[0].text == t("photos.need_photo")
+
+
 async def test_photo_step_rules(app, settings):
     chat = await cadre_chat(app)
     await answer_until_photos(chat)
     replies = await chat.say("xong")
     assert replies[0].text == t("photos.need_one")
     replies = await chat.say("day la anh")
-    assert replies[0].text == t("photos.need_photo")
+    assert replies[0].text == t("photos.need_photo_files")
     replies = await chat.photos(b"hello, not an image", kind="document", names=("baocao.jpg",),
                                 mime="image/jpeg")
     assert replies[0].text == t("photos.not_image", name="baocao.jpg")

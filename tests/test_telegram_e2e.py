@@ -54,7 +54,7 @@ async def test_invited_cadre_nominates_an_individual_with_an_album_and_a_file(se
     await cadre.tap("Đời sống xã hội")
     await cadre.tap("Người tốt, việc tốt")
     await cadre.say(DESCRIPTION)
-    assert (await cadre.say("hôm nay"))[0]["text"] == t("nom.photos.prompt")
+    assert (await cadre.say("hôm nay"))[0]["text"] == t("nom.photos.prompt_files")
 
     album = [image_bytes(c) for c in ("red", "green", "blue")]
     for data in album:
@@ -133,7 +133,7 @@ async def test_bad_input_over_telegram_keeps_the_draft(server, bot, app):
     for text in ("khong co", "1", "3", "1", DESCRIPTION, "10/2026"):
         await cadre.say(text)
     assert (await cadre.text("xong")) == t("photos.need_one")
-    assert (await cadre.text("anh day")) == t("photos.need_photo")
+    assert (await cadre.text("anh day")) == t("photos.need_photo_files")
     server.send_document(cadre.id, b"%PDF-1.7 not a photo", file_name="quyet-dinh.pdf", mime_type="application/pdf")
     assert (await cadre.replies())[0]["text"] == t("photos.not_image", name="quyet-dinh.pdf")
     server.send_document(cadre.id, b"\xff\xd8\xff\xe0 broken", file_name="anh.jpg", mime_type="image/jpeg")

@@ -41,6 +41,7 @@ class Context:
     today: date
     home_address: str = ""  # the cadre's own village, a one-tap answer for the address
     movements: tuple[Option, ...] = ()
+    photo_files: bool = False  # the channel shrinks photos, so sending one as a file is worth a mention
 
 
 Answers = dict[str, Any]
@@ -435,7 +436,7 @@ class Engine:
         if following is not None:
             return self._leave_photos_then(state, step, following, Input(choice=value) if value else Input(text=text),
                                            ctx)
-        return Outcome(state, [Reply(t("photos.need_photo"), buttons)])
+        return Outcome(state, [Reply(t("photos.need_photo_files" if ctx.photo_files else "photos.need_photo"), buttons)])
 
     def _photos_control(self, state: State, key: str, ctx: Context) -> Outcome:
         step = self.flow.step(state.step)

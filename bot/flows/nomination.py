@@ -44,6 +44,10 @@ def _name_prompt(answers: Answers, ctx: Context) -> str:
     return t(f"nom.name.prompt.{answers.get('kind', 'ca_nhan')}")
 
 
+def _photos_prompt(answers: Answers, ctx: Context) -> str:
+    return t("nom.photos.prompt_files" if ctx.photo_files else "nom.photos.prompt")
+
+
 def _address_prompt(answers: Answers, ctx: Context) -> str:
     return t("nom.address.prompt", home=ctx.home_address) if ctx.home_address else t("nom.address.prompt_nohome")
 
@@ -114,7 +118,7 @@ NOMINATION = Flow(
              "nom.description.help", parse=_text(20, 3000)),
         Step("when", StepKind.TEXT, "nom.when.prompt", "nom.when.label", "nom.when.help",
              options=WHEN_OPTIONS, parse=_when, show=_show_when, columns=2),
-        Step("photos", StepKind.PHOTOS, "nom.photos.prompt", "nom.photos.label", "nom.photos.help",
+        Step("photos", StepKind.PHOTOS, _photos_prompt, "nom.photos.label", "nom.photos.help",
              show=_show_photos),
         Step("phone", StepKind.TEXT, "nom.phone.prompt", "nom.phone.label", "nom.phone.help",
              parse=_phone, skippable=True, show=format_phone_local),
