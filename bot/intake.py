@@ -39,7 +39,7 @@ from common import metrics
 from common.delivery import Rejected, RetryLater, TransientFailure, Unreachable
 from common.events import Inbound, Reply, reply_from_json, reply_to_json
 from storage import inbox
-from storage.db import Database, GroupCommit, is_unavailable
+from storage.db import Database, GroupCommit, is_unavailable, one_line
 from storage.inbox import Received
 from storage.locks import ChatKey, Locks
 
@@ -196,7 +196,7 @@ class Worker:
                         log.exception("worker: looking for open work failed")
                     else:
                         log.warning("worker: database unavailable (%s); trying again in %.0f s",
-                                    _one_line(error), backoff)
+                                    one_line(error), backoff)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, LAST_RETRY)
                     continue
@@ -473,7 +473,7 @@ class Worker:
             except Exception as error:
                 if not isinstance(error, StorageUnavailable) and not is_unavailable(error):
                     raise
-                log.warning("database unavailable (%s); trying again in %.1f s", _one_line(error), backoff)
+                log.warning("database unavailable (%s); trying again in %.1f s", one_line(error), backoff)
             if self._stopping:
                 return None
             await asyncio.sleep(backoff)
@@ -495,12 +495,12 @@ class Worker:
                 await asyncio.sleep(min(slow_down.seconds, LAST_RETRY))
                 continue
             except (Unreachable, Rejected) as refused:
-                log.warning("chat %s:%s: reply refused (%s)", *key, _one_line(refused))
+                log.warning("chat %s:%s: reply refused (%s)", *key, one_line(refused))
                 break
             except TransientFailure as failure:
                 tries += 1
                 if tries >= SEND_TRIES or self._stopping:
-                    log.warning("chat %s:%s: replies not sent (%s); they are sent later", *key, _one_line(failure))
+                    log.warning("chat %s:%s: replies not sent (%s); they are sent later", *key, one_line(failure))
                     self._resync.add(key)
                     return
                 await asyncio.sleep(backoff)
@@ -518,8 +518,4 @@ class Worker:
 
 def _age(received_at) -> float:
     return max(0.0, (inbox.wall_clock() - received_at).total_seconds())
-
-
-def _one_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0][:200]
 

@@ -34,7 +34,7 @@ from common.delivery import Delivery, Rejected, RetryLater, TransientFailure, Un
 from common.events import Reply, remembered_menu, reply_from_json, reply_to_json
 from common.messages import t
 from storage import inbox, repo
-from storage.db import Database, GroupCommit
+from storage.db import Database, GroupCommit, is_unavailable, one_line
 from storage.models import Account, Membership, Outbox, OutboxStatus, Person
 from storage.sql import among, written_in
 
@@ -398,8 +398,11 @@ class OutboxSender:
             try:
                 handled = await self.run_once()
                 pause = idle_wait
-            except Exception:
-                log.exception("outbox: sending paused for %.0f s", pause)
+            except Exception as error:
+                if is_unavailable(error):
+                    log.warning("outbox: database unavailable (%s); sending paused for %.0f s", one_line(error), pause)
+                else:
+                    log.exception("outbox: sending paused for %.0f s", pause)
                 handled = 0
                 pause = min(pause * 2, 60.0)
             if not handled:

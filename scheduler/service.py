@@ -28,7 +28,7 @@ from scheduler import outbox
 from scheduler.incremental import LocalPlanning, Pass, ProcessPlanning, communes_with_members
 from scheduler.outbox import ANALYZE_AFTER, OutboxSender, Refresh, refresh_statistics
 from storage import inbox
-from storage.db import Database
+from storage.db import Database, is_unavailable, one_line
 from storage.locks import LocalLocks, Locks
 
 log = logging.getLogger(__name__)
@@ -143,8 +143,12 @@ class ReminderService:
                 await self.plan_now()
                 await self.forget_old_updates()
                 await self.forget_old_messages()
-            except Exception:  # a bad minute must not stop the schedule; the next run catches up
-                log.exception("planning reminders failed")
+            except Exception as error:  # a bad minute must not stop the schedule; the next run catches up
+                if is_unavailable(error):
+                    log.warning("planning reminders: database unavailable (%s); the next minute catches up",
+                                one_line(error))
+                else:
+                    log.exception("planning reminders failed")
 
     async def _plan_in_a_process_if_large(self) -> None:
         """A worker process of its own once the communes with members reach PLANNER_PROCESS_FROM: below that a

@@ -515,6 +515,11 @@ def is_unavailable(error: BaseException) -> bool:
         error, (OperationalError, InterfaceError, PoolTimeout, OSError, asyncio.TimeoutError))
 
 
+def one_line(error: BaseException) -> str:
+    """An error as one short log line: a database outage is expected, and its traceback says nothing more."""
+    return (str(error).splitlines() or [type(error).__name__])[0][:200]
+
+
 def is_lost_connection(error: BaseException) -> bool:
     """The database closed this connection (a restart, a failover); a new one will do."""
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.settings import to_async_url
-from storage.db import Database
+from storage.db import Database, one_line
 from storage.inbox import NOTIFY_CHANNEL, release_notice
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class AdvisoryLocks:
                 self._roles.add(role)
                 log.info("this process now holds the %s role", role)
         except Exception as error:
-            log.warning("could not ask for the %s role: %s", role, _one_line(error))
+            log.warning("could not ask for the %s role: %s", role, one_line(error))
         return role in self._roles
 
     async def check(self) -> None:
@@ -132,7 +132,7 @@ class AdvisoryLocks:
             try:
                 await self._run(_ALIVE, {})
             except Exception as error:
-                log.warning("the lock connection was lost (%s)", _one_line(error))
+                log.warning("the lock connection was lost (%s)", one_line(error))
 
     async def close(self) -> None:
         async with self._turn:
@@ -190,7 +190,3 @@ def sole_process(url: str) -> Iterator[None]:
 
 def locks_for(db: Database) -> Locks:
     return LocalLocks() if db.is_sqlite else AdvisoryLocks(db)
-
-
-def _one_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0][:200]

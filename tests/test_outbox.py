@@ -26,7 +26,7 @@ from scheduler import outbox
 from scheduler.outbox import Message, OutboxSender, enqueue
 from storage import repo
 from storage.models import Account, Outbox, OutboxStatus, Person
-from tests.conftest import IS_POSTGRES, add_member
+from tests.conftest import IS_POSTGRES, add_member, wait_until
 from tests.fakes.telegram_server import FakeTelegramServer, Fault
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -442,3 +442,21 @@ async def test_a_message_past_its_stale_at_is_not_sent(app):
     await OutboxSender(app.db, clock, {"telegram": channel}, rate=1000, per_chat=1000).run_until_idle()
     assert channel.sent == ["2"]
     assert await statuses(app) == Counter({OutboxStatus.STALE: 1, OutboxStatus.SENT: 1})
+
+
+async def test_a_database_outage_pauses_sending_with_one_line_in_the_log(app, caplog):
+    """An outage is expected weather, not a bug: a warning line that says so, without a traceback."""
+    from storage.db import Database
+
+    unreachable = Database("postgresql://nobody@127.0.0.1:9/nothing")  # nothing listens on port 9
+    sender = OutboxSender(unreachable, app.core.clock, {})
+    task = asyncio.create_task(sender.run_forever(idle_wait=0.01))
+    try:
+        with caplog.at_level("WARNING", logger="scheduler.outbox"):
+            await wait_until(lambda: "database unavailable" in caplog.text, what="the outage in the log")
+        paused = [r for r in caplog.records if "sending paused" in r.getMessage()]
+        assert paused and all(r.levelname == "WARNING" and r.exc_info is None for r in paused)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await unreachable.dispose()
