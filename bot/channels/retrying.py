@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from storage.db import is_unavailable
+from storage.db import is_unavailable, one_line
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,7 +32,3 @@ async def retrying(what: str, attempt: Callable[[], Awaitable[T]], explain: Expl
                 raise
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, 60.0)
-
-
-def one_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0][:200]

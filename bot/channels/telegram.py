@@ -53,7 +53,7 @@ from aiogram.types import (
 from aiohttp import web
 from PIL import Image
 
-from bot.channels.retrying import one_line, retrying
+from bot.channels.retrying import retrying
 from bot.channels.telegram_session import LeanSession
 from bot.channels.typed import link_lines
 from bot.handlers.registry import public_commands
@@ -64,7 +64,7 @@ from common.messages import t
 from common.settings import TELEGRAM_API_DEFAULT, Settings
 from common.text import split_text
 from storage import repo
-from storage.db import Database
+from storage.db import Database, one_line
 from storage.inbox import Received
 from storage.locks import Locks
 from storage.media import MediaStore
@@ -290,7 +290,7 @@ class TelegramReceiver:
 
     async def run(self) -> None:
         """Until cancelled: get ready, then poll (or, with a webhook, wait: the HTTP app receives)."""
-        await self._retrying("prepare", self._prepare)
+        await self._retrying("start-up (getMe, webhook)", self._prepare)
         self.ready.set()
         if self.webhook_url:
             await asyncio.Event().wait()

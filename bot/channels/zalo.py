@@ -26,13 +26,14 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp import web
 
-from bot.channels.retrying import one_line, retrying
+from bot.channels.retrying import retrying
 from bot.channels.typed import typed_text
 from bot.intake import Intake
 from bot.media_links import MediaLinks
 from common.delivery import Rejected, RetryLater, TransientFailure, Unreachable
 from common.events import Inbound, InboundKind, MediaRef, Reply
 from common.text import split_text
+from storage.db import one_line
 from storage.inbox import Received
 
 log = logging.getLogger(__name__)
@@ -291,7 +292,7 @@ class ZaloReceiver:
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
-        await self._retrying("prepare", self._prepare)
+        await self._retrying("start-up (getMe, webhook)", self._prepare)
         self.ready.set()
         if self.webhook_url:
             await asyncio.Event().wait()
