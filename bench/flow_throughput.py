@@ -85,6 +85,7 @@ DESCRIPTION = "Chị Lan nhặt được ví có 5 triệu đồng và đã tr�
 SUBMITTED = "Đã gửi hồ sơ"
 FAILURE_TEXTS = frozenset({t("error.unexpected"), t("error.busy")})
 WARM_UP_USERS = 20
+WINDOW = 5.0  # s: the latency phase's figures are also given per window, where a stall shows
 REPLY_TIMEOUT = 30.0  # one update's replies; a bot this slow is broken, not slow
 PHASE_LIMIT = 240.0  # the closed-loop phase, whatever happens
 START_TIMEOUT = 60.0
@@ -334,17 +335,34 @@ class Latency:
     seconds: float
     missed_slots: int  # ticks with no ready user: the offered load fell short
     cpu: Cpu
+    waits: list[tuple[float, float]] = field(default_factory=list)  # per WINDOW s: (steal, disk wait) in s
+
+    def waits_per_window(self) -> str:
+        """Time the hypervisor kept the machine's CPUs (steal) and some task waited on the disk, per window in
+        ms: a slow window with high steal was the host's doing, not the bot's."""
+        return " ".join(f"{steal * 1000:.0f}/{disk * 1000:.0f}" for steal, disk in self.waits)
 
     def percentile(self, p: float) -> float:
         return percentile(self.samples, p)
 
-    def windows(self, span: float = 5.0) -> str:
+    def windows(self, span: float = WINDOW) -> str:
         """p50/p99 per span of seconds, in ms: a queue that only grows means overload, spikes mean stalls."""
         buckets: dict[int, list[float]] = {}
         for at, sample in zip(self.finished_at, self.samples, strict=True):
             buckets.setdefault(int(at // span), []).append(sample)
         return " ".join(f"{percentile(b, 0.5) * 1000:.0f}/{percentile(b, 0.99) * 1000:.0f}"
                         for _, b in sorted(buckets.items()))
+
+
+def machine_waits() -> tuple[float, float]:
+    """Since boot: CPU time the hypervisor gave to others (steal, all cores) and time some task here waited
+    on the disk (pressure stall information), in s; 0 where the kernel does not say."""
+    steal = int(Path("/proc/stat").read_text().split("\n", 1)[0].split()[8]) / os.sysconf("SC_CLK_TCK")
+    try:
+        disk = int(Path("/proc/pressure/io").read_text().split("total=", 1)[1].split()[0]) / 1e6
+    except (OSError, IndexError, ValueError):
+        disk = 0.0
+    return steal, disk
 
 
 def percentile(samples: list[float], p: float) -> float:
@@ -381,6 +399,7 @@ async def open_loop(users: list[User], rate: float, count: int, pids: list[int])
     outstanding: dict[asyncio.Future[float], User] = {}
     loop = asyncio.get_running_loop()
     meter, start, missed = CpuMeter(pids), loop.time(), 0
+    marks = [machine_waits()]
 
     def finished(user: User, future: asyncio.Future[float]) -> None:
         outstanding.pop(future, None)
@@ -394,6 +413,8 @@ async def open_loop(users: list[User], rate: float, count: int, pids: list[int])
         delay = start + tick / rate - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
+        if tick and tick % round(rate * WINDOW) == 0:
+            marks.append(machine_waits())
         if not ready:
             missed += 1
             continue
@@ -403,7 +424,9 @@ async def open_loop(users: list[User], rate: float, count: int, pids: list[int])
         future.add_done_callback(partial(finished, user))
     seconds, cpu = loop.time() - start, meter.read()
     await drain(outstanding)
-    return Latency(samples, finished_at, count - missed, seconds, missed, cpu)
+    marks.append(machine_waits())
+    waits = [(b[0] - a[0], b[1] - a[1]) for a, b in itertools.pairwise(marks)]
+    return Latency(samples, finished_at, count - missed, seconds, missed, cpu, waits)
 
 
 async def drain(outstanding: dict[asyncio.Future[float], User]) -> None:
@@ -776,7 +799,8 @@ def our_line(run: Run, echo: Run | None) -> str:
         f"{INDENT}latency phase: {len(lat.samples)} samples in {lat.seconds:.1f} s, "
         f"max {max(lat.samples, default=0) * 1000:.0f} ms, {lat.missed_slots} ticks without a ready cadre; "
         f"{lat.cpu.note(len(lat.samples))}\n"
-        f"{INDENT}p50/p99 ms per 5 s: {lat.windows()}\n"
+        f"{INDENT}p50/p99 ms per {WINDOW:.0f} s: {lat.windows()}; the machine's steal/disk wait ms: "
+        f"{lat.waits_per_window()}\n"
         f"{INDENT}{problems(run)}; cases stored {run.cases} (submissions confirmed {run.tally['submitted']}); "
         f"{run.log}"
     )
