@@ -89,6 +89,21 @@ async def test_a_cadre_nominates_in_the_browser_and_the_secretary_returns_it(app
     await desk.close()
 
 
+async def test_while_typing_on_a_phone_the_main_menu_steps_aside(app, web_service, browser):
+    """With the keyboard open a phone shows half its screen: the menu's rows go to the conversation."""
+    phone = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    cadre = ChatPage(await phone.new_page(), web_service.base_url)
+    await cadre.sign_in(await new_invite(app), "Đang Gõ")
+    await cadre.bot_says("Chào mừng Đang Gõ!")
+    menu = cadre.page.locator("#menu")
+    await menu.locator("button").first.wait_for()
+    await cadre.page.focus("#text")
+    assert not await menu.is_visible()
+    await cadre.page.locator("#messages").click()  # the keyboard closes: the menu is back
+    assert await menu.is_visible()
+    await phone.close()
+
+
 async def test_where_websockets_are_blocked_the_page_falls_back_to_polling(app, web_service, browser):
     context = await browser.new_context(viewport=PHONE)
     page = await context.new_page()
