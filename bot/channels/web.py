@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = store.CHANNEL
 STATIC = Path(__file__).with_name("web_static")
+STATIC_TYPES = {"chat.js": "application/javascript", "chat.css": "text/css", "icon.svg": "image/svg+xml"}
 SESSION_COOKIE, BROWSER_COOKIE = "nt_session", "nt_browser"
 CSRF_HEADER = "X-CSRF-Token"
 POLL_SECONDS = 2.0  # how often a waiting browser's messages are looked at without a notice from this process
@@ -169,7 +170,7 @@ class WebChat:
         self.uploads_by_person = RateLimit(settings.web_uploads_per_minute)
         self.uploads_by_ip = RateLimit(settings.web_uploads_per_minute)
         self._page = _page()
-        self._static = {name: (STATIC / name).read_bytes() for name in ("chat.js", "chat.css")}
+        self._static = {name: (STATIC / name).read_bytes() for name in STATIC_TYPES}
 
     def routes(self) -> list[Route]:
         return [Route("GET", "/chat", self.page), Route("GET", "/chat/", self.page),
@@ -178,7 +179,8 @@ class WebChat:
                 Route("POST", "/chat/api/signin", self.sign_in), Route("POST", "/chat/api/signout", self.sign_out),
                 Route("POST", "/chat/api/send", self.send), Route("POST", "/chat/api/photos", self.photos),
                 Route("GET", "/chat/api/messages", self.messages), Route("GET", "/chat/ws", self.websocket),
-                Route("GET", "/chat/photo/{sha}", self.photo)]
+                Route("GET", "/chat/photo/{sha}", self.photo),
+                Route("GET", "/favicon.ico", self.icon)]  # browsers ask for it by themselves
 
     # ---- the page
     async def page(self, request: web.Request) -> web.Response:
@@ -190,8 +192,12 @@ class WebChat:
         body = self._static.get(name)
         if body is None:
             raise web.HTTPNotFound()
-        kind = "application/javascript" if name.endswith(".js") else "text/css"
-        return web.Response(body=body, content_type=kind, charset="utf-8", headers={"Cache-Control": "no-cache"})
+        return web.Response(body=body, content_type=STATIC_TYPES[name], charset="utf-8",
+                            headers={"Cache-Control": "no-cache"})
+
+    async def icon(self, request: web.Request) -> web.Response:
+        return web.Response(body=self._static["icon.svg"], content_type=STATIC_TYPES["icon.svg"],
+                            headers={"Cache-Control": "max-age=86400"})
 
     # ---- signing in and out
     async def session_state(self, request: web.Request) -> web.Response:
