@@ -214,8 +214,12 @@ class Database:
         return self._sqlite_lock if self.is_sqlite else contextlib.nullcontext()
 
     async def upgrade(self) -> None:
-        """Create or migrate the schema to the newest revision (Alembic)."""
-        await asyncio.to_thread(command.upgrade, self.alembic_config(), "head")
+        """Create or migrate the schema to the newest revision (Alembic), saying so in one line."""
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # its lines: one per revision, per plugin
+        config = self.alembic_config()
+        await asyncio.to_thread(command.upgrade, config, "head")
+        if applied := config.attributes.get("applied"):
+            log.info("database schema: %d migration(s) applied, now at revision %s", len(applied), applied[-1])
 
     def alembic_config(self) -> Config:
         config = Config()

@@ -307,3 +307,18 @@ async def test_a_held_connection_the_server_dropped_is_reported_lost_and_replace
     assert storage.db.is_lost_connection(failed.value) and storage.db.is_unavailable(failed.value)
     again = (await held.fetch("SELECT pg_backend_pid() AS pid"))[0]
     assert again.pid != first.pid
+
+
+async def test_a_new_database_is_migrated_with_one_line_in_the_log(tmp_path, caplog):
+    """The first start says what it did in one line, not a line per revision; a second start says nothing."""
+    db = Database(f"sqlite:///{tmp_path / 'new.db'}")
+    try:
+        with caplog.at_level("INFO"):
+            await db.upgrade()
+            lines = [r.getMessage() for r in caplog.records if r.name.startswith(("alembic", "storage"))]
+            assert len(lines) == 1 and "migration(s) applied" in lines[0], lines
+            caplog.clear()
+            await db.upgrade()
+            assert [r for r in caplog.records if r.name.startswith(("alembic", "storage"))] == []
+    finally:
+        await db.dispose()

@@ -15,6 +15,11 @@ from storage.locks import MIGRATIONS, ROLES
 target_metadata = SQLModel.metadata
 
 
+def _applied(*, step, **_) -> None:
+    """Each revision applied, for the one line Database.upgrade logs (Alembic's own lines are one per step)."""
+    context.config.attributes.setdefault("applied", []).append(step.up_revision_id)
+
+
 def _run(connection) -> None:
     database = context.config.attributes["database"]
     context.configure(
@@ -22,6 +27,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=database.is_sqlite,  # SQLite alters tables by copying them
         compare_type=True,
+        on_version_apply=_applied,
     )
     with context.begin_transaction():
         context.run_migrations()
