@@ -518,4 +518,3 @@ class Worker:
 
 def _age(received_at) -> float:
     return max(0.0, (inbox.wall_clock() - received_at).total_seconds())
-
