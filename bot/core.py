@@ -335,8 +335,9 @@ class Core:
     def _idle_reply(self, request: Request) -> list[Reply]:
         event = request.event
         if event.kind is InboundKind.CHOICE:
-            return [Reply(t("input.stale_button") + " " + t("unknown.text"), with_main_menu=True)]
-        return [Reply(t("unknown.text"), with_main_menu=True)]
+            return [Reply(t("input.stale_button") + " " + t("unknown.text", hint=onboarding.hint(request.memberships)),
+                          with_main_menu=True)]
+        return [Reply(t("unknown.text", hint=onboarding.hint(request.memberships)), with_main_menu=True)]
 
 def _drawn(reply: Reply, request: Request) -> Reply:
     """The menus a handler asked for, drawn from the person's roles as they are now."""

@@ -401,6 +401,15 @@ def parse_text(text: str, *, min_len: int, max_len: int) -> str:
     return cleaned
 
 
+def parse_name(text: str) -> str:
+    """A person's or a group's name: free text with at least two letters (not just emoji, digits or marks),
+    since it is printed on certificates and quoted in reminders."""
+    name = parse_text(text, min_len=2, max_len=200)
+    if sum(character.isalpha() for character in name) < 2:
+        raise Invalid("name.letters")
+    return name
+
+
 _SKIP = frozenset({"bo qua", "boqua", "khong co", "ko co", "k co", "khong", "k", "ko", "kh", "skip"})
 
 

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.handlers import onboarding, registry
+from bot.handlers.linking import looks_like_link_code
 from bot.request import Request
 from common.clock import Clock
 from common.events import Inbound, InboundKind, Reply, reply_to_json
@@ -140,13 +141,20 @@ class WebAccess:
         found = await repo.identity(session, web.CHANNEL, account.external_id)
         if found is not None and found[2]:
             _, person, memberships, _ = found
-            reply = Reply(t("welcome.back", name=person.name), menu=registry.main_menu(memberships),
+            reply = Reply(t("welcome.back", name=person.name, hint=onboarding.hint(memberships)),
+                          menu=registry.main_menu(memberships),
                           commands=registry.commands_for(memberships))
             await web.add_message(session, account.chat_id, reply_to_json(reply), now)
         return account
 
     async def _invited(self, session: AsyncSession, code: str, name: str, now: datetime):
-        """Redeem an invitation as the chat does (bot/handlers/onboarding.py), for a new web account."""
+        """Redeem an invitation as the chat does (bot/handlers/onboarding.py), for a new web account. What is
+        wrong with the code is said before what is missing from the name: a name will not mend a bad code."""
+        if looks_like_link_code(code):  # a link code not taken above: unknown, used or expired
+            raise Refused(t("web.signin.link_refused"))
+        invite, problem = await onboarding.usable_invite(session, code, now)
+        if invite is None:
+            raise Refused(problem)
         if len(name) < MIN_NAME:
             raise Refused(t("web.signin.no_name"))
         chat_id = _new_chat_id()
@@ -174,7 +182,7 @@ def _new_chat_id() -> str:
 
 class RateLimit:
     """At most `per_minute` events per key in any minute (a token bucket refilled continuously). In memory,
-    per process: it slows guessing and floods down; the 128-bit codes are what makes guessing futile."""
+    per process: it slows guessing and floods down; single-use codes of 59 bits are what makes guessing futile."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000) -> None:
         self.capacity = float(max(per_minute, 1))

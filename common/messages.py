@@ -57,7 +57,11 @@ VI: dict[str, str] = {
     "commune.label": "{name}, {province} (mã {code})",
     "preview.line": "{due}  {kind:<8} → người {person} ({channel} {chat}): {text}",
     "terminal.intro": "Gõ tin nhắn như trên điện thoại. Gửi ảnh: gõ đường dẫn tệp ảnh. Thoát: Ctrl+D hoặc /thoat",  # who someone is until they tell us, when the channel gives no name
-    "welcome.back": "Chào {name}! Gõ /decu để đề cử, /hoso để xem hồ sơ đã gửi, /trogiup để xem hướng dẫn.",
+    "welcome.back": "Chào {name}! {hint}",
+    "hint.cadre": "Gõ /decu để đề cử, /hoso để xem hồ sơ đã gửi, /trogiup để xem hướng dẫn.",
+    "hint.secretary": "Gõ /choduyet để xem hồ sơ chờ duyệt, /thongke để xem thống kê, /trogiup để xem hướng dẫn.",
+    "hint.official": "Gõ /thongke để xem thống kê, /xuat để xuất hồ sơ, /trogiup để xem hướng dẫn.",
+    "hint.other": "Gõ /trogiup để xem hướng dẫn.",
     "role.not_cadre": "Chức năng này dành cho cán bộ thôn, tổ dân phố hoặc đoàn thể.",
     "help.general": (
         "Hướng dẫn:\n"
@@ -85,7 +89,7 @@ VI: dict[str, str] = {
     "input.need_text": "Bước này cần trả lời bằng chữ, chưa cần ảnh.",
     "input.stale_button": "Lựa chọn này thuộc một câu hỏi trước. Câu hỏi hiện tại là:",
     "unknown.command": "Bot không hiểu lệnh /{command}. Gõ /trogiup để xem các lệnh.",
-    "unknown.text": "Bot chưa hiểu ý bạn. Gõ /decu để đề cử, /hoso để xem hồ sơ, /trogiup để xem hướng dẫn.",
+    "unknown.text": "Bot chưa hiểu ý bạn. {hint}",
     "choice.unknown": "Bot chưa nhận ra lựa chọn này. Hãy chọn, hoặc gõ số thứ tự (1–{count}).",
     "choice.ambiguous": "Câu trả lời khớp với nhiều lựa chọn: {matches}. Hãy gõ rõ hơn hoặc gõ số thứ tự.",
     "choice.skip": "Bỏ qua",
@@ -96,6 +100,11 @@ VI: dict[str, str] = {
     "cancel.yes": "Có, hủy hồ sơ",
     "cancel.no": "Không, làm tiếp",
     "cancel.done": "Đã hủy hồ sơ. Khi cần, gõ /decu để bắt đầu lại.",
+    "cancel.confirm_fix": (
+        "Thôi sửa hồ sơ này? Những thay đổi vừa làm sẽ không được lưu. Hồ sơ đã gửi vẫn còn, ở trạng thái cần bổ sung."
+    ),
+    "cancel.yes_fix": "Có, thôi sửa",
+    "cancel.done_fix": "Đã thôi sửa. Hồ sơ vẫn ở trạng thái cần bổ sung; khi sẵn sàng, gõ /sua để sửa và gửi lại.",
     "cancel.nothing": "Bạn không có hồ sơ nào đang làm dở.",
     "cancel.kept": "Vẫn giữ hồ sơ. Làm tiếp nhé:",
     "draft.exists": "Bạn đang có một hồ sơ làm dở ({name}, đã trả lời {answered} câu). Bạn muốn:",
@@ -222,6 +231,8 @@ VI: dict[str, str] = {
     "invalid.phone.format": "Số điện thoại chưa đúng. Di động gồm 10 chữ số bắt đầu bằng 0 (ví dụ 0912 345 678) hoặc +84. Có thể chọn \"Bỏ qua\".",
     "invalid.ethnicity.unknown": "Bot không tìm thấy dân tộc \"{text}\" trong 54 dân tộc Việt Nam.{suggestions}",
     "invalid.ethnicity.suggestions": "Có phải: {names}?",
+    "invalid.name.letters": "Tên cần có chữ cái, ví dụ: Nguyễn Văn An. Hãy gõ lại tên.",
+    "invalid.address.required": "Cần địa chỉ (thôn, tổ dân phố…) để xã xác minh. Hãy chọn hoặc gõ địa chỉ.",
     "invalid.text.too_short": "Câu trả lời quá ngắn ({length} ký tự); cần ít nhất {min} ký tự.",
     "invalid.text.too_long": "Câu trả lời quá dài ({length} ký tự); tối đa {max} ký tự. Hãy rút gọn rồi gửi lại.",
     "invalid.choice.unknown": "Bot chưa nhận ra lựa chọn này. Hãy chọn, hoặc gõ số thứ tự (1–{count}).",
@@ -305,7 +316,9 @@ VI: dict[str, str] = {
     "nhacnho.turn_off": "Tắt: {kind}",
     "nhacnho.turn_on": "Bật: {kind}",
     "nhacnho.snooze": "Tạm dừng 7 ngày: {kind}",
+    "nhacnho.resume": "Bật lại ngay: {kind}",
     "nhacnho.hour": "Nhận lúc {hour} giờ",
+    "nhacnho.bad_hour": "Bot chỉ nhắc vào giờ làm việc: chọn một trong các giờ {hours} (ví dụ: /nhacnho gio 9).",
     "nhacnho.hint": "Chọn bên dưới, hoặc gõ: /nhacnho tat, /nhacnho bat, /nhacnho tam dung, /nhacnho gio 9",
     "nhacnho.usage": "Bot chưa hiểu. Gõ: /nhacnho tat, /nhacnho bat, /nhacnho tam dung, hoặc /nhacnho gio 9",
     "nhacnho.channel": "• Nhận nhắc nhở và thông báo qua: {channel}",
@@ -410,6 +423,7 @@ VI: dict[str, str] = {
         "Giấy khen của Chủ tịch UBND xã | 123/QĐ-UBND | 15/12/2026"
     ),
     "commend.bad_date": "Ngày quyết định chưa đúng. Ví dụ: 15/12/2026.",
+    "commend.already": "Hồ sơ {code} đã được ghi khen thưởng rồi; mỗi hồ sơ ghi một lần.",
     "commend.not_approved": "Hồ sơ {code} chưa được duyệt nên chưa ghi khen thưởng được (trạng thái: {status}).",
     "notify.approved": "🎉 Hồ sơ {code} ({name}) đã được xã duyệt và chuyển lên. Cảm ơn bạn!",
     "notify.returned": (
@@ -421,7 +435,8 @@ VI: dict[str, str] = {
     "notify.commended": "🏅 Hồ sơ {code} ({name}) đã được khen thưởng: {form}, quyết định {decision} ngày {date}.",
     "fix.start": "Sửa hồ sơ {code}.\nLý do trả lại: {reason}\nCần sửa: {fields}",
     "fix.any_field": "bất kỳ mục nào bạn thấy cần",
-    "fix.usage": "Gõ mã hồ sơ cần sửa, ví dụ: /sua NT-2026-00042",
+    "fix.which": "Bạn có nhiều hồ sơ cần bổ sung. Chọn hồ sơ muốn sửa:",
+    "fix.none": "Bạn không có hồ sơ nào cần bổ sung. Gõ /hoso để xem các hồ sơ của bạn.",
     "fix.not_returned": "Hồ sơ {code} không ở trạng thái cần bổ sung nên không sửa được.",
     "fix.draft_first": "Bạn đang có một hồ sơ làm dở. Hãy gửi hoặc hủy nó trước (gõ /decu để làm tiếp), rồi sửa hồ sơ này.",
     "fix.gone": "Hồ sơ này không còn ở trạng thái cần bổ sung (có thể đã được xử lý). Những thay đổi chưa được gửi.",
@@ -569,10 +584,11 @@ VI: dict[str, str] = {
     "channel.telegram": "Telegram",
     "channel.zalo": "Zalo",
     "channel.terminal": "terminal",
+    "channel.web": "chat web",
     "link.code": (
         "Mã liên kết: {code} (dùng một lần, hết hạn sau {minutes} phút).\n"
-        "Ở kênh kia (Zalo hoặc Telegram), gửi mã này cho bot. Sau đó bạn dùng bot ở kênh nào cũng được: "
-        "cùng vai trò, cùng hồ sơ làm dở, cùng lịch sử."
+        "Ở kênh kia, gửi mã này cho bot (Zalo, Telegram), hoặc nhập vào ô \"Mã mời hoặc mã liên kết\" khi đăng "
+        "nhập trang chat web. Sau đó bạn dùng bot ở kênh nào cũng được: cùng vai trò, cùng hồ sơ làm dở, cùng lịch sử."
     ),
     "link.linked": "Đã liên kết: {channels}. Nhắc nhở và thông báo gửi qua {channel} (đổi trong /nhacnho).",
     "link.unknown": "Mã liên kết không đúng. Hãy gõ /lienket ở kênh bạn đang dùng để lấy mã mới.",
@@ -630,6 +646,9 @@ VI: dict[str, str] = {
     "web.try_again": "Máy chủ đang bận nên tin nhắn chưa được nhận; hãy gửi lại sau ít giây.",
     "web.too_many_photos": "Mỗi lần gửi tối đa {max} ảnh.",
     "web.signin.no_code": "Hãy nhập mã mời hoặc mã liên kết.",
+    "web.signin.link_refused": (
+        "Mã liên kết không đúng, đã được dùng hoặc đã hết hạn. Gõ /lienket trên Telegram hoặc Zalo để lấy mã mới."
+    ),
     "web.signin.no_name": "Hãy nhập họ và tên của bạn (ít nhất 2 ký tự) để đăng ký bằng mã mời.",
     "web.invite": "Người được mời mở trang chat của xã và nhập mã này (hoặc gửi mã cho bot): {code}",
     # ---- the public page of a commune's approved cases (/cong-khai/<commune code>)

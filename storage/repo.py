@@ -485,6 +485,12 @@ async def cases_by_nominator(session: AsyncSession, person_id: int, limit: int) 
     return list(result.all()), int(total or 0)
 
 
+async def cases_of_nominator_in(session: AsyncSession, person_id: int, status: str, limit: int = 10) -> list[Case]:
+    result = await session.exec(select(Case).where(Case.nominator_id == person_id, Case.status == status)
+                                .order_by(Case.id).limit(limit))
+    return list(result.all())
+
+
 async def case_by_code(session: AsyncSession, code: str) -> Case | None:
     result = await session.exec(select(Case).where(Case.code == code.upper()))
     return result.first()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from datetime import timedelta
 
@@ -26,7 +27,7 @@ async def test_each_role_is_greeted_with_what_it_can_do(app):
     assert "thường trực Hội đồng Thi đua – Khen thưởng Phường Hoàn Kiếm" in replies[0].text
     assert "/choduyet" in replies[0].text and "/thongke" in replies[0].text  # what a secretary can do
     assert (await secretary.say("/decu"))[0].text == t("role.not_cadre")
-    assert (await cadre.say("/start"))[0].text == t("welcome.back", name="Chị Lan")
+    assert (await cadre.say("/start"))[0].text == t("welcome.back", name="Chị Lan", hint=t("hint.cadre"))
     official = Chat(app.core, "14")
     async with app.db.session() as session:
         code = await create_invite(session, role=Role.OFFICIAL, now=app.core.clock.now(),
@@ -49,7 +50,8 @@ async def test_a_person_can_hold_two_roles(app):
 async def test_codes_are_random_single_use_and_stored_only_as_a_hash(app):
     codes = {await new_invite(app) for _ in range(20)}
     assert len(codes) == 20
-    assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", c) for c in codes)  # 128 bits, deep-link alphabet
+    # 59 bits, typed from paper: no 0/O, 1/I/L; Telegram's deep-link alphabet
+    assert all(re.fullmatch(r"MOI-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}", c) for c in codes)
     code = codes.pop()
     async with app.db.session() as session:
         stored = (await session.exec(select(Invite).where(Invite.code_hash == hash_code(code)))).one()
@@ -59,6 +61,19 @@ async def test_codes_are_random_single_use_and_stored_only_as_a_hash(app):
     welcomed = [r for r in replies if r[0].text.startswith("Chào mừng")]
     assert len(welcomed) == 1
     assert all(r[0].text == t("invite.used") for r in replies if r not in welcomed)
+
+
+async def test_a_code_typed_from_paper_works_whatever_the_phone_does_to_its_case_and_spaces(app):
+    code = await new_invite(app)
+    typed = code.lower().replace("-", " ").capitalize()  # "Moi abcd efgh jkmn": the phone's own capital
+    assert (await Chat(app.core, "41").say(typed))[0].text.startswith("Chào mừng")
+    async with app.db.session() as session:  # a code made before (22 characters, case counts) still works
+        old = "AbCdEfGhIjKlMnOpQrStUv"
+        session.add(Invite(code_hash=hashlib.sha256(old.encode()).hexdigest(), role=Role.CADRE,
+                           commune_code=(await repo.identity(session, "telegram", "41"))[2][0].commune_code,
+                           created_at=app.core.clock.now(), expires_at=app.core.clock.now() + timedelta(days=1)))
+    assert (await Chat(app.core, "42").say(f"/start {old.lower()}"))[0].text == t("invite.unknown")
+    assert (await Chat(app.core, "42").say(f"/start {old}"))[0].text.startswith("Chào mừng")
 
 
 async def test_expired_and_wrong_codes(app, clock):
@@ -75,7 +90,7 @@ async def test_cli_invites_a_cadre_and_creates_the_village(app, settings, monkey
         ["invite", "--role", "cadre", "--commune", "phuong hoan kiem", "--village", "Tổ dân phố số 7"],
         settings, monkeypatch, capsys)
     assert status == 0
-    link = re.search(r"https://t\.me/xa_hoankiem_bot\?start=([A-Za-z0-9_-]{22})", out)
+    link = re.search(r"https://t\.me/xa_hoankiem_bot\?start=(MOI-[A-Z0-9-]{14})", out)
     assert link, out
     async with app.db.session() as session:
         unit = (await session.exec(select(Unit).where(Unit.name == "Tổ dân phố số 7"))).one()

@@ -119,6 +119,10 @@ async def test_a_wrong_code_signs_no_one_in(app, browsers):
     assert status == 401 and body["error"] == t("invite.unknown")
     assert SESSION_COOKIE not in {c.key for c in browser.http.cookie_jar}
     assert (await browser.state())["signed_in"] is False
+    status, body = await browser.sign_in("khong-phai-ma-moi-nao-ca", name="")  # the code is what is wrong
+    assert status == 401 and body["error"] == t("invite.unknown")
+    status, body = await browser.sign_in("LK-2345-6789")  # a link code no one asked for, or used, or expired
+    assert status == 401 and body["error"] == t("web.signin.link_refused")
     code = await new_invite(app)
     status, body = await browser.sign_in(code, name="")  # an invitation asks for the person's name
     assert status == 401 and body["error"] == t("web.signin.no_name")
@@ -364,7 +368,7 @@ async def test_a_draft_started_on_telegram_is_finished_on_the_web(app, web_servi
     assert status == 200
     await browser.say("1970")
     replies = await browser.replies_until(t("nom.ethnicity.prompt"))
-    assert replies[0]["text"] == t("welcome.back", name="Chị Hai")
+    assert replies[0]["text"] == t("welcome.back", name="Chị Hai", hint=t("hint.cadre"))
 
 
 def test_message_views_are_plain_json():

@@ -145,7 +145,7 @@ async def test_stickers_voice_unknown_events_and_long_text_mid_flow_keep_the_dra
 async def test_an_unknown_event_outside_a_flow_says_what_the_bot_understands(zalo_server, zalo_bot, app):
     await add_member(app, "z91", channel="zalo")
     zalo_server.send_unsupported("z91", "message.reaction.received")
-    assert (await ZaloPerson(zalo_server, "z91").replies())[0] == t("unknown.text")
+    assert (await ZaloPerson(zalo_server, "z91").replies())[0] == t("unknown.text", hint=t("hint.cadre"))
 
 
 async def test_photo_urls_that_fail_time_out_are_no_image_or_too_big(zalo_server, zalo_bot, app, caplog):

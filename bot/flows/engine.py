@@ -204,16 +204,21 @@ class Engine:
     def _control(self, state: State, control: str, ctx: Context) -> Outcome:
         if control == "cancel":
             state.confirming_cancel = True
-            choices = (Choice(t("cancel.yes"), "cancel:yes"), Choice(t("cancel.no"), "cancel:no"))
-            return Outcome(state, [Reply(t("cancel.confirm"), choices, columns=2)])
+            choices = (Choice(t(self._cancel_key("cancel.yes")), "cancel:yes"), Choice(t("cancel.no"), "cancel:no"))
+            return Outcome(state, [Reply(t(self._cancel_key("cancel.confirm")), choices, columns=2)])
         if control == "back":
             return self._back(state, ctx)
         step = self.flow.step(state.step)
         return Outcome(state, [Reply(t(step.help)) if step.help else Reply(t("help.general")),
                                self.prompt(state, ctx)])
 
+    def _cancel_key(self, key: str) -> str:
+        """Cancelling a fix drops the changes, not the case (it stays returned): the words must say so."""
+        return key + "_fix" if self.flow.fixes_a_case else key
+
     def _answer_cancel(self, state: State, inp: Input, ctx: Context) -> Outcome:
-        options = (Option("yes", t("cancel.yes"), ("co", "huy", "yes")), Option("no", t("cancel.no"), ("khong", "no")))
+        options = (Option("yes", t(self._cancel_key("cancel.yes")), ("co", "huy", "yes")),
+                   Option("no", t("cancel.no"), ("khong", "no")))
         key = inp.choice.removeprefix("cancel:") if inp.choice.startswith("cancel:") else ""
         if not key and inp.text:
             try:
@@ -221,10 +226,10 @@ class Engine:
             except Invalid:
                 key = ""
         if key == "yes":
-            return Outcome(None, [Reply(t("cancel.done"))], [Event.CANCELLED])
+            return Outcome(None, [Reply(t(self._cancel_key("cancel.done")))], [Event.CANCELLED])
         state.confirming_cancel = False
         if inp.control == "cancel":  # /huy twice means yes
-            return Outcome(None, [Reply(t("cancel.done"))], [Event.CANCELLED])
+            return Outcome(None, [Reply(t(self._cancel_key("cancel.done")))], [Event.CANCELLED])
         return Outcome(state, [Reply(t("cancel.kept")), self.prompt(state, ctx)])
 
     def _back(self, state: State, ctx: Context) -> Outcome:

@@ -9,10 +9,12 @@ from typing import Any
 
 from bot.flows.engine import UNKNOWN, Answers, Context, Flow, Step, StepKind
 from bot.parsing import (
+    Invalid,
     Option,
     format_phone_local,
     is_skip,
     match_ethnicity,
+    parse_name,
     parse_phone,
     parse_text,
     parse_when,
@@ -64,6 +66,16 @@ def _text(min_len: int, max_len: int):
     return lambda text, ctx: parse_text(text, min_len=min_len, max_len=max_len)
 
 
+def _name(text: str, ctx: Context) -> str:
+    return parse_name(text)
+
+
+def _address(text: str, ctx: Context) -> str:
+    if is_skip(text):  # the address is needed: "bỏ qua" is not one
+        raise Invalid("address.required")
+    return parse_text(text, min_len=3, max_len=300)
+
+
 def _year(text: str, ctx: Context) -> int | None:
     return parse_year(text, ctx.today)
 
@@ -95,7 +107,7 @@ NOMINATION = Flow(
     steps=(
         Step("kind", StepKind.CHOICE, "nom.kind.prompt", "nom.kind.label", "nom.kind.help",
              options=KIND_OPTIONS, columns=3, store_key=True),
-        Step("name", StepKind.TEXT, _name_prompt, "nom.name.label", "nom.name.help", parse=_text(2, 200)),
+        Step("name", StepKind.TEXT, _name_prompt, "nom.name.label", "nom.name.help", parse=_name),
         Step("birth_year", StepKind.TEXT, "nom.birth_year.prompt", "nom.birth_year.label", "nom.birth_year.help",
              options=(Option(UNKNOWN, t("nom.unknown")),), parse=_year, when=is_individual),
         Step("ethnicity", StepKind.CHOICE, "nom.ethnicity.prompt", "nom.ethnicity.label", "nom.ethnicity.help",
@@ -105,11 +117,11 @@ NOMINATION = Flow(
         Step("position", StepKind.TEXT, "nom.position.prompt", "nom.position.label", "nom.position.help",
              options=(Option("none", t("nom.no_position")),), parse=_position, when=is_individual),
         Step("rep_name", StepKind.TEXT, "nom.rep_name.prompt", "nom.rep_name.label", "nom.rep_name.help",
-             parse=_text(2, 200), when=lambda a: not is_individual(a), skippable=True),
+             parse=_name, when=lambda a: not is_individual(a), skippable=True),
         Step("rep_role", StepKind.TEXT, "nom.rep_role.prompt", "nom.rep_role.label", "nom.rep_role.help",
              parse=_text(1, 200), when=has_representative, skippable=True),
         Step("address", StepKind.TEXT, _address_prompt, "nom.address.label", "nom.address.help",
-             options=_address_options, parse=_text(3, 300)),
+             options=_address_options, parse=_address),
         Step("field", StepKind.CHOICE, "nom.field.prompt", "nom.field.label", "nom.field.help",
              options=FIELD_OPTIONS),
         Step("movement", StepKind.CHOICE, "nom.movement.prompt", "nom.movement.label", "nom.movement.help",

@@ -154,7 +154,9 @@ async def _menu(request: Request, kinds: list[str]) -> Reply:
             continue  # a secretary cannot mute deadline reminders, only move their hour
         choices.append(Choice(t("nhacnho.turn_off" if on else "nhacnho.turn_on", kind=t(f"nhacnho.kind.{kind}")),
                               f"pref:{kind}:{'off' if on else 'on'}"))
-        if on and kind in (NUDGE, DRAFT):
+        if on and snoozed:  # "on" clears the pause
+            choices.append(Choice(t("nhacnho.resume", kind=t(f"nhacnho.kind.{kind}")), f"pref:{kind}:on"))
+        elif on and kind in (NUDGE, DRAFT):
             choices.append(Choice(t("nhacnho.snooze", kind=t(f"nhacnho.kind.{kind}")), f"pref:{kind}:snooze"))
     choices += [Choice(t("nhacnho.hour", hour=h), f"pref:hour:{h}") for h in HOURS]
     channels = await _channels(request)
@@ -184,6 +186,8 @@ async def choose(request: Request, value: str) -> list[Reply]:
         for k in kinds:
             (await _setting(request, k)).hour = int(action)
         return [Reply(t("nhacnho.hour_set", hour=int(action))), await _menu(request, kinds)]
+    if kind == "hour":  # typed: "/nhacnho gio 25", "gio 9h30", "gio"
+        return [Reply(t("nhacnho.bad_hour", hours=", ".join(map(str, HOURS)))), await _menu(request, kinds)]
     if kind not in kinds or kind == DEADLINE or action not in ("on", "off", "snooze"):
         return [Reply(t("nhacnho.not_allowed")), await _menu(request, kinds)]
     setting = await _setting(request, kind)

@@ -3,11 +3,13 @@ buttons: the conversation's own commands, run through the request's conversation
 
 from __future__ import annotations
 
+from bot import casework
 from bot.flows.nomination import FIX
 from bot.handlers import review
 from bot.request import Request
-from common.events import Reply
+from common.events import Choice, Reply
 from common.messages import t
+from storage import repo
 
 
 async def nominate(request: Request) -> list[Reply]:
@@ -25,11 +27,15 @@ async def fix_button(request: Request, choice: str) -> list[Reply]:
 
 
 async def _fix(request: Request, case_ref: str) -> list[Reply]:
-    if not case_ref:
-        return [Reply(t("fix.usage"))]
+    if not case_ref:  # "/sua" alone: the one case to fix, or a choice of them
+        returned = await repo.cases_of_nominator_in(request.session, request.person.id, casework.S.RETURNED)
+        if len(returned) != 1:
+            choices = tuple(Choice(f"{case.code} – {case.name}", f"fix:{case.id}") for case in returned)
+            return [Reply(t("fix.which") if choices else t("fix.none"), choices)]
+        case_ref = str(returned[0].id)
     target = await review.fix_target(request, case_ref)
     if isinstance(target, str):
-        return [Reply(t(target, code=case_ref.upper()[:32]))]
+        return [Reply(target)]
     conversation = request.conversation
     if conversation is not None:
         if conversation.flow == FIX.name and conversation.state.get("data", {}).get("case_id") == target.id:

@@ -12,6 +12,7 @@ import secrets
 from datetime import timedelta
 
 from bot.request import Request
+from bot.typed_codes import TYPED_ALPHABET, normal_code
 from common.events import Inbound, InboundKind, Reply
 from common.messages import t
 from scheduler.outbox import Message, enqueue
@@ -22,16 +23,11 @@ log = logging.getLogger(__name__)
 
 LINK_TTL = timedelta(minutes=30)
 # Typed on a phone: no 0/O, 1/I/L; 31^8 codes, single use, for half an hour.
-_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-_SHAPE = re.compile(rf"LK[{_ALPHABET}]{{8}}")
-
-
-def _normal(text: str) -> str:
-    return re.sub(r"[\s\-_.]", "", text).upper()
+_SHAPE = re.compile(rf"LK[{TYPED_ALPHABET}]{{8}}")
 
 
 def looks_like_link_code(text: str) -> bool:
-    return _SHAPE.fullmatch(_normal(text)) is not None
+    return _SHAPE.fullmatch(normal_code(text)) is not None
 
 
 def typed_code(event: Inbound) -> str:
@@ -44,17 +40,17 @@ def typed_code(event: Inbound) -> str:
 
 
 def _hash(code: str) -> str:
-    return hashlib.sha256(_normal(code).encode()).hexdigest()
+    return hashlib.sha256(normal_code(code).encode()).hexdigest()
 
 
 def channel_name(channel: str) -> str:
-    return t(f"channel.{channel}") if channel in ("telegram", "zalo", "terminal") else channel
+    return t(f"channel.{channel}") if channel in ("telegram", "zalo", "terminal", "web") else channel
 
 
 async def link_command(request: Request) -> list[Reply]:
     """A new code, and which channels are linked already."""
-    code = "LK-" + "".join(secrets.choice(_ALPHABET) for _ in range(4)) + "-" + "".join(
-        secrets.choice(_ALPHABET) for _ in range(4))
+    code = "LK-" + "".join(secrets.choice(TYPED_ALPHABET) for _ in range(4)) + "-" + "".join(
+        secrets.choice(TYPED_ALPHABET) for _ in range(4))
     await repo.add_link_code(request.session, _hash(code), request.person.id, request.event.channel, request.now,
                              request.now + LINK_TTL)
     lines = [t("link.code", code=code, minutes=int(LINK_TTL.total_seconds() // 60))]
@@ -91,7 +87,7 @@ async def redeem(request: Request, typed: str) -> list[Reply]:
     await repo.link_account(session, code.person_id, event.channel, event.user_id, event.chat_id, account)
     person = await session.get(Person, code.person_id)
     await repo.note_channel(session, person, event.channel, touch=False)
-    await _tell_the_other_channel(request, code.person_id, code.channel)
+    await _tell_the_other_channel(session, code.person_id, code.channel, event.channel, now)
     log.info("person %s linked their %s account", person.id, event.channel)
     request.account, request.person = None, person  # the menus drawn for the reply are the person's
     request.memberships = await repo.memberships_of(session, person.id)
@@ -110,17 +106,16 @@ async def person_of_code(session, typed: str, now) -> int | None:
         return None
     if not await repo.claim_link_code(session, code, now):
         return None
+    await _tell_the_other_channel(session, code.person_id, code.channel, "web", now)
     log.info("person %s linked a web session with a code from %s", code.person_id, code.channel)
     return code.person_id
 
 
-async def _tell_the_other_channel(request: Request, person_id: int, channel: str) -> None:
+async def _tell_the_other_channel(session, person_id: int, channel: str, linked: str, now) -> None:
     """Where the code was asked for hears of it: a link they did not make is noticed at once."""
-    account = next((a for a in await repo.accounts_of_person(request.session, person_id) if a.channel == channel),
-                   None)
+    account = next((a for a in await repo.accounts_of_person(session, person_id) if a.channel == channel), None)
     if account is None:
         return
-    text = t("link.notice", channel=channel_name(request.event.channel))
-    await enqueue(request.session, [Message(f"linked:{person_id}:{request.event.channel}:{request.now.timestamp():.0f}",
-                                            person_id, channel, account.chat_id, "linked", Reply(text), request.now)],
-                  request.now)
+    text = t("link.notice", channel=channel_name(linked))
+    await enqueue(session, [Message(f"linked:{person_id}:{linked}:{now.timestamp():.0f}", person_id, channel,
+                                    account.chat_id, "linked", Reply(text), now)], now)

@@ -10,36 +10,48 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.request import Request
+from bot.typed_codes import TYPED_ALPHABET, normal_code
 from common.events import Reply
 from common.messages import t
 from storage import repo
 from storage.communes import find_province
 from storage.models import Commune, Invite, Membership, Role, Unit
 
-INVITE_BYTES = 16  # 128 bits; token_urlsafe keeps to Telegram's deep-link alphabet [A-Za-z0-9_-]
+# An invite is "MOI-" and 12 typed characters (bot/typed_codes.py; 59 bits, single use, and sign-in is
+# rate-limited), which Telegram's deep links also carry ([A-Za-z0-9_-]).
+INVITE_PREFIX, INVITE_GROUPS = "MOI", 3
+_CODE_SHAPE = re.compile(rf"{INVITE_PREFIX}[{TYPED_ALPHABET}]{{{4 * INVITE_GROUPS}}}")
+# The codes made before (token_urlsafe of 16 bytes) still work, typed exactly.
+_OLD_CODE_SHAPE = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
 def hash_code(code: str) -> str:
+    return hashlib.sha256(normal_code(code).encode()).hexdigest()
+
+
+def _old_hash(code: str) -> str:
     return hashlib.sha256(code.strip().encode()).hexdigest()
+
+
+def _new_code() -> str:
+    groups = ("".join(secrets.choice(TYPED_ALPHABET) for _ in range(4)) for _ in range(INVITE_GROUPS))
+    return "-".join((INVITE_PREFIX, *groups))
 
 
 async def create_invite(session: AsyncSession, *, role: Role, now: datetime, ttl: timedelta,
                         commune_code: str | None = None, province_code: str | None = None,
                         unit_id: int | None = None) -> str:
     """A new invitation; the code is returned once and only its hash is stored."""
-    code = secrets.token_urlsafe(INVITE_BYTES)
+    code = _new_code()
     session.add(Invite(code_hash=hash_code(code), role=role, commune_code=commune_code,
                        province_code=province_code, unit_id=unit_id, created_at=now, expires_at=now + ttl))
     await session.flush()
     return code
 
 
-# What token_urlsafe(INVITE_BYTES) gives: someone not yet registered who sends just this has typed a code.
-_CODE_SHAPE = re.compile(r"[A-Za-z0-9_-]{22}")
-
-
 def looks_like_invite(text: str) -> bool:
-    return _CODE_SHAPE.fullmatch(text.strip()) is not None
+    """Someone not yet registered who sends just this has typed a code."""
+    return _CODE_SHAPE.fullmatch(normal_code(text)) is not None or _OLD_CODE_SHAPE.fullmatch(text.strip()) is not None
 
 
 async def start(request: Request) -> list[Reply]:
@@ -48,19 +60,30 @@ async def start(request: Request) -> list[Reply]:
         return await redeem(request, code)
     if request.person is None:
         return [Reply(t("access.unregistered"))]
-    return [Reply(t("welcome.back", name=request.person.name), with_main_menu=True,
+    return [Reply(t("welcome.back", name=request.person.name, hint=hint(request.memberships)),
+                  with_main_menu=True,
                   with_commands=True)]
+
+
+async def usable_invite(session: AsyncSession, code: str, now: datetime) -> tuple[Invite | None, str]:
+    """The invitation a code names, or why it cannot be used (in the person's words)."""
+    invite = await repo.invite_by_hash(session, hash_code(code))
+    if invite is None and _OLD_CODE_SHAPE.fullmatch(code.strip()):
+        invite = await repo.invite_by_hash(session, _old_hash(code))
+    if invite is None:
+        return None, t("invite.unknown")
+    if invite.used_at is not None:
+        return None, t("invite.used")
+    if invite.expires_at <= now:
+        return None, t("invite.expired")
+    return invite, ""
 
 
 async def redeem(request: Request, code: str) -> list[Reply]:
     session, now = request.session, request.now
-    invite = await repo.invite_by_hash(session, hash_code(code))
+    invite, problem = await usable_invite(session, code, now)
     if invite is None:
-        return [Reply(t("invite.unknown"))]
-    if invite.used_at is not None:
-        return [Reply(t("invite.used"))]
-    if invite.expires_at <= now:
-        return [Reply(t("invite.expired"))]
+        return [Reply(problem)]
     if _already_holds(request, invite):
         return [Reply(t("invite.already"), with_main_menu=True)]
     if not await repo.claim_invite(session, invite, now):
@@ -77,6 +100,16 @@ async def redeem(request: Request, code: str) -> list[Reply]:
     request.memberships.append(membership)
     return [Reply(await _welcome(session, request.person.name, membership), with_main_menu=True,
                   with_commands=True)]
+
+
+def hint(memberships: list[Membership]) -> str:
+    """What to type next, in one line, for the person's main role (a cadre nominates, a secretary reviews, an
+    official reads figures): the greeting and the "not understood" reply end with it."""
+    roles = {m.role for m in memberships}
+    for role in (Role.CADRE, Role.SECRETARY, Role.OFFICIAL):
+        if role in roles:
+            return t(f"hint.{role.value}")
+    return t("hint.other")
 
 
 def _already_holds(request: Request, invite: Invite) -> bool:

@@ -211,6 +211,8 @@ async def commend(request: Request) -> list[Reply]:
     commendation = {"form": form, "decision": decision, "date": when.label()}
     moved = await casework.transition(request.session, case, "commend", request.person.id, request.now,
                                       details=commendation, values={"commendation": commendation})
+    if moved is None and case.status == casework.S.COMMENDED:
+        return [Reply(t("commend.already", code=case.code))]
     if moved is None:
         return [Reply(t("commend.not_approved", code=case.code, status=casework.status_label(case.status)))]
     await _tell(request, moved, "commend", "", [])
@@ -250,11 +252,11 @@ async def withdraw_choice(request: Request, value: str) -> list[Reply]:
 
 
 async def fix_target(request: Request, case_ref: str) -> Case | str:
-    """The returned case the person may fix, or the catalogue key saying why not."""
+    """The returned case the person may fix, or what to tell them why not (by the case's code, never its row)."""
     case = await request.session.get(Case, row_id(case_ref)) if row_id(case_ref) else \
         await repo.case_by_code(request.session, case_ref) if casework.CASE_CODE.match(case_ref) else None
     if case is None or case.nominator_id != request.person.id:
-        return "case.not_found"
+        return t("fix.gone") if row_id(case_ref) else t("case.not_found", code=case_ref.upper()[:32])
     if case.status != casework.S.RETURNED:
-        return "fix.not_returned"
+        return t("fix.not_returned", code=case.code)
     return case
