@@ -229,6 +229,7 @@ class Core:
         part_of_question = event.kind is InboundKind.CHOICE and event.choice.startswith(("rv:flag:", "rv:cancel"))
         if waiting is not None and (command or event.kind is InboundKind.CHOICE) and not part_of_question:
             await request.session.delete(waiting)  # anything else than the reason: the question is dropped
+            request.drop_menu = True
             if command == "huy":
                 return [Reply(t("review.cancelled"))]
         elif waiting is not None and event.kind is InboundKind.TEXT:

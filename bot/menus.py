@@ -48,7 +48,7 @@ async def remember(request: Request, replies: list[Reply]) -> None:
     if account is None or request.person is None:
         return
     shown = next((r.choices for r in reversed(replies) if r.choices), ())
-    if request.conversation_writes or shown:
-        menu = as_menu(shown, request.now) if not request.conversation_writes else None
+    if request.conversation_writes or shown or request.drop_menu:
+        menu = as_menu(shown, request.now) if shown and not request.conversation_writes else None
         if menu is not None or account.menu is not None:
             await repo.set_menu(request.session, account, menu, touch=not request.conversation_writes)

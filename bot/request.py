@@ -44,6 +44,9 @@ class Request:
     # Slow work on the replies for after the unit of work (drawing a chart), so that no database lock or
     # connection is held meanwhile: each gets the replies and returns them, changed.
     after_work: list[Callable[[list[Reply]], Awaitable[list[Reply]]]] = field(default_factory=list)
+    # A question asked with a one-shot menu ended (a reviewer's reason given): its remembered menu goes too,
+    # so a later "1" on Zalo does not answer it again (bot/menus.py).
+    drop_menu: bool = False
 
     def reading(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session for a read that need not be in the unit of work (objects read come detached from it)."""

@@ -115,7 +115,8 @@ async def choose(request: Request, value: str) -> list[Reply]:
         return await _ask_reason(request, case, "return" if action == "ret" else "reject")
     if action == "flag" and len(rest) > 1:
         return await _toggle_flag(request, case, rest[1])
-    return [Reply(t("input.stale_button"))]
+    request.drop_menu = True
+    return [Reply(t("input.question_over"))]
 
 
 async def _ask_reason(request: Request, case: Case, action: str) -> list[Reply]:
@@ -133,7 +134,8 @@ async def _ask_reason(request: Request, case: Case, action: str) -> list[Reply]:
 async def _toggle_flag(request: Request, case: Case, field_id: str) -> list[Reply]:
     action = await request.session.get(PendingAction, request.person.id)
     if action is None or action.case_id != case.id or action.action != "return" or not _is_step(field_id):
-        return [Reply(t("input.stale_button"))]
+        request.drop_menu = True
+        return [Reply(t("input.question_over"))]
     fields = list(action.data.get("fields", []))
     fields = [f for f in fields if f != field_id] if field_id in fields else fields + [field_id]
     action.data = {**action.data, "fields": fields}
@@ -150,6 +152,7 @@ async def reason_typed(request: Request, action: PendingAction) -> list[Reply]:
         return [Reply(t("invalid.text.too_long", max=casework.REASON_MAX, length=len(reason)))]
     case = await request.session.get(Case, action.case_id)
     await _clear_pending(request)
+    request.drop_menu = True  # the fields flagged: their numbered list ends with the question
     if case is None or not casework.reviews(request.memberships, case):
         return refused(request, action.action, action.case_id)
     return await _decide(request, case, action.action, reason=reason, fields=action.data.get("fields", []))
