@@ -46,7 +46,9 @@ def test_at_the_photo_step_done_words_end_it_and_clearing_needs_the_exact_button
     state = ENGINE.handle(state, Input(photos=PhotoInput(stored=(PHOTO,))), CTX).state
     for word in ("xong rồi", "đủ rồi", "hết", "Xong"):
         assert run(State.from_json(state.to_json()), word).state.step == "phone", word
-    cleared = run(State.from_json(state.to_json()), "2").state  # the number of "Xóa hết ảnh, gửi lại"
+    asked = run(State.from_json(state.to_json()), "2")  # the number of "Xóa hết ảnh, gửi lại": asked first
+    assert asked.replies[0].text == t("photos.clear_confirm", total=1) and asked.state.answers["photos"]
+    cleared = run(State.from_json(asked.state.to_json()), "1").state  # "Có, xóa hết ảnh"
     assert cleared.answers["photos"] == [] and cleared.step == "photos"
     assert run(cleared, "ảnh").replies[0].text == t("photos.need_photo")  # no photo yet: not an answer
 

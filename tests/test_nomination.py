@@ -198,7 +198,8 @@ async def test_photo_step_rules(app, settings):
     replies = await chat.photos(image_bytes("navy"), kind="document", names=("IMG_0042",),
                                 mime="application/octet-stream")
     assert len((await state_of(app, chat.user_id))["answers"]["photos"]) == 1
-    await chat.press("photos:_clear")  # and away again, for the counts below
+    assert (await chat.press("photos:_clear"))[0].text == t("photos.clear_confirm", total=1)  # asked first
+    await chat.press("clear:yes")  # and away again, for the counts below
 
     colours = ["red", "green", "blue", "white", "black", "yellow", "purple", "orange", "pink", "gray", "brown"]
     images = [image_bytes(c) for c in colours]

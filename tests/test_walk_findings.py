@@ -6,10 +6,10 @@ from sqlmodel import select
 
 from common.messages import t
 from storage.models import Outbox
-from tests.chat import Chat
+from tests.chat import Chat, image_bytes
 from tests.conftest import add_member
 from tests.test_nomination import DESCRIPTION
-from tests.test_review import add_case, world  # noqa: F401  (the fixture)
+from tests.test_review import add_case, world  # noqa: F401  (a fixture)
 
 
 async def test_a_name_needs_letters_and_an_address_is_not_skipped(app):
@@ -25,7 +25,7 @@ async def test_a_name_needs_letters_and_an_address_is_not_skipped(app):
     assert (await chat.say("Thôn Nam"))[0].text.startswith(t("nom.field.prompt"))
 
 
-async def test_the_not_understood_reply_names_what_the_person_can_do(app, world):
+async def test_the_not_understood_reply_names_what_the_person_can_do(app, world):  # noqa: F811  (the fixture)
     assert (await Chat(app.core, "a3").say("xin chao"))[0].text == t("unknown.text", hint=t("hint.secretary"))
     assert (await Chat(app.core, "a4").say("xin chao"))[0].text == t("unknown.text", hint=t("hint.official"))
     assert (await Chat(app.core, "a1").say("xin chao"))[0].text == t("unknown.text", hint=t("hint.cadre"))
@@ -44,7 +44,7 @@ async def test_a_reminder_hour_out_of_range_says_which_hours_there_are(app):
     assert t("nhacnho.snooze", kind=t("nhacnho.kind.draft")) in [c.label for c in replies[-1].choices]
 
 
-async def test_sua_alone_opens_the_one_case_to_fix_or_offers_the_choice(app, world):
+async def test_sua_alone_opens_the_one_case_to_fix_or_offers_the_choice(app, world):  # noqa: F811  (the fixture)
     people, _ = world
     cadre = Chat(app.core, "a1")
     assert (await cadre.say("/sua"))[0].text == t("fix.none")
@@ -61,7 +61,7 @@ async def test_sua_alone_opens_the_one_case_to_fix_or_offers_the_choice(app, wor
     assert (await cadre.press(f"fix:{approved.id}"))[0].text == t("fix.not_returned", code="NT-2026-00073")
 
 
-async def test_a_case_commended_twice_is_told_so(app, world):
+async def test_a_case_commended_twice_is_told_so(app, world):  # noqa: F811  (the fixture)
     people, _ = world
     case = await add_case(app, "NT-2026-00081", nominator=people["cadre_a"], status="approved")
     secretary = Chat(app.core, "a3")
@@ -78,3 +78,31 @@ async def test_a_web_sign_in_with_a_link_code_is_told_on_the_channel_that_asked_
     async with app.db.session() as session:
         told = (await session.exec(select(Outbox).where(Outbox.chat_id == "w3", Outbox.kind == "linked"))).all()
     assert len(told) == 1 and t("channel.web") in told[0].payload["text"]
+
+
+async def test_a_return_once_decided_leaves_no_numbered_list_behind(app, world):  # noqa: F811  (the fixture)
+    """On Zalo the fields to flag are a numbered list: once the reason is given, a "1" no longer flags one."""
+    _, case = world
+    await add_member(app, "z3", role="secretary", village=None, channel="zalo")
+    secretary = Chat(app.core, "z3", channel="zalo")
+    asked = await secretary.press(f"rv:ret:{case.id}")
+    assert asked[0].text == t("review.ask_return", code=case.code)
+    assert "Tên" in (await secretary.say("2"))[0].text  # a number flags a field while the question stands
+    assert (await secretary.say("Cần bổ sung ảnh giấy khen."))[0].text == t("review.done.return", code=case.code)
+    assert (await secretary.say("1"))[0].text == t("unknown.text", hint=t("hint.secretary"))
+
+
+async def test_one_typed_digit_does_not_delete_every_photo(app):
+    """On Zalo the photo step's list ends with "Xóa hết ảnh": typing its number asks before deleting."""
+    await add_member(app, "z4", channel="zalo")
+    chat = Chat(app.core, "z4", channel="zalo")
+    for text in ("/decu", "ca nhan", "Nguyen Van An", "1968", "kinh", "khong co", "1", "nong nghiep",
+                 "khong ro", DESCRIPTION, "15/10/2026"):
+        await chat.say(text)
+    ack = (await chat.photos(image_bytes("red"), image_bytes("blue")))[0]
+    clear = [c.label for c in ack.choices].index(t("photos.clear")) + 1
+    assert (await chat.say(str(clear)))[0].text == t("photos.clear_confirm", total=2)
+    assert (await chat.say("2"))[0].text == t("photos.kept")  # "Không, giữ ảnh"
+    await chat.say(str(clear))
+    assert (await chat.say("1"))[0].text == t("photos.cleared")
+    await chat.say(str(clear))  # no photos left: nothing to ask about

@@ -110,6 +110,7 @@ class State:
     history: list[str] = field(default_factory=list)
     editing: bool = False  # came from the summary: go back to it once the answer is given
     confirming_cancel: bool = False
+    confirming_clear: bool = False  # "Xóa hết ảnh" asked: one typed digit must not delete every photo
     picking_edit: bool = False  # the summary's "which answer to change?" list is open
     queue: list[str] = field(default_factory=list)  # steps still to visit while editing (flagged by a reviewer)
     data: dict[str, Any] = field(default_factory=dict)  # what the flow is about (the case being fixed)
@@ -121,6 +122,7 @@ class State:
             "history": self.history,
             "editing": self.editing,
             "confirming_cancel": self.confirming_cancel,
+            "confirming_clear": self.confirming_clear,
             "picking_edit": self.picking_edit,
             "queue": self.queue,
             "data": self.data,
@@ -134,6 +136,7 @@ class State:
             history=list(data.get("history", [])),
             editing=bool(data.get("editing", False)),
             confirming_cancel=bool(data.get("confirming_cancel", False)),
+            confirming_clear=bool(data.get("confirming_clear", False)),
             picking_edit=bool(data.get("picking_edit", False)),
             queue=list(data.get("queue", [])),
             data=dict(data.get("data", {})),
@@ -182,6 +185,8 @@ class Engine:
     def handle(self, state: State, inp: Input, ctx: Context) -> Outcome:
         if state.confirming_cancel:
             return self._answer_cancel(state, inp, ctx)
+        if state.confirming_clear:
+            return self._answer_clear(state, inp, ctx)
         if inp.control:
             return self._control(state, inp.control, ctx)
         step = self.flow.step(state.step)
@@ -443,11 +448,31 @@ class Engine:
                                            ctx)
         return Outcome(state, [Reply(t("photos.need_photo_files" if ctx.photo_files else "photos.need_photo"), buttons)])
 
-    def _photos_control(self, state: State, key: str, ctx: Context) -> Outcome:
+    def _answer_clear(self, state: State, inp: Input, ctx: Context) -> Outcome:
+        """Yes clears the photos; no keeps them; anything else keeps them and is handled as it comes."""
+        state.confirming_clear = False
+        options = (Option("yes", t("photos.clear_yes"), ("co", "xoa")), Option("no", t("photos.clear_no"), ("khong",)))
+        key = inp.choice.removeprefix("clear:") if inp.choice.startswith("clear:") else ""
+        if not key and inp.text and inp.photos is None:
+            try:
+                key = match_option(inp.text, options).key
+            except Invalid:
+                key = ""
         step = self.flow.step(state.step)
-        if key == CLEAR:
+        if key == "yes" and step.kind is StepKind.PHOTOS:
             state.answers[step.id] = []
             return Outcome(state, [Reply(t("photos.cleared"), self._buttons(state, step, ctx))])
+        if key in ("yes", "no"):
+            return Outcome(state, [Reply(t("photos.kept")), self.prompt(state, ctx)])
+        return self.handle(state, inp, ctx)
+
+    def _photos_control(self, state: State, key: str, ctx: Context) -> Outcome:
+        step = self.flow.step(state.step)
+        if key == CLEAR and state.answers.get(step.id):
+            state.confirming_clear = True
+            choices = (Choice(t("photos.clear_yes"), "clear:yes"), Choice(t("photos.clear_no"), "clear:no"))
+            return Outcome(state, [Reply(t("photos.clear_confirm", total=len(state.answers[step.id])), choices,
+                                         columns=2)])
         if not state.answers.get(step.id):
             return Outcome(state, [Reply(t("photos.need_one"))])
         return self._store(state, step, state.answers[step.id], ctx)
