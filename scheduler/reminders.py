@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.events import Choice, Reply
+from common.clock import Clock
+from common.events import Choice, Reply, reply_from_json
 from common.messages import t
 from common.settings import Settings
 from scheduler.calendar import Calendar, Due, period_of, years_around
@@ -46,6 +47,7 @@ from storage.models import (
 DEADLINE, NUDGE, DRAFT, OVERDUE, DIGEST = "deadline", "nudge", "draft", "overdue", "digest"
 MUTABLE = {NUDGE, DRAFT, OVERDUE, DIGEST}
 KINDS = (DEADLINE, NUDGE, DRAFT, OVERDUE, DIGEST)
+DRAFT_QUIET = timedelta(minutes=30)  # a draft answered this recently is being worked on: no reminder of it
 OPT_IN = {DIGEST}  # officials receive these only when they ask (and OVERDUE, for officials)
 OVERDUE_WINDOW = timedelta(days=7)
 
@@ -249,7 +251,8 @@ class ReminderPlanner:
             if reply is None:
                 text = t("remind.draft", name=name, days=days, title=due.title, date=when)
                 reply = replies[("draft", name)] = Reply(text, (Choice(t("draft.continue"), "draft:continue"),))
-            return self._message(member, DRAFT, due, offset, reply, send_at)
+            message = self._message(member, DRAFT, due, offset, reply, send_at)
+            return replace(message, extra={"person": member.person_id})  # for current_draft
         unit_done = progress is not None and member.unit_id in progress.active_units
         if unit_done or not self._wants(world, member, NUDGE, now):
             return None
@@ -518,6 +521,19 @@ class KnownPeople:
                 self.by_commune.setdefault(row[2], []).append(row)
             elif row[1] == Role.OFFICIAL and row[3]:
                 self.by_province.setdefault(row[3], []).append(row)
+
+
+async def current_draft(session: AsyncSession, payload: dict[str, Any], *, clock: Clock) -> Reply | None:
+    """A draft reminder says what is true when it goes: none once the draft is sent or cancelled, and none while
+    the cadre is at it (an answer in the last DRAFT_QUIET): it would land between their answers."""
+    reply = reply_from_json(payload)
+    if "person" not in payload:
+        return reply
+    touched = (await session.exec(select(Conversation.updated_at)
+                                  .where(Conversation.person_id == payload["person"]))).first()
+    if touched is None or clock.now() - touched < DRAFT_QUIET:
+        return None
+    return reply
 
 
 def _drafts(rows: Iterable[tuple[int, dict | None]]) -> dict[int, str]:

@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -24,7 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from common.clock import Clock
 from common.delivery import Delivery
 from common.settings import Settings
-from scheduler import outbox
+from scheduler import outbox, reminders
 from scheduler.incremental import LocalPlanning, Pass, ProcessPlanning, communes_with_members
 from scheduler.outbox import ANALYZE_AFTER, OutboxSender, Refresh, refresh_statistics
 from storage import inbox
@@ -51,7 +52,9 @@ class ReminderService:
         self.planning: LocalPlanning | ProcessPlanning = LocalPlanning(db, settings)
         self.sender = OutboxSender(db, clock, deliveries, rate=settings.telegram_rate_per_second,
                                    per_chat=settings.telegram_rate_per_chat, in_flight=settings.outbox_in_flight,
-                                   refreshers=refreshers, channel_rates=settings.channel_rates())
+                                   refreshers={reminders.DRAFT: partial(reminders.current_draft, clock=clock),
+                                               **(refreshers or {})},
+                                   channel_rates=settings.channel_rates())
         self.scheduler = AsyncIOScheduler(timezone=settings.zone)
         self._sending: asyncio.Task | None = None
         self._planning = asyncio.Lock()  # held while a planning pass runs: stopping waits for it

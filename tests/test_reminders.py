@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from common.events import Reply
 from common.messages import t
-from scheduler.outbox import OutboxSender, enqueue
+from scheduler.outbox import Message, OutboxSender, enqueue
 from scheduler.reminders import ReminderPlanner
 from scheduler.service import ReminderService
 from storage.models import Case, Conversation, Deadline, Outbox, ReminderSetting
@@ -254,3 +254,28 @@ async def test_moving_the_fourth_quarter_into_january_keeps_its_year(app, settin
     status, out, _ = await run_cli_async(["remind", "preview", "--at", "2026-12-22T08:00"], settings, monkeypatch,
                                          capsys)
     assert "Còn 14 ngày đến Hạn gửi danh sách quý IV/2026 (05/01/2027)" in out
+
+
+async def test_a_draft_reminder_never_lands_between_the_cadres_answers_nor_after_the_draft_is_gone(app, clock):
+    people = await seeded_commune(app)
+    clock.at = at(2026, 11, 23, 9)
+    recorder = Recorder(clock)
+    service = ReminderService(app.db, app.settings, clock, {"telegram": recorder})
+    cadre = people["drafting"]
+
+    async def remind(key: str, answered_ago: timedelta | None) -> list[str]:
+        async with app.db.session() as session:
+            conversation = (await session.exec(select(Conversation).where(Conversation.person_id == cadre))).first()
+            if answered_ago is None:
+                await session.delete(conversation)  # sent or cancelled
+            else:
+                conversation.updated_at = clock.now() - answered_ago
+            await enqueue(session, [Message(key, cadre, "telegram", "c4", "draft", Reply("📝 Hồ sơ làm dở"),
+                                            clock.now(), extra={"person": cadre})], clock.now())
+        recorder.sent.clear()
+        await service.sender.run_until_idle()
+        return [chat for _, chat, _ in recorder.sent]
+
+    assert await remind("draft:1", timedelta(minutes=1)) == []  # the cadre is typing it now
+    assert await remind("draft:2", timedelta(hours=2)) == ["c4"]  # left alone for a while: reminded
+    assert await remind("draft:3", None) == []  # nothing left to remind of
