@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import Roles, Service, build_app
-from bot.channels.terminal import CHANNEL, TerminalChat
+from bot.channels.terminal import CHANNEL, TerminalChat, TerminalDelivery
 from common.settings import Settings
 from common.text import fold
 from storage import repo, web
@@ -180,6 +180,7 @@ async def _run_demo(settings: Settings, role: Role, stdin: TextIO, write: Callab
     app = await build_app(settings)
     people = await ensure_demo(app.db, app.media, app.core.clock.now())
     service = Service(app, Roles(receive=False))
+    service.channels[CHANNEL] = TerminalDelivery(write)  # the outbox delivers by this map: notices reach the terminal
     codes = DemoCodes(people)
     service.access.person_codes.append(codes.resolve)
     try:

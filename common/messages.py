@@ -56,6 +56,7 @@ VI: dict[str, str] = {
     "invite.bot_placeholder": "<tên_bot>",
     "commune.label": "{name}, {province} (mã {code})",
     "preview.line": "{due}  {kind:<8} → người {person} ({channel} {chat}): {text}",
+    "terminal.notice": "🔔 Bot nhắn:",
     "terminal.intro": "Gõ tin nhắn như trên điện thoại. Gửi ảnh: gõ đường dẫn tệp ảnh. Thoát: Ctrl+D hoặc /thoat",  # who someone is until they tell us, when the channel gives no name
     "welcome.back": "Chào {name}! {hint}",
     "hint.cadre": "Gõ /decu để đề cử, /hoso để xem hồ sơ đã gửi, /trogiup để xem hướng dẫn.",

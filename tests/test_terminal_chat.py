@@ -9,8 +9,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from bot.channels.terminal import render
+from bot.channels.terminal import TerminalDelivery, render
 from common.events import Choice, Reply
+from common.messages import t
 from tests.chat import image_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_choices_are_drawn_as_a_numbered_list():
     reply = Reply("Bạn đề cử ai?", (Choice("Cá nhân", "kind:ca_nhan"), Choice("Tập thể", "kind:tap_the")))
     assert render(reply) == "Bạn đề cử ai?\n  1. Cá nhân\n  2. Tập thể"
+
+
+async def test_what_the_bot_sends_on_its_own_is_printed_in_the_terminal_chat():
+    printed = []
+    await TerminalDelivery(printed.append).deliver("demo-cadre", Reply("Hồ sơ cần bổ sung", (Choice("Sửa", "fix:1"),)))
+    assert printed == [t("terminal.notice") + "\nHồ sơ cần bổ sung\n  1. Sửa"]
 
 
 def test_run_without_a_token_starts_the_demo_chat(tmp_path):

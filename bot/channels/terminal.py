@@ -34,6 +34,17 @@ def render(reply: Reply) -> str:
     return "\n".join(lines)
 
 
+class TerminalDelivery:
+    """What the bot sends on its own (a notice, a reminder) to the person at the terminal, printed between the
+    lines of the chat: without it the demo's notices to someone who last wrote here failed unseen."""
+
+    def __init__(self, write: Callable[[str], None] = print) -> None:
+        self.write = write
+
+    async def deliver(self, chat_id: str, reply: Reply, once: str = "") -> None:
+        self.write(t("terminal.notice") + "\n" + render(reply))
+
+
 class TerminalChat:
     def __init__(self, core: Core, user_id: str = DEMO_USER, name: str = "") -> None:
         self.core = core
