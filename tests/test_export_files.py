@@ -93,6 +93,19 @@ async def test_ethnicity_and_phone_are_left_out_for_a_role_that_may_not_see_them
     assert "Tày" not in text and "Thái" not in text
 
 
+async def test_the_report_and_the_list_propose_only_approved_cases_whatever_the_spreadsheet_covers(app, tmp_path):
+    world = await seed(app)
+    every = ("submitted", "returned", "resubmitted", "approved", "rejected", "commended", "withdrawn")
+    result = await export(app, tmp_path, statuses=every)
+    listed = "\n".join(cell.text for row in docx.Document(named(result, "danh-sach", ".docx")).tables[1].rows
+                       for cell in row.cells)
+    spreadsheet = {row[0] for row in openpyxl.load_workbook(named(result, "ho-so-", ".xlsx")).active.iter_rows(
+        min_row=2, values_only=True)}
+    proposed = {world.codes[c[0]] for c in EXPECTED}
+    assert proposed < spreadsheet  # the spreadsheet has the cases not approved too
+    assert {code for code in spreadsheet if code in listed} == proposed
+
+
 async def test_the_photo_archive_matches_the_media_store(app, tmp_path):
     world = await seed(app)
     result = await export(app, tmp_path)

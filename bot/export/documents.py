@@ -110,7 +110,8 @@ def _list_cells(own: dict, values: dict, entry: dict[str, Any], number: int) -> 
     limit = int(own.get("summary_chars", 300))
     if len(summary) > limit:
         summary = summary[:limit].rsplit(" ", 1)[0] + "…"
-    where = ", ".join(x for x in (entry["position"], entry["unit"] or entry["address"]) if x)
+    # The address names the commune too: a province's list has villages of the same name in several communes.
+    where = ", ".join(x for x in (entry["position"], entry["address"] or entry["unit"]) if x)
     return {"stt": str(number), "name": entry["name"], "birth_year": str(entry["birth_year"] or ""),
             "ethnicity": entry["ethnicity"], "position_or_address": where, "summary": summary,
             "form": entry["commendation"] or fill(own["proposed_form"], values), "notes": entry["code"]}

@@ -91,9 +91,12 @@ def _finish(spec: ExportSpec, sheet: CaseSheet, archive: PhotoArchive, entries: 
     files = [sheet.close(), *archive.close()]
     issuer = documents.Issuer(spec.scope.name, spec.scope.province, spec.selection.period.label, today)
     templates = load(spec.templates_dir)
+    # The report and the list propose for commendation: only what the commune approved (or has commended), whatever
+    # statuses the spreadsheet and the photos cover; with none, there is nothing to propose.
+    proposed = [e for e in entries if e["status_key"] in (CaseStatus.APPROVED, CaseStatus.COMMENDED)]
     commended = [e for e in entries if e["status_key"] == CaseStatus.COMMENDED]
-    drawn = [documents.to_trinh(templates, issuer, entries), documents.danh_sach(templates, issuer, entries),
-             documents.tom_tat(templates, issuer, entries)]
+    drawn = [documents.to_trinh(templates, issuer, proposed), documents.danh_sach(templates, issuer, proposed),
+             documents.tom_tat(templates, issuer, proposed)] if proposed else []
     if commended:
         drawn.append(documents.giay_khen(templates, issuer, commended))
     suffix = spec.selection.period.key
