@@ -470,6 +470,8 @@ VI: dict[str, str] = {
         "(chưa đạt ở trên):"
     ),
     "stats.province_line": "{mark} {commune}: {forwarded}/{quota} gương; {sent} hồ sơ kỳ này",
+    "stats.province_silent": "⚠️ {count} xã, phường chưa có hồ sơ nào: {communes}{more}.",
+    "stats.province_more": " và {count} nơi khác",
     # ---- /xuat: the secretary's dossier (bot/export/)
     "export.ask": (
         "Xuất hồ sơ {scope}: chọn kỳ (mặc định quý này; hồ sơ đã duyệt và đã khen thưởng). "

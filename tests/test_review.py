@@ -219,6 +219,9 @@ async def test_statistics_for_a_commune_and_a_province(app, world, clock):
     hanoi = (await Chat(app.core, "a5").say("/thongke"))[0].text.splitlines()
     assert hanoi[-1] == t("stats.province_line", mark="✅", commune="Phường Hoàn Kiếm", forwarded=2, quota=2, sent=3)
     assert all(line.startswith("⚠️") for line in hanoi[1:-1])  # below quota first
+    assert len(hanoi) == 3  # a hundred communes with nothing yet: one line, not a hundred, in Vietnamese order
+    assert hanoi[1].startswith("⚠️ 125 xã, phường chưa có hồ sơ nào: Phường Ba Đình, Phường Bạch Mai, Phường Bồ Đề, "
+                               "Phường Cầu Giấy, Phường Chương Mỹ,") and hanoi[1].endswith(" và 105 nơi khác.")
 
 
 async def test_units_and_people_by_chat(app, world):

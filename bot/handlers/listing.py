@@ -31,6 +31,7 @@ from storage.models import CaseStatus, Commune, Role
 log = logging.getLogger(__name__)
 
 PAGE = 10
+SILENT_NAMED = 20  # a province's communes with nothing yet: named up to this many, then counted
 CHART_COMMUNES = 30  # a province's chart shows the communes furthest from the quota, at most this many
 STATUS_WORDS = {fold(t(f"status.{s.value}")): s.value for s in CaseStatus} | {
     "cho duyet": "pending", "tra lai": CaseStatus.RETURNED, "bi tra lai": CaseStatus.RETURNED,
@@ -234,9 +235,16 @@ async def _province(request: Request, scope: Scope, by_year: bool) -> tuple[Repl
     lines = [t("stats.province_title", period=t("stats.year", year=request.now.year) if by_year else q_label,
                communes=len(codes), below=below, quota=quota, total=sum(sent.values()))]
     ordered = sorted(codes, key=lambda code: (forwarded[code] >= quota, forwarded[code], names[code]))
+    # A line for each commune with something to count; those with nothing at all, by name in one line (a province
+    # has a hundred communes: a line each filled two messages with "0/2").
+    silent = [code for code in ordered if not forwarded[code] and not sent[code]]
+    if silent:
+        listed = ", ".join(sorted((names[code] for code in silent), key=fold)[:SILENT_NAMED])
+        more = t("stats.province_more", count=len(silent) - SILENT_NAMED) if len(silent) > SILENT_NAMED else ""
+        lines.append(t("stats.province_silent", count=len(silent), communes=listed, more=more))
     lines += [t("stats.province_line", mark="⚠️" if forwarded[code] < quota else "✅", commune=names[code],
-                forwarded=forwarded[code], quota=quota, sent=sent[code]) for code in ordered]
-    shown = ordered[:CHART_COMMUNES]
+                forwarded=forwarded[code], quota=quota, sent=sent[code]) for code in ordered if code not in silent]
+    shown = ([code for code in ordered if code not in silent] or ordered)[:CHART_COMMUNES]  # not rows of zeros
     chart = _chart(t("chart.province.title", province=scope.name, year=request.now.year),
                    t("chart.province.subtitle", below=below, communes=len(codes), shown=len(shown), quota=quota),
                    tuple(Bar(names[code], forwarded[code]) for code in shown), quota, below_in_red=True)
