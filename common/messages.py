@@ -79,7 +79,10 @@ VI: dict[str, str] = {
     # ---- generic conversation
     "error.unexpected": "Xin lỗi, bot gặp lỗi khi xử lý tin nhắn này. Những gì bạn đã nhập vẫn được giữ; hãy thử lại.",
     "error.busy": "Bot đang bận, bạn vui lòng gửi lại sau ít giây. Những gì đã nhập vẫn được giữ.",
-    "input.edited": "Bot không dùng tin nhắn đã sửa. Nếu muốn đổi câu trả lời, hãy gửi lại một tin nhắn mới.",
+    "input.edited": (
+        "Bot không dùng tin nhắn đã sửa. Muốn đổi câu trả lời vừa gửi, gõ /quaylai rồi trả lời lại; muốn đổi câu "
+        "khác, đến bước tóm tắt cuối cùng rồi chọn \"Sửa\"."
+    ),
     "input.unsupported": "Bot chưa đọc được {what}. Bạn hãy trả lời bằng chữ, hoặc chọn một lựa chọn.",
     "input.unsupported.sticker": "nhãn dán",
     "input.unsupported.voice": "tin nhắn thoại",
@@ -416,6 +419,9 @@ VI: dict[str, str] = {
     ),
     "review.ask_reject": "Từ chối hồ sơ {code}: hãy gõ lý do (người đề cử sẽ nhận được).",
     "review.flagged": "Các mục cần sửa: {fields}. Giờ hãy gõ lý do.",
+    "review.reason_number": (
+        "Số này không có trong danh sách các mục. Hãy chọn số của mục cần sửa, hoặc gõ lý do bằng chữ."
+    ),
     "review.reason_short": "Lý do cần ít nhất {min} ký tự, để người đề cử hiểu cần làm gì.",
     "review.done.approve": "Đã duyệt hồ sơ {code}. Người đề cử đã được báo.",
     "review.done.return": "Đã trả lại hồ sơ {code} kèm lý do. Người đề cử đã được báo.",

@@ -88,6 +88,7 @@ async def test_a_return_once_decided_leaves_no_numbered_list_behind(app, world):
     asked = await secretary.press(f"rv:ret:{case.id}")
     assert asked[0].text == t("review.ask_return", code=case.code)
     assert "Tên" in (await secretary.say("2"))[0].text  # a number flags a field while the question stands
+    assert (await secretary.say("15"))[0].text == t("review.reason_number")  # not a reason: a number off the list
     assert (await secretary.say("Cần bổ sung ảnh giấy khen."))[0].text == t("review.done.return", code=case.code)
     assert (await secretary.say("1"))[0].text == t("unknown.text", hint=t("hint.secretary"))
 

@@ -146,6 +146,8 @@ async def _toggle_flag(request: Request, case: Case, field_id: str) -> list[Repl
 async def reason_typed(request: Request, action: PendingAction) -> list[Reply]:
     """The text a reviewer typed after Trả lại / Từ chối: the reason."""
     reason = " ".join(request.event.text.split())
+    if reason.isdigit():  # a field's number out of the list (on Zalo the fields are numbered), not a reason
+        return [Reply(t("review.reason_number"))]
     if len(reason) < REASON_MIN:
         return [Reply(t("review.reason_short", min=REASON_MIN))]
     if len(reason) > casework.REASON_MAX:
