@@ -335,6 +335,9 @@ class Core:
 
     def _idle_reply(self, request: Request) -> list[Reply]:
         event = request.event
+        menu = request.account.menu if request.account is not None else None
+        if event.kind is InboundKind.TEXT and event.text.strip().isdigit() and menus.live(menu, request.now):
+            return [Reply(t("invalid.choice.unknown", count=len(menu["choices"])))]  # a number off the list
         if event.kind is InboundKind.CHOICE:
             return [Reply(t("input.stale_button") + " " + t("unknown.text", hint=onboarding.hint(request.memberships)),
                           with_main_menu=True)]

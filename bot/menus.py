@@ -30,9 +30,13 @@ def as_menu(choices: tuple[Choice, ...], now: datetime) -> dict[str, Any] | None
     return remembered_menu(choices, now)
 
 
+def live(menu: dict[str, Any] | None, now: datetime) -> bool:
+    return bool(menu) and now - datetime.fromisoformat(menu["at"]) <= MENU_TTL
+
+
 def typed_choice(menu: dict[str, Any] | None, text: str, now: datetime) -> str:
     """The value of the choice that typed text picks in the menu (its number, or its exact label), or ""."""
-    if not menu or now - datetime.fromisoformat(menu["at"]) > MENU_TTL:
+    if not live(menu, now):
         return ""
     options = [Option(value, label) for label, value in menu["choices"]]
     try:

@@ -31,7 +31,7 @@ async def test_a_cadre_withdraws_by_typing_the_number_or_the_label(app):
     assert (await cadre.say("rut ho so"))[0].text == t("withdraw.done", code="NT-2026-00002")  # the label, folded
     assert (await cadre.say("1"))[0].text == t("withdraw.too_late", code="NT-2026-00002",
                                                status=t("status.withdrawn"))  # the menu stands, the case moved
-    assert (await cadre.say("7"))[0].text == t("unknown.text", hint=t("hint.cadre"))  # not a choice of the menu
+    assert (await cadre.say("7"))[0].text == t("invalid.choice.unknown", count=2)  # not a choice: which there are
 
 
 async def test_a_secretary_reviews_by_typing(app):
