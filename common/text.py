@@ -41,10 +41,15 @@ def compact(s: str) -> str:
 
 
 def split_text(text: str, limit: int) -> list[str]:
-    """Split long text at line breaks (then spaces) so nothing is ever cut off."""
+    """Split long text at line breaks (then spaces) so nothing is ever cut off; not before an indented line,
+    which belongs with the one above it (a file's name and its link)."""
     chunks: list[str] = []
     while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
+        cut = limit
+        while (cut := text.rfind("\n", 0, cut)) > 0 and text[cut + 1:cut + 2] == " ":
+            pass
+        if cut <= 0:
+            cut = text.rfind("\n", 0, limit)
         if cut <= 0:
             cut = text.rfind(" ", 0, limit)
         if cut <= 0:

@@ -15,6 +15,12 @@ def test_split_text_keeps_every_character_and_respects_the_limit():
     assert split_text(unbroken, 4096) == ["x" * 4096, "x" * 4096, "x" * 808]
 
 
+def test_a_file_s_name_and_its_link_stay_in_one_message():
+    links = "\n".join(f"• ho-so-{i}.xlsx\n  https://xa.example/tai-ve/{'a' * 80}/{i}" for i in range(30))
+    parts = split_text("📦 Hồ sơ quý IV/2026:\n" + links, 2000)
+    assert len(parts) > 1 and all(not p.startswith("https") for p in parts)
+
+
 def test_choices_become_inline_buttons_in_rows_and_the_menu_a_keyboard():
     reply = Reply("?", (Choice("Cá nhân", "kind:ca_nhan"), Choice("Tập thể", "kind:tap_the"),
                         Choice("Hộ gia đình", "kind:ho_gia_dinh")), columns=2)
