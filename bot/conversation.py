@@ -153,7 +153,7 @@ class ConversationService:
         return PhotoInput(stored, tuple(r for r in results if isinstance(r, tuple)))
 
     async def _fetch_one(self, ref: MediaRef, fetch: Fetch) -> dict[str, Any] | tuple[str, str]:
-        name = ref.file_name or t("photos.unnamed")
+        name = ref.file_name or ""  # a photo (not a file) has none: its message says "the photo" instead
         if ref.file_size and ref.file_size > self.max_photo_bytes:
             return ("photos.too_big", name)
         # The declared type is not trusted either way (phones label JPEGs application/octet-stream):

@@ -201,6 +201,9 @@ VI: dict[str, str] = {
     "photos.need_photo_files": "Bước này cần ảnh. Hãy gửi ảnh (hoặc tệp ảnh).",
     "photos.not_image": "Tệp \"{name}\" không phải là ảnh (bot nhận ảnh JPEG, PNG, WEBP). Hãy gửi ảnh khác.",
     "photos.too_big": "Tệp \"{name}\" lớn hơn 20 MB. Hãy gửi ảnh nhỏ hơn, hoặc gửi dạng ảnh thay vì tệp.",
+    "photos.not_image_unnamed": "Tệp bạn vừa gửi không phải là ảnh (bot nhận ảnh JPEG, PNG, WEBP). Hãy gửi ảnh khác.",
+    "photos.too_big_unnamed": "Ảnh bạn vừa gửi lớn hơn 20 MB. Hãy gửi ảnh nhỏ hơn.",
+    "photos.fetch_failed_unnamed": "Bot chưa tải được ảnh bạn vừa gửi do mạng chập chờn. Hồ sơ vẫn được giữ; hãy gửi lại.",
     "photos.fetch_failed": "Bot chưa tải được \"{name}\" do mạng chập chờn. Hồ sơ vẫn được giữ; hãy gửi lại ảnh đó.",
     "photos.more_failures": "Còn {count} tệp nữa không nhận được (lý do như trên).",
     "nom.phone.prompt": "Số điện thoại liên hệ? (ví dụ 0912 345 678; có thể bỏ qua)",
@@ -476,8 +479,8 @@ VI: dict[str, str] = {
         "(chưa đạt ở trên):"
     ),
     "stats.province_line": "{mark} {commune}: {forwarded}/{quota} gương; {sent} hồ sơ kỳ này",
-    "stats.province_silent": "⚠️ {count} xã, phường chưa có hồ sơ nào: {communes}{more}.",
-    "stats.province_more": " và {count} nơi khác",
+    "stats.province_silent": "⚠️ {count} xã, phường chưa có hồ sơ nào: {communes}.",
+    "stats.province_silent_more": "⚠️ {count} xã, phường chưa có hồ sơ nào: {communes} và {more} nơi khác.",
     # ---- /xuat: the secretary's dossier (bot/export/)
     "export.ask": (
         "Xuất hồ sơ {scope}: chọn kỳ (mặc định quý này; hồ sơ đã duyệt và đã khen thưởng). "

@@ -159,12 +159,12 @@ async def test_photo_urls_that_fail_time_out_are_no_image_or_too_big(zalo_server
     assert (await cadre.replies())[0].startswith(t("photos.received", added=1, total=1))
     for behaviour in ({"failures": 9}, {"delay": 2.0}, {"missing": True}):
         zalo_server.send_photo(cadre.id, image_bytes("blue"), **behaviour)
-        assert (await cadre.replies())[0] == t("photos.fetch_failed", name=t("photos.unnamed"))
+        assert (await cadre.replies())[0] == t("photos.fetch_failed_unnamed")
     zalo_server.send_photo(cadre.id, b"<html>not a photo</html>")
-    assert (await cadre.replies())[0] == t("photos.not_image", name=t("photos.unnamed"))
+    assert (await cadre.replies())[0] == t("photos.not_image_unnamed")
     channel.max_photo_bytes = app.core.conversations.max_photo_bytes = 2000
     zalo_server.send_photo(cadre.id, noise_png())
-    assert (await cadre.replies())[0] == t("photos.too_big", name=t("photos.unnamed"))
+    assert (await cadre.replies())[0] == t("photos.too_big_unnamed")
     async with app.db.session() as session:
         state = (await repo.conversation_of(session, (await repo.account_of(session, "zalo", "z92")).person_id)).state
     assert len(state["answers"]["photos"]) == 1 and state["answers"]["name"] == "Lê Văn Cường"  # nothing lost

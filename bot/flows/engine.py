@@ -388,7 +388,7 @@ class Engine:
                 known.add(photo["sha256"])
                 added += 1
         state.answers[step.id] = have
-        replies = [Reply(t(key, name=name)) for key, name in photos.failures[:3]]
+        replies = [Reply(t(key, name=name) if name else t(f"{key}_unnamed")) for key, name in photos.failures[:3]]
         if len(photos.failures) > 3:
             replies.append(Reply(t("photos.more_failures", count=len(photos.failures) - 3)))
         if dropped:

@@ -240,8 +240,9 @@ async def _province(request: Request, scope: Scope, by_year: bool) -> tuple[Repl
     silent = [code for code in ordered if not forwarded[code] and not sent[code]]
     if silent:
         listed = ", ".join(sorted((names[code] for code in silent), key=fold)[:SILENT_NAMED])
-        more = t("stats.province_more", count=len(silent) - SILENT_NAMED) if len(silent) > SILENT_NAMED else ""
-        lines.append(t("stats.province_silent", count=len(silent), communes=listed, more=more))
+        more = len(silent) - SILENT_NAMED
+        lines.append(t("stats.province_silent_more" if more > 0 else "stats.province_silent", count=len(silent),
+                       communes=listed, more=more))
     lines += [t("stats.province_line", mark="⚠️" if forwarded[code] < quota else "✅", commune=names[code],
                 forwarded=forwarded[code], quota=quota, sent=sent[code]) for code in ordered if code not in silent]
     shown = ([code for code in ordered if code not in silent] or ordered)[:CHART_COMMUNES]  # not rows of zeros
