@@ -82,6 +82,12 @@ async def test_a_cadre_nominates_in_the_browser_and_the_secretary_returns_it(app
     await secretary.say("Cần thêm ảnh giấy khen của tổ dân phố.", then=t("review.done.return",
                                                                           code="NT-2026-00001"))
 
+    await secretary.say("/thongke", then="📊")  # a chart: drawn full width, its height known once it loads
+    chart = secretary.page.locator("#messages li.bot .photos.single img").last
+    await secretary.page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                                           arg=await chart.element_handle())
+    await secretary.page.wait_for_function(  # the newest words stay in view as the picture grows the list
+        "() => { const l = document.getElementById('messages'); return l.scrollHeight - l.scrollTop - l.clientHeight < 4; }")
     await cadre.bot_says("Lý do: Cần thêm ảnh giấy khen của tổ dân phố.")  # pushed, no reload
     assert await cadre.page.evaluate("window.notReloaded === true")
     assert await cadre.last_bot().locator(".choices button").all_inner_texts() == [t("notify.fix_now")]

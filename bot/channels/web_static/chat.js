@@ -147,6 +147,7 @@
         image.src = src;
         image.alt = TEXTS.js_photos;
         image.loading = "lazy";
+        image.addEventListener("load", followLatest);  // a photo or chart grows the list after it is shown
         link.append(image);
         grid.append(link);
       }
@@ -195,6 +196,13 @@
     const list = $("messages");
     list.append(item);
     list.scrollTop = list.scrollHeight;
+  }
+  // Keep the newest message in view as pictures load, unless the person scrolled up to read older ones.
+  function followLatest() {
+    const list = $("messages");
+    if (list.scrollHeight - list.scrollTop - list.clientHeight < list.clientHeight) {
+      list.scrollTop = list.scrollHeight;
+    }
   }
   function drawMenu(labels) {
     const menu = $("menu");
