@@ -466,6 +466,7 @@ VI: dict[str, str] = {
     "list.title": "Hồ sơ: {total} (trang {page}/{pages})",
     "list.empty": "Không có hồ sơ nào phù hợp.",
     "list.bad_filter": "Bot chưa hiểu bộ lọc. Ví dụ: /danhsach Thôn Đông, /danhsach quý 4, /danhsach chờ duyệt",
+    "stats.scope_not_yours": "Bạn xem được thống kê của: {scopes}. Gõ /thongke (quý này) hoặc /thongke nam (cả năm).",
     "stats.usage": "Gõ /thongke (quý này) hoặc /thongke nam (cả năm).",
     "stats.year": "năm {year}",
     "stats.title": "📊 {commune} – {period}: {total} hồ sơ",

@@ -107,3 +107,8 @@ async def test_one_typed_digit_does_not_delete_every_photo(app):
     await chat.say(str(clear))
     assert (await chat.say("1"))[0].text == t("photos.cleared")
     await chat.say(str(clear))  # no photos left: nothing to ask about
+
+
+async def test_a_commune_official_asking_for_the_province_is_told_what_they_can_see(app, world):  # noqa: F811
+    reply = (await Chat(app.core, "a4").say("/thongke tinh"))[0].text
+    assert reply == t("stats.scope_not_yours", scopes="Phường Hoàn Kiếm")

@@ -133,7 +133,10 @@ async def statistics(request: Request) -> list[Reply]:
     period = " ".join(words)
     if period not in ("", "quy", "nam", "quy nay", "nam nay"):
         return [Reply(t("stats.usage"))]
-    own = [s for s in scopes_of(request.memberships) if not wanted or s.is_province == (SCOPE_WORDS[wanted] == "p")]
+    scopes = scopes_of(request.memberships)
+    own = [s for s in scopes if not wanted or s.is_province == (SCOPE_WORDS[wanted] == "p")]
+    if not own and scopes:  # "/thongke tỉnh" from a commune's official: theirs is the commune's
+        return [Reply(t("stats.scope_not_yours", scopes=", ".join(s.label() for s in scopes)))]
     if not own:
         return [Reply(t("role.not_allowed"))]
     by_year = "y" if period.startswith("nam") else "q"
