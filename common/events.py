@@ -86,6 +86,9 @@ class Reply:
     # them (the web chat), else as lines of text. The URL may be relative to the bot's own HTTP app (the web
     # chat) or, in the terminal chat, a path on the server.
     links: tuple[tuple[str, str], ...] = ()
+    # The text's "• " lines are the first choices, in order (a list of cases): a channel that numbers choices
+    # numbers those lines instead of listing the same cases twice.
+    choices_listed: bool = False
     with_main_menu: bool = False
     with_commands: bool = False
 

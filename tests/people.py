@@ -78,7 +78,7 @@ class ZaloPerson(_Reader):
         """Type the number the newest numbered list gives this label."""
         for text in reversed(self.texts()):
             for number, shown in _NUMBERED.findall(text):
-                if shown == label:
+                if shown == label or shown.startswith(label + " – "):  # a listed case: its line says more
                     return await self.say(number, count)
         raise AssertionError(f"no numbered option {label!r} in the bot's texts")
 

@@ -22,6 +22,14 @@ def test_choices_are_drawn_as_a_numbered_list():
     assert render(reply) == "Bạn đề cử ai?\n  1. Cá nhân\n  2. Tập thể"
 
 
+def test_a_list_of_cases_is_numbered_once_not_listed_twice():
+    reply = Reply("Chờ duyệt: 2\n• NT-1 – An – đã gửi (01/12)\n• NT-2 – Bình – đã gửi (02/12)",
+                  (Choice("NT-1 – An", "rv:open:1"), Choice("NT-2 – Bình", "rv:open:2"), Choice("Trang sau", "rv:page:2")),
+                  choices_listed=True)
+    assert render(reply) == ("Chờ duyệt: 2\n1. NT-1 – An – đã gửi (01/12)\n2. NT-2 – Bình – đã gửi (02/12)\n"
+                             "  3. Trang sau")
+
+
 async def test_what_the_bot_sends_on_its_own_is_printed_in_the_terminal_chat():
     printed = []
     await TerminalDelivery(printed.append).deliver("demo-cadre", Reply("Hồ sơ cần bổ sung", (Choice("Sửa", "fix:1"),)))

@@ -54,7 +54,7 @@ async def pending(request: Request, page: int = 1) -> list[Reply]:
         choices.append(Choice(t("page.previous"), f"rv:page:{page - 1}"))
     if page < pages:
         choices.append(Choice(t("page.next"), f"rv:page:{page + 1}"))
-    return [Reply("\n".join(lines), tuple(choices))]
+    return [Reply("\n".join(lines), tuple(choices), choices_listed=True)]
 
 
 async def pending_command(request: Request) -> list[Reply]:
