@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from bot import menus
+from bot import casework, menus
 from bot.charts import ChartRenderer
 from bot.conversation import ConversationService
 from bot.exports import ExportRunner
@@ -222,6 +222,8 @@ class Core:
         command = event.command if event.kind is InboundKind.COMMAND else ""
         if not command and event.kind is InboundKind.TEXT:
             command, args = registry.typed_command(event.text)  # a command typed without its slash, or as words
+            if not command and conversation is None and casework.CASE_CODE.match(event.text.strip()):
+                command, args = "trangthai", event.text.strip()  # a case's code alone: that case
             if conversation is not None and (command != "decu" or args) or waiting is not None and args:
                 command = ""  # in a draft, "đề cử" alone offers to continue it; other words are answers (or a reason)
             if command:

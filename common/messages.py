@@ -266,6 +266,7 @@ VI: dict[str, str] = {
     "cases.more": "… và {more} hồ sơ cũ hơn.",
     "case.usage": "Gõ mã hồ sơ sau lệnh, ví dụ: /trangthai NT-2026-00042",
     "case.commendation": "🏅 Khen thưởng: {form}, quyết định {decision} ngày {date}",
+    "case.open_review": "Mở hồ sơ để duyệt",
     "case.not_found": "Không tìm thấy hồ sơ {code} trong phạm vi bạn được xem.",
     "case.detail": (
         "Hồ sơ {code}\n"

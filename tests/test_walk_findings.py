@@ -112,3 +112,14 @@ async def test_one_typed_digit_does_not_delete_every_photo(app):
 async def test_a_commune_official_asking_for_the_province_is_told_what_they_can_see(app, world):  # noqa: F811
     reply = (await Chat(app.core, "a4").say("/thongke tinh"))[0].text
     assert reply == t("stats.scope_not_yours", scopes="Phường Hoàn Kiếm")
+
+
+async def test_a_case_code_typed_alone_names_the_case_and_a_reviewer_can_open_it(app, world):  # noqa: F811
+    _, case = world
+    secretary = Chat(app.core, "a3")
+    [named] = await secretary.say(case.code.lower())
+    assert named.text.startswith(f"Hồ sơ {case.code}") and [c.label for c in named.choices] == [t("case.open_review")]
+    opened = await secretary.press(named.choices[0].value)
+    assert t("review.return") in [c.label for c in opened[-1].choices]
+    [cadre_view] = await Chat(app.core, "a1").say(case.code)  # the nominator sees it, without review actions
+    assert cadre_view.text.startswith(f"Hồ sơ {case.code}") and not cadre_view.choices

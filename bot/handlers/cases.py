@@ -6,7 +6,7 @@ import logging
 
 from bot import casework
 from bot.request import Request
-from common.events import Reply
+from common.events import Choice, Reply
 from common.messages import t
 from storage import repo
 from storage.models import Case, Unit
@@ -55,4 +55,7 @@ async def case_status(request: Request) -> list[Reply]:
         lines.append(t("review.reason_line", reason=case.reason))
     if case.commendation:
         lines.append(t("case.commendation", **case.commendation))
-    return [Reply("\n".join(lines))]
+    # A reviewer who named a case waiting for them (a code typed at the pending list) can open it from here.
+    review = (Choice(t("case.open_review"), f"rv:open:{case.id}"),) \
+        if case.status in casework.REVIEWABLE and casework.reviews(request.memberships, case) else ()
+    return [Reply("\n".join(lines), review)]
