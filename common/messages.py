@@ -31,7 +31,7 @@ VI: dict[str, str] = {
         "Bạn sẽ nhận thông báo khi có hồ sơ đề cử mới và nhắc hạn gửi danh sách hằng quý.\n"
         "Bạn có thể:\n"
         "• /choduyet – xem và duyệt các hồ sơ đang chờ (duyệt, trả lại để sửa, từ chối)\n"
-        "• /khenthuong <mã> – ghi nhận khen thưởng cho hồ sơ đã duyệt\n"
+        "• /khenthuong <mã>; <hình thức>; <số quyết định>; <ngày> – ghi nhận khen thưởng cho hồ sơ đã duyệt\n"
         "• /danhsach, /thongke – danh sách, số liệu và biểu đồ của xã\n"
         "• /xuat – xuất hồ sơ gửi tỉnh: bảng tính, ảnh gốc, tờ trình, danh sách, tóm tắt, giấy khen (Word, PDF)\n"
         "• /han, /themhan – xem và thêm hạn gửi\n"
@@ -366,7 +366,7 @@ VI: dict[str, str] = {
     "help.line.rut": "<mã> – rút một hồ sơ chưa được duyệt",
     "help.line.xuat": "[quý 3/2026 | năm | từ ngày-đến ngày] [tất cả] – xuất hồ sơ: bảng tính, ảnh gốc, tờ trình, "
                       "danh sách đề nghị, tóm tắt thành tích, giấy khen (Word, PDF)",
-    "help.line.khenthuong": "<mã> | <hình thức> | <số quyết định> | <ngày> – ghi nhận khen thưởng",
+    "help.line.khenthuong": "<mã>; <hình thức>; <số quyết định>; <ngày> – ghi nhận khen thưởng",
     "help.line.donvi": "– thôn, tổ dân phố, đoàn thể của xã",
     "help.line.moi": "canbo <thôn> | lanhdao | thuky – mời người dùng",
     "help.line.nguoi": "– danh sách người dùng của xã",
@@ -435,8 +435,8 @@ VI: dict[str, str] = {
     "review.new_line": "• {code} – {name}",
     "review.resubmitted_line": "• {code} – {name} (đã bổ sung, gửi lại)",
     "commend.usage": (
-        "Gõ: /khenthuong <mã> | <hình thức> | <số quyết định> | <ngày>, ví dụ: /khenthuong NT-2026-00042 | "
-        "Giấy khen của Chủ tịch UBND xã | 123/QĐ-UBND | 15/12/2026"
+        "Gõ: /khenthuong <mã>; <hình thức>; <số quyết định>; <ngày> (ngăn cách bằng dấu ; hoặc xuống dòng), "
+        "ví dụ: /khenthuong NT-2026-00042; Giấy khen của Chủ tịch UBND xã; 123/QĐ-UBND; 15/12/2026"
     ),
     "commend.bad_date": "Ngày quyết định chưa đúng. Ví dụ: 15/12/2026.",
     "commend.already": "Hồ sơ {code} đã được ghi khen thưởng rồi; mỗi hồ sơ ghi một lần.",

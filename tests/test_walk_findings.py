@@ -65,7 +65,7 @@ async def test_a_case_commended_twice_is_told_so(app, world):  # noqa: F811  (th
     people, _ = world
     case = await add_case(app, "NT-2026-00081", nominator=people["cadre_a"], status="approved")
     secretary = Chat(app.core, "a3")
-    command = f"/khenthuong {case.code} | Giấy khen | 1/QĐ | 1/11/2026"
+    command = f"/khenthuong {case.code} Giấy khen; 1/QĐ; 1/11/2026"  # ";" is on a phone's first symbols page
     assert (await secretary.say(command))[0].text == t("review.done.commend", code=case.code)
     assert (await secretary.say(command))[0].text == t("commend.already", code=case.code)
 

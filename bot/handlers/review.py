@@ -8,6 +8,7 @@ commune's case gets the same answer as a case that does not exist.
 from __future__ import annotations
 
 import logging
+import re
 
 from bot import casework
 from bot.flows.engine import Context, Engine
@@ -198,9 +199,13 @@ async def _clear_pending(request: Request) -> None:
         await request.session.flush()
 
 
-# ---- /khenthuong NT-2026-00042 | Giấy khen của Chủ tịch UBND xã | 123/QĐ-UBND | 15/12/2026
+# ---- /khenthuong NT-2026-00042; Giấy khen của Chủ tịch UBND xã; 123/QĐ-UBND; 15/12/2026
+# Parts apart by ";", "|" or a line break (a phone's keyboard has ";" on its first page of symbols, "|" deeper).
 async def commend(request: Request) -> list[Reply]:
-    parts = [p.strip() for p in request.event.args.split("|")]
+    parts = [p.strip() for p in re.split(r"[|;\n]", request.event.args)]
+    head = parts[0].split(None, 1)
+    if len(parts) == 3 and len(head) == 2:  # "NT-2026-00042 Giấy khen …; 123/QĐ; 15/12/2026"
+        parts = [*head, *parts[1:]]
     if len(parts) != 4 or not all(parts) or not casework.CASE_CODE.match(parts[0]):
         return [Reply(t("commend.usage"))]
     code, form, decision, day = parts
