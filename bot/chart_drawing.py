@@ -54,12 +54,19 @@ def draw(spec: ChartSpec) -> bytes:
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.set_xlabel(spec.x_label, fontsize=9)
     axes.spines[["top", "right"]].set_visible(False)
-    handles, names = axes.get_legend_handles_labels()
-    if spec.below_label:
-        from matplotlib.patches import Patch
+    # The legend's swatches drawn apart (the first bar's colour may be the red of "below quota"), under the plot
+    # so that it never covers a bar's number.
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
-        handles, names = [*handles, Patch(color=BELOW)], [*names, spec.below_label]
-    axes.legend(handles, names, loc="lower right", fontsize=8, frameon=False)
+    legend = [(Patch(color=FORWARDED), spec.forwarded_label)]
+    if any(b.other for b in spec.bars):
+        legend.append((Patch(color=OTHER), spec.other_label))
+    if spec.below_label:
+        legend.append((Patch(color=BELOW), spec.below_label))
+    legend.append((Line2D([], [], color=QUOTA, linestyle="--", linewidth=1.6), spec.quota_label))
+    figure.legend([h for h, _ in legend], [n for _, n in legend], loc="outside lower center", ncols=2, fontsize=8,
+                  frameon=False)
     figure.suptitle(spec.title, fontsize=12, fontweight="bold")
     axes.set_title(spec.subtitle, fontsize=9, color="#37474f")
     out = io.BytesIO()

@@ -575,7 +575,7 @@ VI: dict[str, str] = {
     "chart.province.subtitle": "{below}/{communes} xã, phường chưa đạt {quota} gương; {shown} xã chậm nhất ở trên",
     "chart.quota": "Chỉ tiêu năm: {quota} gương",
     "chart.forwarded": "Đã duyệt chuyển lên",
-    "chart.other": "Đã gửi, chưa duyệt",
+    "chart.other": "Đã gửi, chưa chuyển lên",
     "chart.below": "Chưa đạt chỉ tiêu",
     "chart.x_label": "Số hồ sơ",
     # ---- units and people
