@@ -8,7 +8,7 @@ from common.messages import t
 from storage.models import Outbox
 from tests.chat import Chat, image_bytes
 from tests.conftest import add_member
-from tests.test_nomination import DESCRIPTION
+from tests.test_nomination import answer_until_photos
 from tests.test_review import add_case, world  # noqa: F401  (a fixture)
 
 
@@ -97,9 +97,7 @@ async def test_one_typed_digit_does_not_delete_every_photo(app):
     """On Zalo the photo step's list ends with "Xóa hết ảnh": typing its number asks before deleting."""
     await add_member(app, "z4", channel="zalo")
     chat = Chat(app.core, "z4", channel="zalo")
-    for text in ("/decu", "ca nhan", "Nguyen Van An", "1968", "kinh", "khong co", "1", "nong nghiep",
-                 "khong ro", DESCRIPTION, "15/10/2026"):
-        await chat.say(text)
+    await answer_until_photos(chat)
     ack = (await chat.photos(image_bytes("red"), image_bytes("blue")))[0]
     clear = [c.label for c in ack.choices].index(t("photos.clear")) + 1
     assert (await chat.say(str(clear)))[0].text == t("photos.clear_confirm", total=2)
