@@ -189,6 +189,8 @@ VI: dict[str, str] = {
     "photos.clear_yes": "Có, xóa hết ảnh",
     "photos.clear_no": "Không, giữ ảnh",
     "photos.kept": "Vẫn giữ các ảnh đã gửi.",
+    "photos.have": "Hồ sơ đã có {total} ảnh.",
+    "photos.none_to_clear": "Hồ sơ chưa có ảnh nào để xóa. Hãy gửi ảnh minh chứng.",
     "photos.cleared": "Đã xóa các ảnh của hồ sơ. Hãy gửi lại ảnh.",
     "photos.received": "Đã nhận {added} ảnh (tổng {total}/10).",
     "photos.then_next": "Gửi thêm ảnh nếu cần, hoặc trả lời câu tiếp theo:",

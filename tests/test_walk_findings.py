@@ -101,10 +101,12 @@ async def test_one_typed_digit_does_not_delete_every_photo(app):
     ack = (await chat.photos(image_bytes("red"), image_bytes("blue")))[0]
     clear = [c.label for c in ack.choices].index(t("photos.clear")) + 1
     assert (await chat.say(str(clear)))[0].text == t("photos.clear_confirm", total=2)
-    assert (await chat.say("2"))[0].text == t("photos.kept")  # "Không, giữ ảnh"
+    kept = (await chat.say("2"))[0]  # "Không, giữ ảnh": and the question after the photos again, with its buttons
+    assert kept.text.startswith(t("photos.kept")) and kept.text.endswith(t("nom.phone.prompt"))
     await chat.say(str(clear))
     assert (await chat.say("1"))[0].text == t("photos.cleared")
-    await chat.say(str(clear))  # no photos left: nothing to ask about
+    assert (await chat.say(str(clear)))[0].text == t("photos.need_photo")  # none left: nothing to ask about
+    assert (await chat.press("photos:_clear"))[0].text == t("photos.none_to_clear")  # an old button
 
 
 async def test_a_commune_official_asking_for_the_province_is_told_what_they_can_see(app, world):  # noqa: F811

@@ -200,6 +200,8 @@ class Engine:
         step = self.flow.step(state.step)
         if step.kind is StepKind.SUMMARY:
             return self._edit_menu(state) if state.picking_edit else self._summary(state, ctx)
+        if step.kind is StepKind.PHOTOS and state.answers.get(step.id):  # back at photos it has: say so, ask on
+            return self._photos_reply(state, t("photos.have", total=len(state.answers[step.id])), ctx)
         text = step.prompt_text(state.answers, ctx)
         if step.id in state.answers and step.kind is not StepKind.PHOTOS:
             text += "\n" + t("current.value", value=self._show(step, state.answers[step.id], ctx))
@@ -463,7 +465,7 @@ class Engine:
             state.answers[step.id] = []
             return Outcome(state, [Reply(t("photos.cleared"), self._buttons(state, step, ctx))])
         if key in ("yes", "no"):
-            return Outcome(state, [Reply(t("photos.kept")), self.prompt(state, ctx)])
+            return Outcome(state, [self._photos_reply(state, t("photos.kept"), ctx)])
         return self.handle(state, inp, ctx)
 
     def _photos_control(self, state: State, key: str, ctx: Context) -> Outcome:
@@ -474,7 +476,7 @@ class Engine:
             return Outcome(state, [Reply(t("photos.clear_confirm", total=len(state.answers[step.id])), choices,
                                          columns=2)])
         if not state.answers.get(step.id):
-            return Outcome(state, [Reply(t("photos.need_one"))])
+            return Outcome(state, [Reply(t("photos.none_to_clear" if key == CLEAR else "photos.need_one"))])
         return self._store(state, step, state.answers[step.id], ctx)
 
     # ---- summary
