@@ -213,6 +213,8 @@ class Core:
             return [Reply(t("access.unregistered"))]
         if event.kind is InboundKind.EDITED:
             return [Reply(t("input.edited"))]
+        if event.kind is InboundKind.TEXT and request.conversation is None and onboarding.looks_like_invite(event.text):
+            return await onboarding.redeem(request, event.text.strip())  # a new role's code, sent alone as it says
         if event.kind is InboundKind.TEXT and request.account is not None:
             picked = menus.typed_choice(request.account.menu, event.text, request.now)
             if picked:  # "2", or a label, answers the last menu this chat was shown, as a press would

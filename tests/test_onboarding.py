@@ -67,6 +67,8 @@ async def test_a_code_typed_from_paper_works_whatever_the_phone_does_to_its_case
     code = await new_invite(app)
     typed = code.lower().replace("-", " ").capitalize()  # "Moi abcd efgh jkmn": the phone's own capital
     assert (await Chat(app.core, "41").say(typed))[0].text.startswith("Chào mừng")
+    second = await new_invite(app, Role.SECRETARY, village=None)  # a second role, its code sent alone, with a zero
+    assert (await Chat(app.core, "41").say(second.replace("MOI", "M0I")))[0].text.startswith("Chào mừng")
     async with app.db.session() as session:  # a code made before (22 characters, case counts) still works
         old = "AbCdEfGhIjKlMnOpQrStUv"
         session.add(Invite(code_hash=hashlib.sha256(old.encode()).hexdigest(), role=Role.CADRE,

@@ -37,6 +37,9 @@ async def test_a_reminder_hour_out_of_range_says_which_hours_there_are(app):
     chat = Chat(app.core, "w2")
     for typed in ("/nhacnho gio 25", "/nhacnho gio 9h30", "/nhacnho gio"):
         assert (await chat.say(typed))[0].text == t("nhacnho.bad_hour", hours="7, 8, 9, 13, 14, 17"), typed
+    for typed, hour in (("/nhacnho gio 7h", 7), ("/nhacnho gio 13h", 13), ("/nhacnho gio 8 giờ", 8),
+                        ("/nhacnho gio 17:00", 17), ("/nhacnho 9 gio", 9), ("/nhacnho 14", 14)):
+        assert (await chat.say(typed))[0].text == t("nhacnho.hour_set", hour=hour), typed
     replies = await chat.press("pref:draft:snooze")
     labels = [c.label for c in replies[-1].choices]
     assert t("nhacnho.resume", kind=t("nhacnho.kind.draft")) in labels  # a pause can be undone at once

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 
 from bot.handlers.linking import channel_name
@@ -199,9 +200,10 @@ async def choose(request: Request, value: str) -> list[Reply]:
 async def _apply_typed(request: Request, kinds: list[str], words: str) -> list[Reply]:
     """/nhacnho tat | bat | tam dung | gio 9 — the same as the buttons, for channels without them."""
     mutable = [k for k in kinds if k != DEADLINE]
-    if words.startswith("gio"):
-        hour = words.removeprefix("gio").strip()
-        return await choose(request, f"pref:hour:{hour}")
+    # "gio 9", "gio 7h", "gio 8 gio", "gio 17:00", "9 gio", "9h": the hour as people write it
+    typed_hour = re.fullmatch(r"(?:gio\s*)?(\d{1,2})\s*(?:h|gio|00)?", words)  # folded: "17:00" is "17 00"
+    if typed_hour or words.startswith("gio"):
+        return await choose(request, f"pref:hour:{int(typed_hour.group(1)) if typed_hour else 'x'}")
     action = {"tat": "off", "bat": "on", "tam dung": "snooze"}.get(words)
     if action is None or not mutable:
         return [Reply(t("nhacnho.usage")), await _menu(request, kinds)]

@@ -25,8 +25,13 @@ _CODE_SHAPE = re.compile(rf"{INVITE_PREFIX}[{TYPED_ALPHABET}]{{{4 * INVITE_GROUP
 _OLD_CODE_SHAPE = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
+def _invite_normal(text: str) -> str:
+    """The prefix has the O and I the rest avoids: "M0I", "MO1" are read as "MOI"."""
+    return re.sub(r"^M[O0][I1L]", INVITE_PREFIX, normal_code(text))
+
+
 def hash_code(code: str) -> str:
-    return hashlib.sha256(normal_code(code).encode()).hexdigest()
+    return hashlib.sha256(_invite_normal(code).encode()).hexdigest()
 
 
 def _old_hash(code: str) -> str:
@@ -51,7 +56,7 @@ async def create_invite(session: AsyncSession, *, role: Role, now: datetime, ttl
 
 def looks_like_invite(text: str) -> bool:
     """Someone not yet registered who sends just this has typed a code."""
-    return _CODE_SHAPE.fullmatch(normal_code(text)) is not None or _OLD_CODE_SHAPE.fullmatch(text.strip()) is not None
+    return _CODE_SHAPE.fullmatch(_invite_normal(text)) is not None or _OLD_CODE_SHAPE.fullmatch(text.strip()) is not None
 
 
 async def start(request: Request) -> list[Reply]:
