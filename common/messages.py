@@ -629,8 +629,8 @@ VI: dict[str, str] = {
         "🔗 Tài khoản {channel} vừa được liên kết với tài khoản của bạn. Nếu không phải bạn làm, hãy báo ngay "
         "thường trực Hội đồng Thi đua xã."
     ),
-    "command.lienket": "Liên kết Zalo và Telegram",
-    "help.line.lienket": "– lấy mã để dùng bot trên cả Zalo và Telegram (cùng vai trò, cùng hồ sơ làm dở)",
+    "command.lienket": "Liên kết Zalo, Telegram, chat web",
+    "help.line.lienket": "– lấy mã để dùng bot trên Zalo, Telegram và trang chat web (cùng vai trò, cùng hồ sơ làm dở)",
     "people.title": "Người dùng của xã ({count}):",
     "people.line": "#{id} {name} – {role} {unit}",
     "people.hint": "Thu hồi quyền của một người: /thuhoi <số #>",
