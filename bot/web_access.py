@@ -152,11 +152,9 @@ class WebAccess:
         wrong with the code is said before what is missing from the name: a name will not mend a bad code."""
         if looks_like_link_code(code):  # a link code not taken above: unknown, used or expired
             raise Refused(t("web.signin.link_refused"))
-        invite, problem = await onboarding.usable_invite(session, code, now)
-        if invite is None:
-            raise Refused(problem)
-        if len(name) < MIN_NAME:
-            raise Refused(t("web.signin.no_name"))
+        if len(name) < MIN_NAME:  # asked for only when the code would do (redeem looks it up otherwise)
+            invite, problem = await onboarding.usable_invite(session, code, now)
+            raise Refused(problem if invite is None else t("web.signin.no_name"))
         chat_id = _new_chat_id()
         event = Inbound(channel=web.CHANNEL, user_id=chat_id, chat_id=chat_id, kind=InboundKind.COMMAND,
                         command="start", args=code, display_name=name[:100])

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
@@ -251,8 +251,8 @@ class ReminderPlanner:
             if reply is None:
                 text = t("remind.draft", name=name, days=days, title=due.title, date=when)
                 reply = replies[("draft", name)] = Reply(text, (Choice(t("draft.continue"), "draft:continue"),))
-            message = self._message(member, DRAFT, due, offset, reply, send_at)
-            return replace(message, extra={"person": member.person_id})  # for current_draft
+            return self._message(member, DRAFT, due, offset, reply, send_at,
+                                 extra={"person": member.person_id})  # for current_draft
         unit_done = progress is not None and member.unit_id in progress.active_units
         if unit_done or not self._wants(world, member, NUDGE, now):
             return None
@@ -338,10 +338,10 @@ class ReminderPlanner:
         return None, now
 
     def _message(self, member: Member, kind: str, due: Due, offset: int, reply: Reply, send_at: datetime,
-                 stale_at: datetime | None = None) -> Message:
+                 stale_at: datetime | None = None, extra: dict[str, Any] | None = None) -> Message:
         key = f"{kind}:{member.person_id}:{due.key}:{offset}"
         return Message(key, member.person_id, member.channel, member.chat_id, kind, reply, send_at,
-                       stale_at or due.due_at)
+                       stale_at or due.due_at, extra)
 
     def _at(self, day: date, hour: int) -> datetime:
         moment = self._moments.get((day, hour))

@@ -8,11 +8,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import secrets
 from datetime import timedelta
 
 from bot.request import Request
-from bot.typed_codes import TYPED_ALPHABET, normal_code
+from bot.typed_codes import TYPED_ALPHABET, new_code, normal_code
 from common.events import Inbound, InboundKind, Reply
 from common.messages import t
 from scheduler.outbox import Message, enqueue
@@ -49,8 +48,7 @@ def channel_name(channel: str) -> str:
 
 async def link_command(request: Request) -> list[Reply]:
     """A new code, and which channels are linked already."""
-    code = "LK-" + "".join(secrets.choice(TYPED_ALPHABET) for _ in range(4)) + "-" + "".join(
-        secrets.choice(TYPED_ALPHABET) for _ in range(4))
+    code = new_code("LK", 2)
     await repo.add_link_code(request.session, _hash(code), request.person.id, request.event.channel, request.now,
                              request.now + LINK_TTL)
     lines = [t("link.code", code=code, minutes=int(LINK_TTL.total_seconds() // 60))]

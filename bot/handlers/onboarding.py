@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.request import Request
-from bot.typed_codes import TYPED_ALPHABET, normal_code
+from bot.typed_codes import TYPED_ALPHABET, new_code, normal_code
 from common.events import Reply
 from common.messages import t
 from storage import repo
@@ -38,16 +37,11 @@ def _old_hash(code: str) -> str:
     return hashlib.sha256(code.strip().encode()).hexdigest()
 
 
-def _new_code() -> str:
-    groups = ("".join(secrets.choice(TYPED_ALPHABET) for _ in range(4)) for _ in range(INVITE_GROUPS))
-    return "-".join((INVITE_PREFIX, *groups))
-
-
 async def create_invite(session: AsyncSession, *, role: Role, now: datetime, ttl: timedelta,
                         commune_code: str | None = None, province_code: str | None = None,
                         unit_id: int | None = None) -> str:
     """A new invitation; the code is returned once and only its hash is stored."""
-    code = _new_code()
+    code = new_code(INVITE_PREFIX, INVITE_GROUPS)
     session.add(Invite(code_hash=hash_code(code), role=role, commune_code=commune_code,
                        province_code=province_code, unit_id=unit_id, created_at=now, expires_at=now + ttl))
     await session.flush()
@@ -66,8 +60,7 @@ async def start(request: Request) -> list[Reply]:
     if request.person is None:
         return [Reply(t("access.unregistered"))]
     return [Reply(t("welcome.back", name=request.person.name, hint=hint(request.memberships)),
-                  with_main_menu=True,
-                  with_commands=True)]
+                  with_main_menu=True, with_commands=True)]
 
 
 async def usable_invite(session: AsyncSession, code: str, now: datetime) -> tuple[Invite | None, str]:
