@@ -621,7 +621,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _is_demo(args: argparse.Namespace, settings: Settings) -> bool:
-    return args.command == "chat" or (args.command == "run" and not settings.telegram_bot_token)
+    return args.command == "chat" or (args.command == "run" and not _has_channel(settings))
 
 
 def demo_log(settings: Settings) -> Path:

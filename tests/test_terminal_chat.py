@@ -61,3 +61,13 @@ def test_run_without_a_token_starts_the_demo_chat(tmp_path):
     assert f"Đã rút hồ sơ {code}." in result.stdout
     assert (tmp_path / "data" / "nguoitot.db").exists()  # the embedded default, under ./data/
     assert list((tmp_path / "data" / "media").rglob("*"))  # the photo, content-addressed
+
+
+def test_a_bot_with_only_a_zalo_token_logs_as_a_service_not_into_the_demo_s_file(settings):
+    from argparse import Namespace
+
+    from bot.cli import _is_demo
+
+    run = Namespace(command="run")
+    assert _is_demo(run, settings.model_copy(update={"telegram_bot_token": "", "zalo_bot_token": ""}))
+    assert not _is_demo(run, settings.model_copy(update={"telegram_bot_token": "", "zalo_bot_token": "z"}))
